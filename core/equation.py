@@ -1,0 +1,83 @@
+"""The memory equation.
+
+    α F''(t) + β F'(t) + γ F(t) + ∫_0^t M(t − τ) F'(τ) dτ = 0,   F(0) = F0,  F'(0) = 0.
+
+F is a scalar, an (s, s) species matrix, or a stack of them over wave numbers ``(n_k, s, s)``.
+For matrices, α, β, γ and M multiply F from the left. The paper's Eq. 5 (overdamped) is α = 0,
+β = 1, γ = Ω²(k); Newtonian dynamics is α = 1 (unit mass) with β a friction (often 0).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from memplug.errors import InputError
+from memplug.kernels import MemoryKernel
+
+
+def _coefficient(value, shape: tuple[int, ...], name: str) -> Array:
+    """Bring α, β or γ to the canonical (n_k, s, s) form: a scalar means that multiple of 1."""
+    v = jnp.asarray(value, dtype=float)
+    n_k, s, _ = shape
+    eye = jnp.eye(s)
+    if v.ndim == 0:
+        return jnp.broadcast_to(v * eye, shape)
+    if v.shape == (s, s):
+        return jnp.broadcast_to(v, shape)
+    if v.shape == (n_k,):
+        return v[:, None, None] * eye
+    if v.shape == shape:
+        return v
+    raise InputError(f"memory equation: {name} has shape {v.shape}; expected (), ({s}, {s}) or {shape}")
+
+
+class MemoryEquation(eqx.Module):
+    """α F'' + β F' + γ F + ∫ M(t−τ) F'(τ) dτ = 0 with F(0) = F0, F'(0) = 0.
+
+    Attributes:
+        alpha, beta, gamma: coefficients in canonical shape ``(n_k, s, s)``.
+        F0: initial value in canonical shape ``(n_k, s, s)``.
+        kernel: an :class:`~memplug.kernels.ExplicitKernel` or :class:`~memplug.kernels.FunctionalKernel`.
+        shape: the user's shape of F (``()``, ``(s, s)`` or ``(n_k, s, s)``).
+    """
+
+    alpha: Array
+    beta: Array
+    gamma: Array
+    F0: Array
+    kernel: MemoryKernel
+    shape: tuple[int, ...] = eqx.field(static=True)
+
+    def __init__(self, alpha, beta, gamma, F0, kernel: MemoryKernel):
+        F0 = jnp.asarray(F0, dtype=float)
+        self.shape = tuple(F0.shape)
+        if F0.ndim == 0:
+            canon = (1, 1, 1)
+        elif F0.ndim == 2 and F0.shape[0] == F0.shape[1]:
+            canon = (1, *F0.shape)
+        elif F0.ndim == 3 and F0.shape[1] == F0.shape[2]:
+            canon = tuple(F0.shape)
+        else:
+            raise InputError(
+                f"memory equation: F0 has shape {F0.shape}; expected (), (s, s) or (n_k, s, s)"
+            )
+        self.F0 = F0.reshape(canon)
+        self.alpha = _coefficient(alpha, canon, "alpha")
+        self.beta = _coefficient(beta, canon, "beta")
+        self.gamma = _coefficient(gamma, canon, "gamma")
+        if not isinstance(kernel, MemoryKernel):
+            raise InputError(f"memory equation: kernel must be a MemoryKernel, got {type(kernel).__name__}")
+        self.kernel = kernel
+
+    @property
+    def canonical_shape(self) -> tuple[int, int, int]:
+        return tuple(self.F0.shape)  # type: ignore[return-value]
+
+    def to_canonical(self, x: Array, lead: int = 0) -> Array:
+        """Reshape ``(*lead_dims, *shape)`` to ``(*lead_dims, n_k, s, s)``."""
+        return jnp.reshape(x, x.shape[:lead] + self.canonical_shape)
+
+    def from_canonical(self, x: Array, lead: int = 0) -> Array:
+        return jnp.reshape(x, x.shape[:lead] + self.shape)

@@ -1,0 +1,72 @@
+"""Hook specifications: the contract between memplug and its plugins.
+
+A plugin is a module listed under the entry-point group ``memplug`` of its distribution::
+
+    [project.entry-points.memplug]
+    prony = "memplug_prony"
+
+and implements any of the hooks below with :data:`memplug.hookimpl`::
+
+    from memplug import hookimpl
+
+    @hookimpl
+    def register_closures(register):
+        register(PronyClosure)
+
+Each ``register`` callable takes a class (or factory) whose ``name`` attribute is the kebab-case name
+users type (``--closure prony``). Two plugins registering the same name for the same kind is an error
+that names both. A plugin that fails to import or to register is reported by ``memplug plugins`` and
+never breaks the others. Built-in plugins use exactly this mechanism.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("memplug")
+hookimpl = pluggy.HookimplMarker("memplug")
+
+Register = Callable[[Any], None]
+
+
+@hookspec
+def register_closures(register: Register) -> None:
+    """Register memory-kernel closures: subclasses of :class:`memplug.interfaces.Closure`."""
+
+
+@hookspec
+def register_optimizers(register: Register) -> None:
+    """Register optimizers: subclasses of :class:`memplug.interfaces.Optimizer`."""
+
+
+@hookspec
+def register_systems(register: Register) -> None:
+    """Register systems (statics and, where known, target dynamics): :class:`memplug.interfaces.System`."""
+
+
+@hookspec
+def register_engines(register: Register) -> None:
+    """Register molecular-dynamics engines: subclasses of :class:`memplug.interfaces.Engine`."""
+
+
+@hookspec
+def register_observables(register: Register) -> None:
+    """Register observables computed from trajectories: :class:`memplug.interfaces.Observable`."""
+
+
+@hookspec
+def register_surrogates(register: Register) -> None:
+    """Register learned surrogates (statics -> dynamics): :class:`memplug.interfaces.Surrogate`."""
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register named datasets: objects with ``name`` and ``path()`` returning the netCDF file."""
+
+
+@hookspec
+def register_commands(app: Any) -> None:
+    """Add sub-commands to the ``memplug`` Typer application (e.g. ``app.add_typer(mlp_app, name="mlp")``)."""

@@ -1,0 +1,355 @@
+"""The small abstract interfaces every plugin implements.
+
+- :class:`Closure` builds a memory kernel from parameters θ and a system's statics (a :class:`Context`).
+- :class:`Optimizer` proposes populations of θ (ask) and learns from their losses (tell).
+- :class:`System` produces statics (S(k), ρ, x_α, T) and, where it has them, target dynamics.
+- :class:`Engine` runs molecular dynamics for a system and yields frames.
+- :class:`Observable` turns frames into arrays (S(k), F_s(k,t), MSD, ...).
+- :class:`Surrogate` learns statics -> dynamics (the MLP).
+
+Options given on the command line as ``name:key=value`` arrive as keyword arguments of ``__init__``;
+an unknown option raises :class:`memplug.InputError` listing the valid ones.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import jax.numpy as jnp
+import numpy as np
+
+from memplug.errors import InputError
+from memplug.kernels import MemoryKernel
+
+# --------------------------------------------------------------------------------------------
+# statics
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """Statics of one state point, the input every closure may use.
+
+    Units are Lennard-Jones reduced units (σ_AA, ε_AA, m, k_B = 1).
+
+    Attributes:
+        k: wave-number grid, shape ``(n_k,)``.
+        S: partial structure factors S^{αβ}(k) = N⁻¹⟨ρ_α(k) ρ_β(−k)⟩, shape ``(n_k, s, s)``.
+        rho: number density ρ.
+        x: species number fractions x_α, shape ``(s,)``.
+        T: temperature.
+        k_peak: the wave number of the fitted correlators (first peak of S^{AA}).
+        omega2: Ω²(k_peak), shape ``(s, s)``; the vibrational term of Eq. 5. When not given it is
+            k_peak² T diag(1/x_α) S⁻¹(k_peak) ... for the self part: k² T / m (see :meth:`with_defaults`).
+        masses: particle masses, shape ``(s,)``.
+        dynamics: ``"overdamped"`` (paper Eq. 5) or ``"newtonian"``.
+        species: names of the species.
+        extra: anything else a plugin wants to carry (e.g. an MCT solution).
+    """
+
+    n_species: int = 2
+    k: np.ndarray | None = None
+    S: np.ndarray | None = None
+    rho: float | None = None
+    x: np.ndarray | None = None
+    T: float | None = None
+    k_peak: float | None = None
+    omega2: np.ndarray | None = None
+    masses: np.ndarray | None = None
+    dynamics: str = "overdamped"
+    species: tuple[str, ...] = ("A", "B")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def require(self, *names: str) -> None:
+        missing = [n for n in names if getattr(self, n) is None]
+        if missing:
+            raise InputError(f"the statics lack {', '.join(missing)}, needed here")
+
+    def omega2_matrix(self) -> np.ndarray:
+        """Ω² as an (s, s) matrix; default for the self (tagged) correlators: k_peak² T / m_α on the diagonal."""
+        if self.omega2 is not None:
+            return np.asarray(self.omega2, dtype=float).reshape(self.n_species, self.n_species)
+        self.require("k_peak", "T")
+        m = np.ones(self.n_species) if self.masses is None else np.asarray(self.masses, float)
+        return np.diag(self.k_peak**2 * self.T / m)
+
+
+# --------------------------------------------------------------------------------------------
+# closures
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One named (possibly array-valued) parameter of a closure.
+
+    ``transform`` maps the physical value to the unconstrained space optimizers work in:
+    ``"identity"``, ``"log"`` (positive), or ``"logit"`` (strictly inside ``[lower, upper]``).
+    """
+
+    name: str
+    default: Any
+    shape: tuple[int, ...] = ()
+    lower: float = -math.inf
+    upper: float = math.inf
+    transform: str = "identity"
+    doc: str = ""
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=int))
+
+    def to_unconstrained(self, value):
+        v = jnp.asarray(value, dtype=float)
+        if self.transform == "log":
+            return jnp.log(v)
+        if self.transform == "logit":
+            z = (v - self.lower) / (self.upper - self.lower)
+            return jnp.log(z) - jnp.log1p(-z)
+        return v
+
+    def from_unconstrained(self, u):
+        u = jnp.asarray(u, dtype=float)
+        if self.transform == "log":
+            return jnp.exp(u)
+        if self.transform == "logit":
+            return self.lower + (self.upper - self.lower) / (1.0 + jnp.exp(-u))
+        return u
+
+
+class ParameterSpace:
+    """Packs a closure's named parameters into one flat vector and back.
+
+    ``pack``/``unpack`` work on physical values; ``to_unconstrained``/``from_unconstrained`` on the
+    flat vector optimizers see. All are JAX-traceable, so a whole population can be vmapped.
+    """
+
+    def __init__(self, parameters: list[Parameter]):
+        self.parameters = list(parameters)
+        self.sizes = [p.size for p in self.parameters]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        self.dim = int(self.offsets[-1])
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.parameters]
+
+    def default(self) -> dict[str, Any]:
+        return {
+            p.name: jnp.broadcast_to(jnp.asarray(p.default, float), p.shape) for p in self.parameters
+        }
+
+    def pack(self, theta: dict[str, Any]):
+        return jnp.concatenate(
+            [jnp.ravel(jnp.asarray(theta[p.name], float)) for p in self.parameters]
+        ) if self.parameters else jnp.zeros((0,))
+
+    def unpack(self, vector) -> dict[str, Any]:
+        out = {}
+        for p, a, b in zip(self.parameters, self.offsets[:-1], self.offsets[1:], strict=True):
+            out[p.name] = jnp.reshape(vector[..., a:b], vector.shape[:-1] + p.shape)
+        return out
+
+    def to_unconstrained(self, vector):
+        parts = [
+            p.to_unconstrained(vector[..., a:b])
+            for p, a, b in zip(self.parameters, self.offsets[:-1], self.offsets[1:], strict=True)
+        ]
+        return jnp.concatenate(parts, axis=-1)
+
+    def from_unconstrained(self, u):
+        parts = [
+            p.from_unconstrained(u[..., a:b])
+            for p, a, b in zip(self.parameters, self.offsets[:-1], self.offsets[1:], strict=True)
+        ]
+        return jnp.concatenate(parts, axis=-1)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lo = np.concatenate([np.full(p.size, p.lower) for p in self.parameters]) if self.parameters else np.zeros(0)
+        hi = np.concatenate([np.full(p.size, p.upper) for p in self.parameters]) if self.parameters else np.zeros(0)
+        return lo, hi
+
+    def labels(self) -> list[str]:
+        out = []
+        for p in self.parameters:
+            if p.size == 1 and p.shape == ():
+                out.append(p.name)
+            else:
+                out.extend(f"{p.name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*p.shape))
+        return out
+
+
+class Closure(abc.ABC):
+    """A memory-kernel closure: M(t; θ) (explicit) or M[F](t; θ) (functional).
+
+    Subclasses set ``name`` (kebab-case), ``description``, ``options`` (accepted keyword options with
+    defaults), implement :meth:`parameters` and :meth:`kernel`, and may override :meth:`initial`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **options: Any):
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            valid = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "none"
+            raise InputError(
+                f"closure {self.name!r} has no option {', '.join(unknown)}; valid options: {valid}"
+            )
+        self.config = {**self.options, **options}
+        self.validate_options()
+
+    def validate_options(self) -> None:
+        """Check ``self.config``; raise :class:`InputError` naming the option and what was expected."""
+
+    @abc.abstractmethod
+    def parameters(self, context: Context) -> list[Parameter]:
+        """The free parameters for this context (shapes may depend on the number of species)."""
+
+    @abc.abstractmethod
+    def kernel(self, theta: dict[str, Any], context: Context) -> MemoryKernel:
+        """The memory kernel for parameters ``theta`` (a dict of arrays, JAX-traceable)."""
+
+    def space(self, context: Context) -> ParameterSpace:
+        return ParameterSpace(self.parameters(context))
+
+    def initial(self, context: Context) -> dict[str, Any]:
+        """Initial θ for a fit (default: the parameters' defaults)."""
+        return self.space(context).default()
+
+    def spec(self) -> str:
+        """The ``name:key=value`` string that re-creates this closure."""
+        changed = {k: v for k, v in self.config.items() if self.options.get(k) != v}
+        if not changed:
+            return self.name
+        return self.name + ":" + ",".join(f"{k}={v!r}" for k, v in changed.items())
+
+
+# --------------------------------------------------------------------------------------------
+# optimizers
+# --------------------------------------------------------------------------------------------
+
+
+class Optimizer(abc.ABC):
+    """Minimises a loss over a flat, unconstrained parameter vector.
+
+    Population methods implement :meth:`ask`/:meth:`tell`; the fitting loop evaluates each population
+    in one vmapped, jitted call. Gradient methods set ``uses_gradient = True`` and receive
+    ``(loss, grad)`` of single candidates through :meth:`tell`. The state must be picklable
+    (:meth:`state`/:meth:`restore`) so that a fit can be checkpointed and resumed.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options: ClassVar[dict[str, Any]] = {}
+    uses_gradient: ClassVar[bool] = False
+
+    def __init__(self, **options: Any):
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            valid = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "none"
+            raise InputError(
+                f"optimizer {self.name!r} has no option {', '.join(unknown)}; valid options: {valid}"
+            )
+        self.config = {**self.options, **options}
+
+    @abc.abstractmethod
+    def start(self, x0: np.ndarray, *, sigma0: float, seed: int, budget: int) -> None:
+        """Initialise around ``x0`` (unconstrained space) with step ``sigma0``."""
+
+    @abc.abstractmethod
+    def ask(self) -> np.ndarray:
+        """Candidates to evaluate, shape ``(population, dim)``."""
+
+    @abc.abstractmethod
+    def tell(self, candidates: np.ndarray, losses: np.ndarray, grads: np.ndarray | None = None) -> None:
+        """Report the losses (and gradients, for gradient methods) of the asked candidates."""
+
+    @abc.abstractmethod
+    def best(self) -> tuple[np.ndarray, float]:
+        """Best candidate so far and its loss."""
+
+    def stop(self) -> bool:
+        return False
+
+    @abc.abstractmethod
+    def state(self) -> Any:
+        """Picklable state for a checkpoint."""
+
+    @abc.abstractmethod
+    def restore(self, state: Any) -> None:
+        """Restore from :meth:`state`."""
+
+
+# --------------------------------------------------------------------------------------------
+# systems, engines, observables, surrogates
+# --------------------------------------------------------------------------------------------
+
+
+class System(abc.ABC):
+    """A physical system: potential, composition, and how to obtain statics at a state point."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **options: Any):
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            valid = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "none"
+            raise InputError(f"system {self.name!r} has no option {', '.join(unknown)}; valid: {valid}")
+        self.config = {**self.options, **options}
+
+    @abc.abstractmethod
+    def context(self, **state: Any) -> Context:
+        """Statics at a state point (e.g. ``rho=1.2, T=0.8`` or ``phi=0.52``)."""
+
+
+class Engine(abc.ABC):
+    """A molecular-dynamics engine: runs a system at a state point and produces frames."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Whether the engine can run here, and why not."""
+        return True, ""
+
+    @abc.abstractmethod
+    def run(self, system: Any, state: dict[str, Any], out: Any, **protocol: Any) -> Any:
+        """Equilibrate and produce a trajectory at ``out``; return its provenance record."""
+
+
+class Observable(abc.ABC):
+    """A function of frames (positions, box, species) returning arrays."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class Surrogate(abc.ABC):
+    """A learned map statics (+ log t) -> dynamics, e.g. the paper's MLP."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def fit(self, dataset: Any, **options: Any) -> Any: ...
+
+    @abc.abstractmethod
+    def predict(self, statics: Any, t: Any) -> Any: ...
+
+    @abc.abstractmethod
+    def save(self, path: Any) -> None: ...
+
+    @classmethod
+    @abc.abstractmethod
+    def load(cls, path: Any) -> Surrogate: ...

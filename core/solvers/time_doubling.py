@@ -1,0 +1,311 @@
+"""Time-doubling solver of the memory equation (Fuchs, Götze, Hofacker & Latz 1991).
+
+The time axis is covered by blocks of ``L = 4 N`` equidistant points. After a block is solved, every
+second point is kept (the first half of the next block), the step is doubled, and the second half is
+solved anew, so t spans ``dt0 … t_max`` (many decades) with ``L/2`` new points per block. Integrals
+over F and M are carried as interval averages dF_j, dM_j (j-th interval [t_{j−1}, t_j]), which are
+exact under decimation: dF'_j = (dF_{2j−1} + dF_{2j}) / 2.
+
+Discretisation of row i (t_i = i δt, ī = ⌊i/2⌋; matrices multiply from the left):
+
+    α F''_i + β F'_i + γ F_i + M_0 F_i − M_{i−ī} F_ī
+        + Σ_{k=1}^{ī} dM_{i−k+1} (F_k − F_{k−1}) + Σ_{k=1}^{i−ī} (M_k − M_{k−1}) dF_{i−k+1} = 0,
+
+the convolution split at t/2 and integrated by parts on the second half. F' and F'' are backward
+differences of second order (first order on the first two points, using F'(0) = 0 for F''). New
+interval averages are trapezoidal, dF_j = (F_{j−1} + F_j)/2; for explicit kernels dM_j is a
+Gauss-Legendre average of M(t) over the interval.
+
+Explicit kernels M(t) make every row linear in the unknowns, and all new rows of a block form one
+block-lower-triangular system: each block is one triangular solve (sequential depth = number of
+blocks), so ``jax.grad`` and ``jax.vmap`` over kernel parameters are exact and cheap. Functional
+kernels M[F] are solved point by point with a fixed-point iteration (tolerance ``tol``, at most
+``max_iter``); non-convergence is reported in ``Solution.status``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.linalg import solve_triangular
+
+from memplug.equation import MemoryEquation
+from memplug.kernels import ExplicitKernel, FunctionalKernel
+from memplug.solution import NOT_CONVERGED, Solution, status_from
+
+
+def _stencils(L: int, first: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Backward-difference weights for F' (times δt) and F'' (times δt²) on F_i, F_{i−1}, F_{i−2}, F_{i−3}."""
+    d1 = np.tile([1.5, -2.0, 0.5, 0.0], (L, 1))
+    d2 = np.tile([2.0, -5.0, 4.0, -1.0], (L, 1))
+    if first:
+        d1[1] = [1.0, -1.0, 0.0, 0.0]
+        d2[1] = [2.0, -2.0, 0.0, 0.0]  # F_1 = F_0 + F''δt²/2 with F'(0) = 0
+        d2[2] = [1.0, -2.0, 1.0, 0.0]
+    return d1, d2
+
+
+def _matmul(a, b):
+    return jnp.einsum("...ab,...bc->...ac", a, b)
+
+
+def _row(i, n0, L, eq_coeffs, dt, F, dF, M, dM, d1, d2):
+    """Coefficients of row i: ``coef`` (L, K, s, s) multiplying F_col from the left, and ``const``.
+
+    Interval averages dF_j of new intervals (j >= n0) are expanded as (F_{j−1} + F_j)/2; those of
+    known intervals (j < n0) come from ``dF`` and go into ``const``.
+    """
+    alpha, beta, gamma = eq_coeffs
+    cols = jnp.arange(L)
+    ib = i // 2
+    shape = F.shape[1:]
+    zero = jnp.zeros((L,) + shape)
+
+    # time derivatives
+    coef = zero
+    for s in range(4):
+        c = alpha * d2[i, s] / dt**2 + beta * d1[i, s] / dt
+        coef = coef.at[jnp.maximum(i - s, 0)].add(jnp.where(i - s >= 0, 1.0, 0.0) * c)
+    coef = coef.at[i].add(gamma + M[0])
+    coef = coef.at[ib].add(-M[i - ib])
+
+    # Σ_{k=1}^{ī} dM_{i−k+1} (F_k − F_{k−1})
+    mask_c = ((cols >= 1) & (cols <= ib)).astype(float)[:, None, None, None]
+    A = mask_c * dM[jnp.clip(i - cols + 1, 0, L - 1)]
+    coef = coef + A - jnp.concatenate([A[1:], jnp.zeros((1,) + shape)], axis=0)
+
+    # Σ_{k=1}^{i−ī} (M_k − M_{k−1}) dF_{i−k+1}, over j = i − k + 1 in [ī+1, i]
+    k = i - cols + 1
+    in_d = (cols >= ib + 1) & (cols <= i)
+    G = jnp.where(in_d[:, None, None, None], M[jnp.clip(k, 0, L - 1)] - M[jnp.clip(k - 1, 0, L - 1)], 0.0)
+    new = (cols >= n0)[:, None, None, None]
+    Gn = jnp.where(new, 0.5 * G, 0.0)
+    coef = coef + Gn + jnp.concatenate([Gn[1:], jnp.zeros((1,) + shape)], axis=0)
+    const = jnp.sum(_matmul(jnp.where(new, 0.0, G), dF), axis=0)
+    return coef, const
+
+
+class TimeDoublingSolver(eqx.Module):
+    """Configuration of the time-doubling solver.
+
+    Attributes:
+        N: a block has ``4 N`` points; each doubling solves ``2 N`` new ones.
+        dt0: step of the first block.
+        t_max: the last block reaches at least this time.
+        tol: fixed-point tolerance (max abs change of F) for functional kernels.
+        max_iter: fixed-point iteration limit per time point.
+        blowup: |F| > blowup · max|F0| is flagged as a blow-up.
+        n_quad: Gauss-Legendre nodes per interval for interval averages of explicit kernels.
+        pointwise: solve explicit kernels point by point (a cross-check of the block solve).
+    """
+
+    N: int = eqx.field(static=True, default=32)
+    dt0: float = eqx.field(static=True, default=1e-6)
+    t_max: float = eqx.field(static=True, default=1e10)
+    tol: float = eqx.field(static=True, default=1e-12)
+    max_iter: int = eqx.field(static=True, default=10_000)
+    blowup: float = eqx.field(static=True, default=1e8)
+    n_quad: int = eqx.field(static=True, default=6)
+    pointwise: bool = eqx.field(static=True, default=False)
+
+    @property
+    def L(self) -> int:
+        return 4 * self.N
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of blocks so that the last point reaches t_max."""
+        first_end = (self.L - 1) * self.dt0
+        return 1 + max(0, math.ceil(math.log2(max(self.t_max / first_end, 1.0))))
+
+    def times(self) -> np.ndarray:
+        """The output time grid (same for every equation with this configuration)."""
+        L, h = self.L, self.L // 2
+        ts = [np.arange(L) * self.dt0]
+        for b in range(1, self.n_blocks):
+            ts.append(np.arange(h, L) * self.dt0 * 2**b)
+        return np.concatenate(ts)
+
+    # ----------------------------------------------------------------------------------------
+    def solve(self, eq: MemoryEquation) -> Solution:
+        if isinstance(eq.kernel, ExplicitKernel):
+            return self._solve_explicit(eq)
+        if isinstance(eq.kernel, FunctionalKernel):
+            return self._solve_functional(eq)
+        raise TypeError(f"unsupported kernel type {type(eq.kernel).__name__}")
+
+    # -- explicit kernels ----------------------------------------------------------------------
+    def _explicit_grid(self, eq, dt):
+        """M at grid points and its Gauss-Legendre interval averages, both (L, K, s, s)."""
+        L = self.L
+        x, w = np.polynomial.legendre.leggauss(self.n_quad)
+        t_nodes = jnp.arange(L, dtype=float) * dt
+        M = eq.to_canonical(eq.kernel(t_nodes), lead=1)
+        # interval j = [(j−1)dt, j dt]; j = 0 gets M_0 (unused)
+        starts = (jnp.arange(L, dtype=float) - 1.0) * dt
+        tq = starts[:, None] + (0.5 * (x + 1.0))[None, :] * dt  # (L, n_quad)
+        Mq = eq.to_canonical(eq.kernel(jnp.maximum(tq.reshape(-1), 0.0)), lead=1)
+        Mq = Mq.reshape((L, self.n_quad) + Mq.shape[1:])
+        dM = jnp.tensordot(jnp.asarray(0.5 * w), Mq, axes=([0], [1]))
+        dM = dM.at[0].set(M[0])
+        return M, dM
+
+    def _block_explicit(self, eq, dt, F, dF, n0, first):
+        L = self.L
+        d1, d2 = (jnp.asarray(a) for a in _stencils(L, first))
+        M, dM = self._explicit_grid(eq, dt)
+        coeffs = (eq.alpha, eq.beta, eq.gamma)
+        if self.pointwise:
+            F = self._pointwise(eq, coeffs, dt, F, dF, M, dM, n0, d1, d2, functional=False)[0]
+        else:
+            rows = jnp.arange(n0, L)
+            coef, const = jax.vmap(
+                lambda i: _row(i, n0, L, coeffs, dt, F, dF, M, dM, d1, d2)
+            )(rows)  # (U, L, K, s, s), (U, K, s, s)
+            rhs = -(const + jnp.einsum("ujkab,jkbc->ukac", coef[:, :n0], F[:n0]))
+            T = coef[:, n0:]  # (U, U, K, s, s)
+            F_new = jax.vmap(_block_triangular_solve, in_axes=(2, 1), out_axes=1)(T, rhs)
+            F = F.at[n0:].set(F_new)
+        dF = dF.at[n0:].set(0.5 * (F[n0 - 1 : L - 1] + F[n0:]))
+        return F, dF, M
+
+    def _solve_explicit(self, eq: MemoryEquation) -> Solution:
+        L, h = self.L, self.L // 2
+        K, s, _ = eq.canonical_shape
+        F = jnp.zeros((L, K, s, s)).at[0].set(eq.F0)
+        dF = jnp.zeros((L, K, s, s)).at[0].set(eq.F0)
+        F, dF, M = self._block_explicit(eq, self.dt0, F, dF, 1, True)
+        F_first, M_first = F, M
+
+        def step(carry, b):
+            F, dF, dt = carry
+            F, dF = _decimate(F), _decimate_avg(dF)
+            dt = 2.0 * dt
+            F, dF, M = self._block_explicit(eq, dt, F, dF, h, False)
+            return (F, dF, dt), (F[h:], M[h:])
+
+        _, (F_rest, M_rest) = jax.lax.scan(
+            step, (F, dF, jnp.asarray(self.dt0)), jnp.arange(self.n_blocks - 1)
+        )
+        return self._finish(eq, F_first, M_first, F_rest, M_rest, jnp.asarray(0))
+
+    # -- functional kernels --------------------------------------------------------------------
+    def _pointwise(self, eq, coeffs, dt, F, dF, M, dM, n0, d1, d2, functional):
+        """Solve rows n0..L−1 one at a time; functional kernels iterate each row to a fixed point."""
+        L = self.L
+        kernel = eq.kernel
+
+        def body(state, i):
+            F, M, dM = state
+            guess = F[i - 1]
+
+            def update(Fi, M, dM):
+                if functional:
+                    Mi = eq.to_canonical(kernel(eq.from_canonical(Fi)))
+                    M = M.at[i].set(Mi)
+                    dM = dM.at[i].set(0.5 * (M[i - 1] + Mi))
+                coef, const = _row(i, n0, L, coeffs, dt, F, dF, M, dM, d1, d2)
+                rest = const + jnp.einsum("jkab,jkbc->kac", coef.at[i].set(0.0), F)
+                return -jnp.linalg.solve(coef[i], rest), M, dM
+
+            if not functional:
+                Fi, M, dM = update(guess, M, dM)
+                return (F.at[i].set(Fi), M, dM), jnp.asarray(0)
+
+            def cond(c):
+                _, _, _, it, err = c
+                return (err > self.tol) & (it < self.max_iter)
+
+            def loop(c):
+                Fi, M, dM, it, _ = c
+                Fn, M, dM = update(Fi, M, dM)
+                err = jnp.max(jnp.abs(Fn - Fi))
+                err = jnp.where(jnp.isfinite(err), err, 0.0)  # NaN: stop, flagged later
+                return Fn, M, dM, it + 1, err
+
+            Fi, M, dM, it, _ = jax.lax.while_loop(cond, loop, (guess, M, dM, 0, jnp.inf))
+            # make M consistent with the final F_i
+            Mi = eq.to_canonical(kernel(eq.from_canonical(Fi)))
+            M = M.at[i].set(Mi)
+            dM = dM.at[i].set(0.5 * (M[i - 1] + Mi))
+            return (F.at[i].set(Fi), M, dM), it
+
+        (F, M, dM), its = jax.lax.scan(body, (F, M, dM), jnp.arange(n0, L))
+        return F, M, dM, jnp.max(its)
+
+    def _solve_functional(self, eq: MemoryEquation) -> Solution:
+        L, h = self.L, self.L // 2
+        K, s, _ = eq.canonical_shape
+        coeffs = (eq.alpha, eq.beta, eq.gamma)
+        M0 = eq.to_canonical(eq.kernel(eq.from_canonical(eq.F0)))
+        F = jnp.zeros((L, K, s, s)).at[0].set(eq.F0)
+        dF = jnp.zeros((L, K, s, s)).at[0].set(eq.F0)
+        M = jnp.zeros((L, K, s, s)).at[0].set(M0)
+        dM = jnp.zeros((L, K, s, s)).at[0].set(M0)
+        d1f, d2f = (jnp.asarray(a) for a in _stencils(L, True))
+        d1, d2 = (jnp.asarray(a) for a in _stencils(L, False))
+        F, M, dM, it0 = self._pointwise(eq, coeffs, self.dt0, F, dF, M, dM, 1, d1f, d2f, True)
+        dF = dF.at[1:].set(0.5 * (F[:-1] + F[1:]))
+        F_first, M_first = F, M
+
+        def step(carry, b):
+            F, dF, M, dM, dt = carry
+            F, dF, M, dM = _decimate(F), _decimate_avg(dF), _decimate(M), _decimate_avg(dM)
+            dt = 2.0 * dt
+            F, M, dM, it = self._pointwise(eq, coeffs, dt, F, dF, M, dM, h, d1, d2, True)
+            dF = dF.at[h:].set(0.5 * (F[h - 1 : L - 1] + F[h:]))
+            return (F, dF, M, dM, dt), (F[h:], M[h:], it)
+
+        _, (F_rest, M_rest, its) = jax.lax.scan(
+            step, (F, dF, M, dM, jnp.asarray(self.dt0)), jnp.arange(self.n_blocks - 1)
+        )
+        iterations = jnp.maximum(it0, jnp.max(its)) if self.n_blocks > 1 else it0
+        return self._finish(eq, F_first, M_first, F_rest, M_rest, iterations)
+
+    # -- output --------------------------------------------------------------------------------
+    def _finish(self, eq, F_first, M_first, F_rest, M_rest, iterations) -> Solution:
+        shape = F_first.shape[1:]
+        F_all = jnp.concatenate([F_first, F_rest.reshape((-1,) + shape)], axis=0)
+        M_all = jnp.concatenate([M_first, M_rest.reshape((-1,) + shape)], axis=0)
+        status = status_from(F_all, jnp.max(jnp.abs(eq.F0)), self.blowup)
+        status = status | jnp.where(iterations >= self.max_iter, NOT_CONVERGED, 0)
+        return Solution(
+            t=jnp.asarray(self.times()),
+            F=eq.from_canonical(F_all, lead=1),
+            M=eq.from_canonical(M_all, lead=1),
+            status=status,
+            iterations=iterations,
+        )
+
+
+def _decimate(x):
+    """Keep every second point: the first half of the next block."""
+    L = x.shape[0]
+    return jnp.zeros_like(x).at[: L // 2].set(x[0:L:2])
+
+
+def _decimate_avg(d):
+    """Interval averages under step doubling: d'_j = (d_{2j−1} + d_{2j})/2, j = 1..L/2−1."""
+    L = d.shape[0]
+    j = jnp.arange(1, L // 2)
+    new = jnp.zeros_like(d).at[0].set(d[0])
+    return new.at[1 : L // 2].set(0.5 * (d[2 * j - 1] + d[2 * j]))
+
+
+def _block_triangular_solve(T, rhs):
+    """Solve Σ_j T[i, j] X_j = rhs_i for a block-lower-triangular T of shape (U, U, s, s).
+
+    Each block row is first multiplied by the inverse of its diagonal block, which makes the
+    flattened (U s × U s) matrix unit lower triangular.
+    """
+    U, _, s, _ = T.shape
+    Dinv = jnp.linalg.inv(T[jnp.arange(U), jnp.arange(U)])  # (U, s, s)
+    Tn = jnp.einsum("iab,ijbc->ijac", Dinv, T)
+    r = jnp.einsum("iab,ibc->iac", Dinv, rhs)
+    A = jnp.transpose(Tn, (0, 2, 1, 3)).reshape(U * s, U * s)
+    x = solve_triangular(A, r.reshape(U * s, s), lower=True, unit_diagonal=True)
+    return x.reshape(U, s, s)
