@@ -1,0 +1,36 @@
+"""Built-in datasets, registered through the ``memplug`` entry-point group like any plugin.
+
+``default``: the Kob-Andersen LJ and WCA mixtures at ρ = 1.2, 1.4, 1.6, 1.8, simulated by memplug's
+own MD plugin. Stored as one netCDF file per state under ``data/states/``; the campaign that produces
+them is ``data/campaign.toml`` (``memplug dataset build`` regenerates or extends it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from memplug.hookspecs import hookimpl
+
+DATA = Path(__file__).parent / "data"
+
+
+class DefaultDataset:
+    """The embedded default dataset (a directory of per-state files)."""
+
+    name = "default"
+    description = "Kob-Andersen LJ and WCA, rho 1.2-1.8, hot to supercooled (+ a few glass states)"
+
+    @staticmethod
+    def path() -> Path:
+        """Directory of the per-state netCDF files."""
+        return DATA / "states"
+
+    @staticmethod
+    def campaign() -> Path:
+        """The campaign spec the states were built from."""
+        return DATA / "campaign.toml"
+
+
+@hookimpl
+def register_datasets(register):
+    register(DefaultDataset)
