@@ -1,0 +1,23 @@
+"""Built-in surrogate plugin: the statics → dynamics MLP (paper sec. II A, IV B).
+
+Registers the ``mlp`` surrogate and the ``memplug mlp train|evaluate|predict|figures`` commands
+through the same entry-point mechanism as any third-party plugin.
+"""
+
+from __future__ import annotations
+
+from memplug.hookspecs import hookimpl
+
+
+@hookimpl
+def register_surrogates(register):
+    from memplug.plugins.surrogate.mlp import MLPSurrogate
+
+    register(MLPSurrogate)
+
+
+@hookimpl
+def register_commands(app):
+    from memplug.plugins.surrogate.cli import mlp_app
+
+    app.add_typer(mlp_app, name="mlp")
