@@ -27,7 +27,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 # Core sub-command modules, each with ``register(app)``.
-COMMAND_MODULES = ("memplug.cli.solve", "memplug.cli.plugins")
+COMMAND_MODULES = ("memplug.cli.solve", "memplug.cli.plugins", "memplug.cli.dataset", "memplug.cli.plot")
 
 _registered = False
 

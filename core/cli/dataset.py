@@ -1,0 +1,251 @@
+"""``memplug dataset``: build, validate and inspect datasets of simulated states."""
+
+from __future__ import annotations
+
+import math
+import os
+import traceback
+from pathlib import Path
+
+import typer
+from memplug.errors import InputError
+from rich.table import Table
+
+dataset_app = typer.Typer(
+    name="dataset",
+    help="Build (simulate), validate and inspect datasets.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dataset_app, name="dataset")
+
+
+def _default_spec() -> Path:
+    from memplug.data import dataset_path
+
+    return dataset_path("default").parent / "campaign.toml"
+
+
+def _default_workdir(name: str) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "memplug" / "campaign" / name
+
+
+# --------------------------------------------------------------------------------------------
+# build
+# --------------------------------------------------------------------------------------------
+
+
+def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue) -> dict:
+    """Run one state in a worker process; progress goes through ``queue``."""
+    from memplug.campaign import load_campaign, run_planned_state
+
+    campaign = load_campaign(spec)
+    s = campaign.get(sid)
+
+    def progress(state: str, done: float, total: float) -> None:
+        queue.put((state, done, total))
+
+    try:
+        return run_planned_state(campaign, s, workdir, threads=threads, output=Path(output), progress=progress)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+
+
+@dataset_app.command("build")
+def build_command(
+    spec: Path = typer.Argument(None, help="Campaign spec (TOML). Default: the default dataset's."),
+    workdir: Path = typer.Option(None, "--workdir", help="Trajectories and restart files (keep outside version control). Default: ~/.cache/memplug/campaign/<name>."),
+    output: Path = typer.Option(None, "--output", "-o", help="Directory of per-state files. Default: the spec's `output`."),
+    only: list[str] = typer.Option(None, "--only", help="Build only this state (repeatable); re-runs it even if its file exists."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="States run in parallel. Default: cores // threads."),
+    threads: int = typer.Option(0, "--threads", help="OpenMP threads per state. Default: the spec's."),
+    limit: int = typer.Option(0, "--limit", help="Stop after this many states (0: all)."),
+    skip_failed: bool = typer.Option(False, "--skip-failed", help="Do not retry states that failed before."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run, in order, and stop."),
+) -> None:
+    """Simulate the campaign's missing states, cheapest first; each finished state is written atomically.
+
+    Interrupt at any time: the same command resumes (finished states are skipped, a state in progress
+    resumes from its work directory).
+    """
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    from memplug.campaign import load_campaign, read_log, run_planned_state, survey, write_log
+    from memplug.cli.app import console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    campaign = load_campaign(spec or _default_spec())
+    out_dir = Path(output) if output else campaign.output
+    if output:
+        campaign.output = out_dir
+    threads = threads or campaign.threads
+    if threads < 1:
+        raise InputError("--threads: expected ≥ 1")
+    jobs = jobs or max(1, (os.cpu_count() or 1) // threads)
+    wd = Path(workdir) if workdir else _default_workdir(campaign.name)
+    log = read_log(campaign)
+
+    if only:
+        todo = [campaign.get(sid) for sid in only]
+    else:
+        status = {st.sid: st for st in survey(campaign)}
+        todo = [
+            s for s in campaign.ordered()
+            if not status[s.id].done and not (skip_failed and status[s.id].status == "failed")
+        ]
+    if limit:
+        todo = todo[:limit]
+    console.print(
+        f"campaign [bold]{campaign.name}[/]: {len(campaign.states)} planned, {len(todo)} to run; "
+        f"{jobs} job(s) × {threads} thread(s); output {out_dir}; work {wd}"
+    )
+    if dry_run:
+        for s in todo:
+            console.print(f"  {s.id:22s} {s.status:12s} est. {s.estimated_seconds():10.0f} s  seed {s.seed}")
+        return
+    if not todo:
+        return
+    wd.mkdir(parents=True, exist_ok=True)
+
+    def record(sid: str, entry: dict) -> None:
+        log[sid] = {k: v for k, v in entry.items() if k != "traceback"}
+        write_log(campaign, log)
+        if "error" in entry:
+            console.print(f"[red]failed[/] {sid}: {entry['error']}")
+            if entry.get("traceback"):
+                (wd / sid).mkdir(parents=True, exist_ok=True)
+                (wd / sid / "error.txt").write_text(entry["traceback"])
+        else:
+            console.print(
+                f"[green]done[/] {sid}: τ_α = {entry['tau_alpha']:.4g}, status {entry['status']}, "
+                f"CPU {entry['cpu_seconds']:.0f} s, wall {entry['wall_seconds']:.0f} s"
+            )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        overall = bar.add_task("states", total=len(todo))
+        tasks: dict[str, int] = {}
+
+        def on_progress(sid: str, done: float, total: float) -> None:
+            if sid not in tasks:
+                tasks[sid] = bar.add_task(f"  {sid}", total=total)
+            bar.update(tasks[sid], completed=done, total=total)
+
+        def finish(sid: str) -> None:
+            if sid in tasks:
+                bar.remove_task(tasks.pop(sid))
+            bar.advance(overall)
+
+        if jobs == 1:
+            for s in todo:
+                try:
+                    entry = run_planned_state(campaign, s, wd, threads=threads, output=out_dir, progress=on_progress)
+                except InputError:
+                    raise
+                except Exception as exc:
+                    entry = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+                finish(s.id)
+                record(s.id, entry)
+            return
+
+        ctx = mp.get_context("spawn")
+        with ctx.Manager() as manager:
+            queue = manager.Queue()
+            with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = {
+                    pool.submit(_worker, str(campaign.path), s.id, str(wd), threads, str(out_dir), queue): s.id
+                    for s in todo
+                }
+                pending = set(futures)
+                while pending:
+                    done, pending = cf.wait(pending, timeout=0.5)
+                    while not queue.empty():
+                        on_progress(*queue.get())
+                    for fut in done:
+                        sid = futures[fut]
+                        try:
+                            entry = fut.result()
+                        except Exception as exc:  # a crashed worker
+                            entry = {"error": f"{type(exc).__name__}: {exc}"}
+                        finish(sid)
+                        record(sid, entry)
+
+
+# --------------------------------------------------------------------------------------------
+# validate, info, path
+# --------------------------------------------------------------------------------------------
+
+
+@dataset_app.command("validate")
+def validate_command(
+    file: str = typer.Argument(..., help="A dataset: netCDF file, directory of per-state files, or name."),
+) -> None:
+    """Check a dataset against the schema; exit 2 with file, variable and problem if it fails."""
+    from memplug.cli.app import console
+    from memplug.data import load_dataset
+
+    ds = load_dataset(file)
+    console.print(f"ok: {file}: {ds.sizes['state']} states, schema {ds.attrs.get('schema')}")
+
+
+@dataset_app.command("path")
+def path_command(name: str = typer.Argument("default", help="Registered dataset name.")) -> None:
+    """Print where a registered dataset lives."""
+    from memplug.data import dataset_path
+
+    typer.echo(str(dataset_path(name)))
+
+
+def _fmt(x: float, spec: str = ".4g") -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+@dataset_app.command("info")
+def info_command(
+    spec: Path = typer.Argument(None, help="Campaign spec. Default: the default dataset's."),
+    output: Path = typer.Option(None, "--output", "-o", help="Directory of per-state files. Default: the spec's."),
+    missing: bool = typer.Option(False, "--missing", help="Only states not done yet."),
+) -> None:
+    """Table of a campaign's states: done (τ_α, status, CPU time) and planned-but-missing (why)."""
+    from memplug.campaign import load_campaign, survey
+    from memplug.cli.app import console
+
+    campaign = load_campaign(spec or _default_spec())
+    if output:
+        campaign.output = Path(output)
+    rows = survey(campaign)
+    rows.sort(key=lambda r: (r.sid.split("-")[0], *(_num(r.sid))))
+    table = Table(title=f"campaign {campaign.name}: {campaign.output}")
+    for col in ("state", "T/T_mct", "status", "τ_α", "CPU s", "note"):
+        table.add_column(col, justify="right" if col in ("T/T_mct", "τ_α", "CPU s") else "left")
+    n_done = 0
+    cpu = 0.0
+    for r in rows:
+        if missing and r.done:
+            continue
+        n_done += r.done
+        if r.done and math.isfinite(r.cpu_seconds):
+            cpu += r.cpu_seconds
+        ratio = r.planned.T_over_Tmct if r.planned else float("nan")
+        style = {"equilibrated": "green", "glass": "cyan", "failed": "red", "invalid": "red", "excluded": "yellow"}.get(r.status, "dim")
+        table.add_row(r.sid, _fmt(ratio, ".2f"), f"[{style}]{r.status}[/]", _fmt(r.tau_alpha), _fmt(r.cpu_seconds, ".0f"), r.reason)
+    console.print(table)
+    done = sum(r.done for r in rows)
+    console.print(
+        f"{done} done, {sum(1 for r in rows if not r.done and r.status != 'excluded')} planned but missing, "
+        f"{len(campaign.excluded)} excluded; CPU time of the finished states {cpu / 3600:.2f} h"
+    )
+
+
+def _num(sid: str) -> tuple[float, float]:
+    try:
+        from memplug.data import parse_state_id
+
+        _, rho, T = parse_state_id(sid)
+        return rho, T
+    except InputError:
+        return (math.inf, math.inf)
