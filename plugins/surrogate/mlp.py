@@ -20,6 +20,7 @@ import os
 import platform
 import tempfile
 import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -259,6 +260,20 @@ def _epoch_fn(optimizer, cfg: MLPConfig, n_batches: int, batch_size: int):
     return epoch
 
 
+_COMPILED: dict[tuple, tuple] = {}
+
+
+def _compiled(cfg: MLPConfig, n_batches: int, batch_size: int):
+    """Optimiser and jitted epoch function, reused across :func:`train` calls with the same shapes."""
+    key = (json.dumps(cfg.to_dict(), sort_keys=True), n_batches, batch_size)
+    if key not in _COMPILED:
+        if len(_COMPILED) > 16:
+            _COMPILED.clear()
+        optimizer = _make_optimizer(cfg, n_batches)
+        _COMPILED[key] = (optimizer, _epoch_fn(optimizer, cfg, n_batches, batch_size))
+    return _COMPILED[key]
+
+
 @eqx.filter_jit
 def _forward(model: MLP, X):
     return model.batch(X)
@@ -298,6 +313,7 @@ def train(
     out: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = False,
+    callback: Callable[[int, list[dict]], bool] | None = None,
 ) -> tuple[MLPSurrogate, TrainResult]:
     """Train the MLP on a dataset (xarray Dataset, :class:`StateTable`, or a dataset name/path).
 
@@ -308,6 +324,8 @@ def train(
             keep everything in memory.
         resume: continue from ``out/checkpoint`` (same config, split and data, else InputError).
         progress: show a rich progress bar with epoch, train and validation loss.
+        callback: called after every epoch as ``callback(epoch, history)``; returning True stops the
+            run there (a checkpoint is written first when ``out`` is given), e.g. a time limit.
     """
     cfg = config or MLPConfig()
     table = as_table(dataset)
@@ -321,11 +339,10 @@ def train(
     Xva, Yva, Wva = _rows(val_t, std)
     batch_size = min(cfg.batch_size, Xtr.shape[0])
     n_batches = max(1, Xtr.shape[0] // batch_size)
-    optimizer = _make_optimizer(cfg, n_batches)
+    optimizer, epoch_fn = _compiled(cfg, n_batches, batch_size)
     key = jax.random.PRNGKey(cfg.seed)
     model = MLP(N_INPUTS, cfg.hidden, 2, key=jax.random.fold_in(key, 1), activation=cfg.activation, output=cfg.output)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
-    epoch_fn = _epoch_fn(optimizer, cfg, n_batches, batch_size)
     dhash = data_hash(table)
     sur = MLPSurrogate(**cfg.to_dict())
     sur.standardizer = std
@@ -365,12 +382,15 @@ def train(
                 bad += 1
             result.history.append({"epoch": epoch + 1, "train_loss": tl, "val_loss": vl})
             bar.update(task, completed=epoch + 1, info=f"train {tl:.3e}  val {vl:.3e}  best {best_val:.3e}@{result.best_epoch}")
-            if ckpt is not None and cfg.checkpoint_every and (epoch + 1) % cfg.checkpoint_every == 0:
+            stop = bool(callback(epoch + 1, result.history)) if callback is not None else False
+            if ckpt is not None and cfg.checkpoint_every and ((epoch + 1) % cfg.checkpoint_every == 0 or stop):
                 _serialise(ckpt / "state.eqx", (model, opt_state, best))
                 atomic_write(ckpt / "state.json", json.dumps({
                     "epoch": epoch + 1, "best_val": best_val, "best_epoch": result.best_epoch,
                     "bad_epochs": bad, "history": result.history, "config": cfg.to_dict(),
                     "data_hash": dhash, "split": split.to_dict()}))
+            if stop:
+                break
         else:
             result.stopped_early = bad >= cfg.patience
     result.seconds = _time.perf_counter() - t0
