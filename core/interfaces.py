@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 
 import jax.numpy as jnp
 import numpy as np
-
 from memplug.errors import InputError
 from memplug.kernels import MemoryKernel
 
@@ -203,8 +202,17 @@ class Closure(abc.ABC):
         self.config = {**self.options, **options}
         self.validate_options()
 
-    def validate_options(self) -> None:
+    def validate_options(self) -> None:  # noqa: B027 (optional hook, empty by default)
         """Check ``self.config``; raise :class:`InputError` naming the option and what was expected."""
+
+    def option_error(self, key: str, expected: str) -> InputError:
+        """The error for a bad option value: names the closure, the option, what was expected and
+        every valid option with its default (raise it from :meth:`validate_options`)."""
+        valid = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "none"
+        return InputError(
+            f"closure {self.name!r}: option {key}={self.config.get(key)!r}; expected {expected} "
+            f"(options: {valid})"
+        )
 
     @abc.abstractmethod
     def parameters(self, context: Context) -> list[Parameter]:

@@ -1,22 +1,32 @@
 """Plugin discovery through the ``memplug`` entry-point group, with pluggy.
 
-Every plugin, built-in or third-party, is a module named by an entry point. Loading is defensive: a
-plugin that fails to import or whose hook raises is recorded in :attr:`Registry.failures` and the
-others still load.
+Every plugin, built-in or third-party, is an object (usually a module) named by an entry point of
+group ``memplug``::
+
+    [project.entry-points.memplug]
+    prony = "memplug_prony"            # or "package.module:object"
+
+Loading is defensive:
+
+- a plugin that fails to import, implements a hook that does not exist (a typo), or whose
+  registration hook raises is recorded with its error in :attr:`Registry.plugins` and registers
+  nothing; every other plugin still loads;
+- two plugins registering the same name for the same kind is a *conflict*: both plugins are listed
+  with it, and using the name raises :class:`DuplicateNameError` naming both (the other names of both
+  plugins keep working).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import traceback
+import traceback as _traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 import pluggy
-
 from memplug import hookspecs
 from memplug.errors import InputError
 
@@ -26,7 +36,17 @@ SINGULAR = {k: k[:-1] for k in KINDS}
 
 @dataclass
 class PluginInfo:
-    """One loaded (or failed) plugin."""
+    """One loaded (or failed) plugin.
+
+    Attributes:
+        name: the entry-point name.
+        module: the entry-point value (``module`` or ``module:object``).
+        distribution, version: the installed distribution that declares the entry point.
+        registered: names registered per kind (``{"closures": ["prony"]}``).
+        error: why the plugin failed (``None`` if it loaded); a failed plugin registers nothing.
+        traceback: the full traceback of ``error``.
+        conflicts: names this plugin shares with another plugin (unusable until one is removed).
+    """
 
     name: str
     module: str
@@ -34,6 +54,16 @@ class PluginInfo:
     version: str
     registered: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
+    traceback: str | None = None
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.distribution}:{self.name}"
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 class DuplicateNameError(InputError):
@@ -54,73 +84,124 @@ def _entry_points() -> list[_EntryPoint]:
         for ep in dist.entry_points:
             if ep.group == "memplug":
                 out.append(
-                    _EntryPoint(ep.name, ep.value, dist.metadata["Name"], dist.version or "?")
+                    _EntryPoint(ep.name, ep.value, dist.metadata["Name"] or "?", dist.version or "?")
                 )
     # A distribution may be visible twice on sys.path (editable + site): keep the first.
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     unique = []
     for ep in out:
-        key = (ep.name, ep.value)
+        key = (ep.distribution, ep.name, ep.value)
         if key not in seen:
             seen.add(key)
             unique.append(ep)
     return unique
 
 
+def _load_object(value: str) -> Any:
+    """Import ``module`` or ``module:attr.attr``."""
+    module_name, _, attrs = value.partition(":")
+    obj: Any = importlib.import_module(module_name.strip())
+    for attr in filter(None, attrs.strip().split(".")):
+        obj = getattr(obj, attr)
+    return obj
+
+
 class Registry:
-    """What the installed plugins registered, by kind and name."""
+    """What the installed plugins registered, by kind and name.
+
+    ``Registry()`` discovers the installed entry points; ``Registry(entry_points=[...])`` loads an
+    explicit list (used by tests).
+    """
 
     def __init__(self, entry_points: Iterable[_EntryPoint] | None = None):
         self.pm = pluggy.PluginManager("memplug")
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[PluginInfo] = []
         self.items: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
-        self.owner: dict[str, dict[str, str]] = {k: {} for k in KINDS}
-        self.duplicates: list[str] = []
+        self.owner: dict[str, dict[str, PluginInfo]] = {k: {} for k in KINDS}
+        self.conflicts: dict[str, dict[str, list[str]]] = {k: {} for k in KINDS}
+        self._objects: dict[str, Any] = {}
         eps = _entry_points() if entry_points is None else list(entry_points)
         for ep in eps:
             self._load(ep)
 
+    # -- loading ------------------------------------------------------------------------------
     def _load(self, ep: _EntryPoint) -> None:
         info = PluginInfo(ep.name, ep.value, ep.distribution, ep.version)
         self.plugins.append(info)
         try:
-            module = importlib.import_module(ep.value)
-            self.pm.register(module, name=f"{ep.distribution}:{ep.name}")
+            plugin = _load_object(ep.value)
+            self.pm.register(plugin, name=info.label)
         except Exception as exc:  # a broken plugin never breaks the others
-            info.error = f"{type(exc).__name__}: {exc}"
-            info.traceback = traceback.format_exc()  # type: ignore[attr-defined]
+            self._fail(info, f"load: {type(exc).__name__}: {exc}")
             return
-        for kind in KINDS:
-            hook = getattr(module, f"register_{kind}", None)
-            if hook is None or not hasattr(hook, "memplug_impl"):
-                continue
-            try:
-                hook(register=functools.partial(self._register, kind, info))
-            except DuplicateNameError:
-                raise
-            except Exception as exc:
-                info.error = f"register_{kind}: {type(exc).__name__}: {exc}"
-
-    def _register(self, kind: str, info: PluginInfo, obj: Any) -> None:
-        name = getattr(obj, "name", None)
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"{obj!r} registered as a {SINGULAR[kind]} has no string `name`")
-        if name in self.items[kind]:
-            other = self.owner[kind][name]
-            raise DuplicateNameError(
-                f"{SINGULAR[kind]} name {name!r} is registered twice: by plugin {other} "
-                f"and by plugin {info.distribution}:{info.name}"
+        self._objects[info.label] = plugin
+        unknown = [
+            hc.name for hc in (self.pm.get_hookcallers(plugin) or []) if hc.spec is None
+        ]
+        if unknown:
+            self.pm.unregister(plugin)
+            self._fail(
+                info,
+                f"implements {', '.join(sorted(unknown))}, which is not a memplug hook; "
+                f"hooks are: {', '.join(_hook_names())}",
+                with_traceback=False,
             )
+            return
+        staged: list[tuple[str, Any]] = []
+        try:
+            for kind in KINDS:
+                for impl in self._impls(f"register_{kind}", plugin):
+                    impl.function(**_args(impl, register=lambda obj, k=kind: staged.append((k, obj))))
+            for kind, obj in staged:
+                _check_named(kind, obj)
+        except Exception as exc:
+            self.pm.unregister(plugin)
+            self._fail(info, f"registration: {type(exc).__name__}: {exc}")
+            return
+        for kind, obj in staged:
+            self._add(kind, info, obj)
+
+    def _impls(self, hook_name: str, plugin: Any) -> list[Any]:
+        caller = getattr(self.pm.hook, hook_name)
+        return [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+
+    @staticmethod
+    def _fail(info: PluginInfo, message: str, with_traceback: bool = True) -> None:
+        info.error = message
+        info.traceback = _traceback.format_exc() if with_traceback else None
+
+    def _add(self, kind: str, info: PluginInfo, obj: Any) -> None:
+        name = obj.name
+        if name in self.items[kind]:
+            first = self.owner[kind][name]
+            owners = self.conflicts[kind].setdefault(name, [first.label])
+            owners.append(info.label)
+            for p in (first, info):
+                if name not in p.conflicts:
+                    p.conflicts.append(name)
+            info.registered.setdefault(kind, []).append(name)
+            return
         self.items[kind][name] = obj
-        self.owner[kind][name] = f"{info.distribution}:{info.name}"
+        self.owner[kind][name] = info
         info.registered.setdefault(kind, []).append(name)
 
-    # -- lookup -----------------------------------------------------------------------------
+    # -- lookup -------------------------------------------------------------------------------
+    @property
+    def failures(self) -> list[PluginInfo]:
+        return [p for p in self.plugins if not p.ok]
+
     def names(self, kind: str) -> list[str]:
         return sorted(self.items[kind])
 
     def get(self, kind: str, name: str) -> Any:
+        """The class registered as ``name``; an unknown or ambiguous name raises :class:`InputError`."""
+        if name in self.conflicts[kind]:
+            owners = self.conflicts[kind][name]
+            raise DuplicateNameError(
+                f"{SINGULAR[kind]} name {name!r} is registered by more than one plugin: "
+                f"{' and '.join(owners)}; uninstall or rename one of them"
+            )
         try:
             return self.items[kind][name]
         except KeyError:
@@ -135,15 +216,37 @@ class Registry:
         cls = self.get(kind, name)
         return cls(**options)
 
+    def check(self) -> None:
+        """Raise :class:`DuplicateNameError` if any name is registered twice (strict mode)."""
+        for kind in KINDS:
+            for name in self.conflicts[kind]:
+                self.get(kind, name)
+
     def commands(self, app: Any) -> None:
         """Let every loaded plugin add its sub-commands to ``app``."""
+        by_label = {p.label: p for p in self.plugins}
         for impl in self.pm.hook.register_commands.get_hookimpls():
             try:
-                impl.function(app=app)
+                impl.function(**_args(impl, app=app))
             except Exception as exc:
-                for p in self.plugins:
-                    if impl.plugin_name.endswith(":" + p.name):
-                        p.error = f"register_commands: {type(exc).__name__}: {exc}"
+                info = by_label.get(impl.plugin_name)
+                if info is not None:
+                    self._fail(info, f"register_commands: {type(exc).__name__}: {exc}")
+
+
+def _hook_names() -> list[str]:
+    return sorted(n for n in dir(hookspecs) if n.startswith("register_"))
+
+
+def _args(impl: Any, **available: Any) -> dict[str, Any]:
+    """The keyword arguments a hook implementation asked for (pluggy passes only those)."""
+    return {name: available[name] for name in impl.argnames}
+
+
+def _check_named(kind: str, obj: Any) -> None:
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{obj!r} registered as a {SINGULAR[kind]} has no string `name`")
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -155,6 +258,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
     name, _, rest = spec.partition(":")
     name = name.strip()
+    if not name:
+        raise InputError(f"{spec!r}: expected NAME or NAME:key=value,...")
     options: dict[str, Any] = {}
     if rest:
         for item in rest.split(","):
@@ -174,5 +279,5 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 @functools.lru_cache(maxsize=1)
 def get_registry() -> Registry:
-    """The process-wide registry (loaded once)."""
+    """The process-wide registry (loaded once; ``get_registry.cache_clear()`` rediscovers)."""
     return Registry()

@@ -1,11 +1,11 @@
-"""``memplug plugins`` and ``memplug closures``: what is installed."""
+"""``memplug plugins`` and ``memplug closures``: what is installed, and what each closure takes."""
 
 from __future__ import annotations
 
+import numpy as np
 import typer
-from rich.table import Table
-
 from memplug.registry import KINDS
+from rich.table import Table
 
 
 def register(app: typer.Typer) -> None:
@@ -13,52 +13,128 @@ def register(app: typer.Typer) -> None:
     app.command("closures")(closures_command)
 
 
-def plugins_command(
-    kind: str = typer.Option(None, "--kind", help=f"Only one kind: {', '.join(k[:-1] for k in KINDS)}."),
-) -> None:
-    """List every plugin, its distribution and version, and what it registers."""
-    from memplug.cli.app import console
+def _kind(kind: str) -> str:
     from memplug.errors import InputError
+
+    for k in KINDS:
+        if kind in (k, k[:-1]):
+            return k
+    raise InputError(f"--kind {kind!r}: expected one of {', '.join(k[:-1] for k in KINDS)}")
+
+
+def plugins_command(
+    kind: str = typer.Option(
+        None, "--kind", help=f"Only plugins registering one kind: {', '.join(k[:-1] for k in KINDS)}."
+    ),
+    traceback: bool = typer.Option(False, "--traceback", help="Print the traceback of failed plugins."),
+) -> None:
+    """List every plugin, its distribution and version, what it registers, and failed plugins."""
+    from memplug.cli.app import console
     from memplug.registry import get_registry
 
     reg = get_registry()
-    if kind is not None:
-        kinds = [k for k in KINDS if k[:-1] == kind or k == kind]
-        if not kinds:
-            raise InputError(f"--kind {kind!r}; expected one of {', '.join(k[:-1] for k in KINDS)}")
-        if kinds[0] == "closures":
-            return closures_command()
+    if kind is not None and _kind(kind) == "closures":
+        return closures_command(None)
+    only = _kind(kind) if kind is not None else None
     table = Table(title="memplug plugins")
     for col in ("plugin", "distribution", "version", "registers", "status"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
+    shown = 0
     for p in reg.plugins:
-        what = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.registered.items())
-        status = "[green]ok[/]" if p.error is None else f"[red]failed: {p.error}[/]"
-        table.add_row(p.name, p.distribution, p.version, what, status)
+        if only is not None and only not in p.registered:
+            continue
+        what = "\n".join(f"{k}: {', '.join(v)}" for k, v in p.registered.items() if only in (None, k))
+        if p.error is not None:
+            status = f"[red]failed: {p.error}[/]"
+        elif p.conflicts:
+            status = f"[yellow]name conflict: {', '.join(p.conflicts)}[/]"
+        else:
+            status = "[green]ok[/]"
+        table.add_row(p.name, p.distribution, p.version, what or "-", status)
+        shown += 1
     console.print(table)
+    failed = reg.failures
+    if failed:
+        console.print(
+            f"[red]{len(failed)} plugin(s) failed to load[/]; the others work. "
+            + ("" if traceback else "Use --traceback for details."),
+            highlight=False,
+        )
+        if traceback:
+            for p in failed:
+                console.print(f"[bold]{p.label}[/]\n{p.traceback or p.error}", highlight=False)
+    for k in KINDS:
+        for name, owners in reg.conflicts[k].items():
+            console.print(
+                f"[yellow]{k[:-1]} {name!r} is registered by {' and '.join(owners)}: "
+                "unusable until one is removed[/]",
+                highlight=False,
+            )
 
 
-def closures_command() -> None:
-    """Show each closure with its parameters and bounds (for a binary mixture)."""
+def _parameter_rows(closure, ctx) -> list[tuple[str, ...]]:
+    rows = []
+    for p in closure.parameters(ctx):
+        default = np.asarray(p.default, dtype=float)
+        dtxt = f"{float(default):.4g}" if default.ndim == 0 else np.array2string(
+            default, precision=4, threshold=6, separator=", "
+        )
+        rows.append(
+            (p.name, str(list(p.shape)) if p.shape else "()", dtxt, f"[{p.lower:g}, {p.upper:g}]",
+             p.transform, p.doc)
+        )
+    return rows
+
+
+def _solvers(closure, ctx) -> str:
+    from memplug.kernels import ExplicitKernel
+
+    kernel = closure.kernel(closure.initial(ctx), ctx)
+    if isinstance(kernel, ExplicitKernel) and kernel.exponential_sum() is not None:
+        return "time-doubling, diffrax"
+    return "time-doubling"
+
+
+def closures_command(
+    spec: str = typer.Argument(
+        None, help="A closure NAME[:key=value,...] to show its parameters in detail."
+    ),
+) -> None:
+    """Each closure with its options and parameters (for a binary mixture at default statics)."""
     from memplug.cli.app import console
     from memplug.model import default_context
     from memplug.registry import get_registry
 
     reg = get_registry()
     ctx = default_context()
-    table = Table(title="closures (parameters for a binary mixture)")
-    for col in ("closure", "description", "options", "parameters (shape, bounds, transform)"):
-        table.add_column(col)
+    if spec:
+        closure = reg.create("closures", spec)
+        table = Table(
+            title=f"closure {closure.spec()}: {closure.description}\n"
+            f"(binary mixture, T = {ctx.T:g}, k_peak = {ctx.k_peak:g}; "
+            f"{closure.space(ctx).dim} parameters; solvers: {_solvers(closure, ctx)})"
+        )
+        for col in ("parameter", "shape", "default", "bounds", "transform", "meaning"):
+            table.add_column(col, overflow="fold")
+        for row in _parameter_rows(closure, ctx):
+            table.add_row(*row)
+        console.print(table)
+        return
+    table = Table(title="closures (parameters counted for a binary mixture)")
+    for col in ("closure", "description", "options", "parameters", "solvers"):
+        table.add_column(col, overflow="fold")
     for name in reg.names("closures"):
-        cls = reg.items["closures"][name]
         try:
-            params = cls().parameters(ctx)
-            ptxt = "\n".join(
-                f"{p.name}{list(p.shape) if p.shape else ''} [{p.lower:g}, {p.upper:g}] {p.transform}"
-                for p in params
-            ) or "(none)"
-        except Exception as exc:  # a closure that needs statics not in the default context
-            ptxt = f"(needs statics: {exc})"
-        opts = ", ".join(f"{k}={v!r}" for k, v in cls.options.items())
-        table.add_row(name, cls.description, opts, ptxt)
+            cls = reg.get("closures", name)
+            closure = cls()
+            space = closure.space(ctx)
+            names = ", ".join(space.names)
+            ptxt = f"{space.dim}: {names}" if len(names) < 60 else f"{space.dim} ({len(space.names)} arrays)"
+            solvers = _solvers(closure, ctx)
+        except Exception as exc:  # e.g. a closure that needs statics the default context lacks
+            cls = reg.items["closures"][name]
+            ptxt, solvers = f"({exc})", "-"
+        opts = ", ".join(f"{k}={v!r}" for k, v in getattr(cls, "options", {}).items()) or "-"
+        table.add_row(name, getattr(cls, "description", ""), opts, ptxt, solvers)
     console.print(table)
+    console.print("Details: memplug closures NAME[:key=value,...]", highlight=False)

@@ -1,11 +1,32 @@
-"""Built-in closures, registered through the ``memplug`` entry-point group like any plugin."""
+"""Built-in closures, registered through the ``memplug`` entry-point group like any plugin.
+
+One module per closure; this module only registers them.
+"""
 
 from __future__ import annotations
 
 from memplug.hookspecs import hookimpl
+from memplug.plugins.closures.double_stretched import DoubleStretchedClosure
 from memplug.plugins.closures.exponential import ExponentialClosure
+from memplug.plugins.closures.neural import NeuralClosure
+from memplug.plugins.closures.schematic_f1 import SchematicF1Closure
+from memplug.plugins.closures.schematic_f2 import SchematicF2Closure
+from memplug.plugins.closures.schematic_f12 import SchematicF12Closure
+from memplug.plugins.closures.stretched import StretchedClosure
+
+BUILTIN_CLOSURES = (
+    ExponentialClosure,
+    StretchedClosure,
+    DoubleStretchedClosure,
+    SchematicF1Closure,
+    SchematicF2Closure,
+    SchematicF12Closure,
+    NeuralClosure,
+)
 
 
 @hookimpl
 def register_closures(register):
-    register(ExponentialClosure)
+    for closure in BUILTIN_CLOSURES:
+        register(closure)
+    # mode-coupling theory (its own module, mct.py):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-
-from memplug.errors import InputError
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.kernels import ExponentialSumKernel
 
@@ -21,9 +19,7 @@ class ExponentialClosure(Closure):
 
     def validate_options(self) -> None:
         if self.config["free"] not in ("none", "amplitude", "rate", "both"):
-            raise InputError(
-                f"closure 'exponential': option free={self.config['free']!r}; expected none, amplitude, rate or both"
-            )
+            raise self.option_error("free", "none, amplitude, rate or both")
 
     def parameters(self, context: Context):
         s = context.n_species
