@@ -383,7 +383,7 @@ def train(
             result.history.append({"epoch": epoch + 1, "train_loss": tl, "val_loss": vl})
             bar.update(task, completed=epoch + 1, info=f"train {tl:.3e}  val {vl:.3e}  best {best_val:.3e}@{result.best_epoch}")
             stop = bool(callback(epoch + 1, result.history)) if callback is not None else False
-            if ckpt is not None and cfg.checkpoint_every and ((epoch + 1) % cfg.checkpoint_every == 0 or stop):
+            if ckpt is not None and cfg.checkpoint_every and ((epoch + 1) % cfg.checkpoint_every == 0 or stop or epoch + 1 == cfg.epochs):
                 _serialise(ckpt / "state.eqx", (model, opt_state, best))
                 atomic_write(ckpt / "state.json", json.dumps({
                     "epoch": epoch + 1, "best_val": best_val, "best_epoch": result.best_epoch,
