@@ -27,7 +27,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 # Core sub-command modules, each with ``register(app)``.
-COMMAND_MODULES = ("memplug.cli.solve", "memplug.cli.plugins", "memplug.cli.dataset", "memplug.cli.plot")
+COMMAND_MODULES = (
+    "memplug.cli.solve",
+    "memplug.cli.plugins",
+    "memplug.cli.dataset",
+    "memplug.cli.plot",
+    "memplug.cli.simulate",
+)
 
 _registered = False
 
