@@ -56,7 +56,7 @@ def _states_of(ds: xr.Dataset, potential: str, rho: float) -> list[int]:
 
 def _colors(plt, n: int):
     cmap = plt.get_cmap("coolwarm")
-    return [cmap(x) for x in np.linspace(0.0, 1.0, max(n, 2))][:n] if n > 1 else [cmap(0.0)]
+    return [cmap(x) for x in np.linspace(0.0, 1.0, n)] if n > 1 else [cmap(0.0)] * n
 
 
 def plot_structure(ds: xr.Dataset, path: str | Path, max_curves: int = 6) -> Path:
