@@ -5,18 +5,27 @@ A plugin is a module listed under the entry-point group ``memplug`` of its distr
     [project.entry-points.memplug]
     prony = "memplug_prony"
 
-and implements any of the hooks below with :data:`memplug.hookimpl`::
+and implements any of the hooks below with :data:`memplug.hookspecs.hookimpl`::
 
-    from memplug import hookimpl
+    from memplug.hookspecs import hookimpl
 
     @hookimpl
     def register_closures(register):
         register(PronyClosure)
 
 Each ``register`` callable takes a class (or factory) whose ``name`` attribute is the kebab-case name
-users type (``--closure prony``). Two plugins registering the same name for the same kind is an error
-that names both. A plugin that fails to import or to register is reported by ``memplug plugins`` and
-never breaks the others. Built-in plugins use exactly this mechanism.
+users type (``--closure prony``); options typed as ``name:key=value`` arrive as keyword arguments of
+the class. A hook may ask for fewer arguments than its specification (pluggy passes only those).
+
+Failure handling, as ``memplug plugins`` reports it:
+
+- a plugin that fails to import, implements a hook not listed here (a typo such as
+  ``register_closure``), or whose hook raises, is listed as failed with its error and registers
+  nothing; every other plugin works;
+- two plugins registering the same name for the same kind are both listed with a name conflict, and
+  using that name is an error naming both plugins.
+
+Built-in plugins (``memplug.plugins.*``) use exactly this mechanism.
 """
 
 from __future__ import annotations
@@ -34,7 +43,14 @@ Register = Callable[[Any], None]
 
 @hookspec
 def register_closures(register: Register) -> None:
-    """Register memory-kernel closures: subclasses of :class:`memplug.interfaces.Closure`."""
+    """Register memory-kernel closures: subclasses of :class:`memplug.interfaces.Closure`.
+
+    A closure declares ``name``, ``description``, ``options`` (defaults of its ``name:key=value``
+    options), :meth:`~memplug.interfaces.Closure.parameters` (names, shapes, bounds, defaults and
+    transforms, for a given :class:`~memplug.interfaces.Context`) and
+    :meth:`~memplug.interfaces.Closure.kernel`, which turns θ (a dict of arrays, JAX-traced) into an
+    :class:`~memplug.kernels.ExplicitKernel` M(t) or a :class:`~memplug.kernels.FunctionalKernel` M[F].
+    """
 
 
 @hookspec
