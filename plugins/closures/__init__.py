@@ -8,6 +8,7 @@ from __future__ import annotations
 from memplug.hookspecs import hookimpl
 from memplug.plugins.closures.double_stretched import DoubleStretchedClosure
 from memplug.plugins.closures.exponential import ExponentialClosure
+from memplug.plugins.closures.mct import MCTClosure
 from memplug.plugins.closures.neural import NeuralClosure
 from memplug.plugins.closures.schematic_f1 import SchematicF1Closure
 from memplug.plugins.closures.schematic_f2 import SchematicF2Closure
@@ -30,3 +31,4 @@ def register_closures(register):
     for closure in BUILTIN_CLOSURES:
         register(closure)
     # mode-coupling theory (its own module, mct.py):
+    register(MCTClosure)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from memplug.hookspecs import hookimpl
+from memplug.plugins.systems.hard_spheres import HardSpheres
 from memplug.plugins.systems.ka import KobAndersenLJ, KobAndersenWCA
 
 
@@ -10,3 +11,4 @@ from memplug.plugins.systems.ka import KobAndersenLJ, KobAndersenWCA
 def register_systems(register):
     register(KobAndersenLJ)
     register(KobAndersenWCA)
+    register(HardSpheres)

@@ -1,0 +1,327 @@
+"""``memplug mct ...``: MCT critical points, nonergodicity parameters and dynamics.
+
+    memplug mct critical --system hard-spheres                     # bisection in φ
+    memplug mct critical --system hard-spheres --diameters 1,0.8 --x 0.5,0.5
+    memplug mct critical --dataset default --potential LJ --rho 1.2   # bisection in T, S(k) interpolated in T
+    memplug mct steady --system hard-spheres --phi 0.52
+    memplug mct solve --system hard-spheres --phi 0.52 --t-max 1e5 [--out result.nc]
+    memplug mct solve --dataset default --state LJ-rho1.20-T0.800
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import typer
+from memplug.errors import InputError
+
+mct_app = typer.Typer(help="Mode-coupling theory: critical points, nonergodicity parameters, dynamics.", no_args_is_help=True)
+
+
+def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        vals = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InputError(f"{name}: expected comma-separated numbers, got {text!r}") from None
+    if not vals:
+        raise InputError(f"{name}: expected at least one number")
+    return vals
+
+
+def _hard_spheres(diameters: str | None, x: str | None, n_k: int, k_max: float, dynamics: str = "overdamped"):
+    from memplug.plugins.systems.hard_spheres import HardSpheres
+
+    d = _floats(diameters, "--diameters") or (1.0,)
+    xs = _floats(x, "--x")
+    return HardSpheres(diameters=d, x=xs, n_k=n_k, k_max=k_max, dynamics=dynamics)
+
+
+def _hs_statics(system):
+    from memplug.plugins.mct.kernels import make_statics
+
+    def at(phi):
+        k, S, rho, x = system.statics(phi)
+        return make_statics(k, S, rho, x)
+
+    return at
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# dataset path: S(k) interpolated in T at fixed ρ
+# --------------------------------------------------------------------------------------------
+
+
+def dataset_path_statics(ds, potential: str, rho: float):
+    """(T values, statics_at(T)) for the states of ``potential`` at density ``rho`` in a dataset.
+
+    S^{αβ}(k) is interpolated linearly in T between neighbouring states (no extrapolation).
+    """
+    from memplug.data import select_states, structure_factor_matrix
+    from memplug.plugins.mct.kernels import make_statics
+
+    sub = select_states(ds, potential=potential, rho=rho)
+    T = np.asarray(sub["T"].values, float)
+    order = np.argsort(T)
+    T = T[order]
+    if len(np.unique(T)) < 2:
+        raise InputError(
+            f"--dataset: potential {potential} at rho {rho} has {len(np.unique(T))} temperature(s); need at least 2 to bisect"
+        )
+    S_all = structure_factor_matrix(np.asarray(sub["S"].values, float))[order]  # (n_T, n_k, 2, 2)
+    k = np.asarray(sub["k"].values, float)
+    x = np.array([0.8, 0.2])
+    rho_v = float(np.asarray(sub["rho"].values, float)[0])
+
+    def at(temp):
+        i = int(np.clip(np.searchsorted(T, temp) - 1, 0, len(T) - 2))
+        w = (temp - T[i]) / (T[i + 1] - T[i])
+        return make_statics(k, (1 - w) * S_all[i] + w * S_all[i + 1], rho_v, x)
+
+    return T, at
+
+
+def critical_temperature(ds, potential: str, rho: float, xtol: float = 1e-4, exponent: bool = True):
+    """T_mct along the dataset's temperatures at fixed ρ (glass below)."""
+    from memplug.plugins.mct.steady import critical_point
+
+    T, at = dataset_path_statics(ds, potential, rho)
+    return critical_point(at, float(T[0]), float(T[-1]), glass_above=False, xtol=xtol, exponent=exponent)
+
+
+# --------------------------------------------------------------------------------------------
+# commands
+# --------------------------------------------------------------------------------------------
+
+
+@mct_app.command("critical")
+def critical_command(
+    system: str = typer.Option(None, "--system", help="hard-spheres (bisection in the packing fraction)."),
+    dataset: str = typer.Option(None, "--dataset", help="Dataset name or path (bisection in T)."),
+    potential: str = typer.Option("LJ", "--potential", help="Dataset path: LJ or WCA."),
+    rho: float = typer.Option(None, "--rho", help="Dataset path: density."),
+    diameters: str = typer.Option(None, "--diameters", help="Hard spheres: diameters, e.g. 1,0.8."),
+    x: str = typer.Option(None, "--x", help="Hard spheres: number fractions, e.g. 0.5,0.5."),
+    lo: float = typer.Option(0.45, "--lo", help="Hard spheres: lower end of the φ bracket."),
+    hi: float = typer.Option(0.60, "--hi", help="Hard spheres: upper end of the φ bracket."),
+    n_k: int = typer.Option(100, "--n-k", help="Hard spheres: grid points on (0, k_max]."),
+    k_max: float = typer.Option(40.0, "--k-max", help="Hard spheres: largest wave number."),
+    xtol: float = typer.Option(1e-6, "--xtol", help="Bisection stops when the bracket is narrower."),
+    no_exponent: bool = typer.Option(False, "--no-exponent", help="Skip the exponent parameter λ."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the result as JSON (atomically)."),
+) -> None:
+    """Find the MCT critical point by bisection on the nonergodicity parameter."""
+    from memplug.cli.app import console
+    from memplug.plugins.mct.steady import critical_point
+    from rich.table import Table
+
+    if (system is None) == (dataset is None):
+        raise InputError("mct critical: give exactly one of --system hard-spheres or --dataset NAME")
+    if xtol <= 0:
+        raise InputError("--xtol: expected a positive number")
+    if system is not None:
+        if system != "hard-spheres":
+            raise InputError(f"--system {system!r}: mct critical supports hard-spheres (use --dataset for others)")
+        if not 0 < lo < hi < 0.7:
+            raise InputError(f"--lo/--hi: expected 0 < lo < hi < 0.7, got {lo}, {hi}")
+        hs = _hard_spheres(diameters, x, n_k, k_max)
+        cp = critical_point(_hs_statics(hs), lo, hi, glass_above=True, xtol=xtol, exponent=not no_exponent)
+        label, what = "φ_c", f"hard spheres, diameters {hs.diameters.tolist()}, x {hs.x.tolist()}"
+    else:
+        from memplug.data import load_dataset
+
+        if rho is None:
+            raise InputError("--rho: required with --dataset")
+        ds = load_dataset(dataset)
+        cp = critical_temperature(ds, potential, rho, xtol=xtol, exponent=not no_exponent)
+        label, what = "T_mct", f"dataset {dataset}, {potential}, rho = {rho}"
+    st = cp.statics
+    ip = int(np.argmax(st.S[:, 0, 0]))
+    table = Table(title=f"MCT critical point: {what}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_row(label, f"{cp.value:.7g}")
+    table.add_row("bracket (liquid, glass)", f"{cp.liquid:.7g}, {cp.glass:.7g}")
+    table.add_row("exponent parameter λ", "skipped" if no_exponent else f"{cp.lam:.4f}")
+    table.add_row("k_peak of S^AA", f"{st.k[ip]:.4g}")
+    for a in range(st.n_species):
+        table.add_row(f"f^{a}{a}(k_peak)/S^{a}{a}", f"{cp.f_c[ip, a, a] / st.S[ip, a, a]:.4f}")
+        table.add_row(f"f_s^{a}(k_peak)", f"{cp.fs_c[ip, a]:.4f}")
+    table.add_row("bisection steps", str(len(cp.steps)))
+    console.print(table)
+    if json_out is not None:
+        _write_json(
+            json_out,
+            {
+                "what": what,
+                "parameter": label,
+                "critical": cp.value,
+                "liquid": cp.liquid,
+                "glass": cp.glass,
+                "lambda": None if no_exponent else cp.lam,
+                "k": st.k.tolist(),
+                "f_c": cp.f_c.tolist(),
+                "fs_c": cp.fs_c.tolist(),
+            },
+        )
+
+
+def _context(system, dataset, state, phi, diameters, x, n_k, k_max, dynamics, T):
+    if (system is None) == (dataset is None):
+        raise InputError("give exactly one of --system hard-spheres or --dataset NAME (with --state)")
+    if system is not None:
+        if system != "hard-spheres":
+            raise InputError(f"--system {system!r}: expected hard-spheres (use --dataset for others)")
+        if phi is None:
+            raise InputError("--phi: required with --system hard-spheres")
+        return _hard_spheres(diameters, x, n_k, k_max, dynamics).context(phi=phi, T=T)
+    import dataclasses
+
+    from memplug.data import context_for, load_dataset
+
+    if state is None:
+        raise InputError("--state: required with --dataset")
+    ctx = context_for(load_dataset(dataset), state)
+    return dataclasses.replace(ctx, dynamics=dynamics)
+
+
+@mct_app.command("steady")
+def steady_command(
+    system: str = typer.Option(None, "--system"),
+    dataset: str = typer.Option(None, "--dataset"),
+    state: str = typer.Option(None, "--state"),
+    phi: float = typer.Option(None, "--phi"),
+    diameters: str = typer.Option(None, "--diameters"),
+    x: str = typer.Option(None, "--x"),
+    n_k: int = typer.Option(100, "--n-k"),
+    k_max: float = typer.Option(40.0, "--k-max"),
+) -> None:
+    """Nonergodicity parameters f(k) and f_s(k) at one state (glass: f > 0)."""
+    from memplug.cli.app import console
+    from memplug.plugins.mct.dynamics import statics_from_context
+    from memplug.plugins.mct.steady import nonergodicity
+    from rich.table import Table
+
+    ctx = _context(system, dataset, state, phi, diameters, x, n_k, k_max, "overdamped", 1.0)
+    st = statics_from_context(ctx)
+    ne = nonergodicity(st)
+    table = Table(title=f"MCT nonergodicity parameters ({'glass' if ne.glass else 'liquid'}, {ne.iterations} iterations)")
+    table.add_column("k", justify="right")
+    for a in range(st.n_species):
+        table.add_column(f"f^{a}{a}/S^{a}{a}", justify="right")
+        table.add_column(f"f_s^{a}", justify="right")
+    for i in range(0, st.n_k, max(1, st.n_k // 20)):
+        row = [f"{st.k[i]:.3g}"]
+        for a in range(st.n_species):
+            row += [f"{ne.f[i, a, a] / st.S[i, a, a]:.4f}", f"{ne.fs[i, a]:.4f}"]
+        table.add_row(*row)
+    console.print(table)
+
+
+@mct_app.command("solve")
+def solve_command(
+    system: str = typer.Option(None, "--system"),
+    dataset: str = typer.Option(None, "--dataset"),
+    state: str = typer.Option(None, "--state"),
+    phi: float = typer.Option(None, "--phi"),
+    T: float = typer.Option(1.0, "--T", help="Hard spheres: temperature (sets D = T/ζ or T/m)."),
+    diameters: str = typer.Option(None, "--diameters"),
+    x: str = typer.Option(None, "--x"),
+    n_k: int = typer.Option(100, "--n-k"),
+    k_max: float = typer.Option(40.0, "--k-max"),
+    dynamics: str = typer.Option("overdamped", "--dynamics", help="overdamped (paper Eq. 5) or newtonian."),
+    t_max: float = typer.Option(1e5, "--t-max"),
+    N: int = typer.Option(16, "--N", help="Time-doubling block: 4N points."),
+    msd: bool = typer.Option(False, "--msd", help="Also solve the MSD equation."),
+    points: int = typer.Option(12, "--points", help="Rows of the printed table."),
+    out: Path = typer.Option(None, "--out", help="Write the solution as netCDF (atomically)."),
+) -> None:
+    """Solve collective + tagged MCT dynamics and print the correlators at k_peak."""
+    from memplug.cli.app import console
+    from memplug.plugins.mct.dynamics import (
+        default_solver,
+        mobility_from_context,
+        solve_mct,
+        statics_from_context,
+    )
+    from rich.table import Table
+
+    if dynamics not in ("overdamped", "newtonian"):
+        raise InputError(f"--dynamics {dynamics!r}: expected overdamped or newtonian")
+    if t_max <= 0 or N < 2 or points < 2:
+        raise InputError("--t-max must be positive, --N and --points at least 2")
+    ctx = _context(system, dataset, state, phi, diameters, x, n_k, k_max, dynamics, T)
+    st = statics_from_context(ctx)
+    sol = solve_mct(st, mobility_from_context(ctx), dynamics, k_probe=[ctx.k_peak], msd=msd, solver=default_solver(t_max=t_max, N=N))
+    ip = int(np.argmin(np.abs(st.k - ctx.k_peak)))
+    from memplug.solution import interpolate
+
+    tq = np.geomspace(max(sol.t[1], 1e-4), t_max, points)
+    F = np.asarray(interpolate(sol.t, sol.F[:, ip], tq)) / st.S[ip]
+    Fs = np.asarray(interpolate(sol.t, sol.Fs_probe[:, 0], tq))
+    table = Table(title=f"MCT at k_peak = {ctx.k_peak:.4g} ({dynamics}; status: {sol.describe})")
+    table.add_column("t", justify="right")
+    for a in range(st.n_species):
+        table.add_column(f"F^{a}{a}/S^{a}{a}", justify="right")
+        table.add_column(f"F_s^{a}", justify="right")
+    if msd:
+        M2 = np.asarray(interpolate(sol.t, sol.msd, tq))
+        for a in range(st.n_species):
+            table.add_column(f"MSD^{a}", justify="right")
+    for i, t in enumerate(tq):
+        row = [f"{t:.4g}"]
+        for a in range(st.n_species):
+            row += [f"{F[i, a, a]:.5f}", f"{Fs[i, a]:.5f}"]
+        if msd:
+            row += [f"{M2[i, a]:.5g}" for a in range(st.n_species)]
+        table.add_row(*row)
+    console.print(table)
+    if out is not None:
+        write_solution(out, sol, st)
+        console.print(f"wrote {out}")
+
+
+def write_solution(path: Path, sol, statics) -> None:
+    """The MCT solution as a netCDF file (h5netcdf), written atomically."""
+    import xarray as xr
+
+    s = statics.n_species
+    sp = list("ABCDEFGH"[:s])
+    data = {
+        "S": (("k", "a", "b"), statics.S),
+        "F": (("t", "k", "a", "b"), sol.F),
+        "K": (("t", "k", "a", "b"), sol.K),
+        "Fs": (("t", "k", "a"), sol.Fs),
+        "Ks": (("t", "k", "a"), sol.Ks),
+        "Fs_probe": (("t", "probe", "a"), sol.Fs_probe),
+        "Ks_probe": (("t", "probe", "a"), sol.Ks_probe),
+    }
+    if sol.msd is not None:
+        data["msd"] = (("t", "a"), sol.msd)
+    ds = xr.Dataset(
+        data,
+        coords={"t": sol.t, "k": statics.k, "a": sp, "b": sp, "probe": sol.k_probe},
+        attrs={"rho": statics.rho, "x": list(map(float, statics.x)), "dynamics": sol.dynamics, "status": sol.status},
+    )
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
