@@ -328,6 +328,7 @@ def _human(seconds: float) -> str:
 # running states
 # --------------------------------------------------------------------------------------------
 
+#: ``progress(label, done, total)``; label = "<state id> <stage>".
 ProgressCallback = Callable[[str, float, float], None]
 
 
@@ -356,7 +357,8 @@ def run_planned_state(
         if progress is None:
             return
         done, total = _progress_numbers(args, kwargs)
-        progress(s.id, done, total)
+        stage = args[0] if args and isinstance(args[0], str) else ""
+        progress(f"{s.id} {stage}".strip(), done, total)
 
     ds = run_state(
         SYSTEMS[s.potential], s.rho, s.T,

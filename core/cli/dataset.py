@@ -65,6 +65,7 @@ def build_command(
     limit: int = typer.Option(0, "--limit", help="Stop after this many states (0: all)."),
     skip_failed: bool = typer.Option(False, "--skip-failed", help="Do not retry states that failed before."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run, in order, and stop."),
+    fresh: bool = typer.Option(False, "--fresh", help="Delete each state's work directory first (regenerate from scratch instead of resuming)."),
 ) -> None:
     """Simulate the campaign's missing states, cheapest first; each finished state is written atomically.
 
@@ -110,6 +111,11 @@ def build_command(
     if not todo:
         return
     wd.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        import shutil
+
+        for s in todo:
+            shutil.rmtree(wd / s.id, ignore_errors=True)
 
     def record(sid: str, entry: dict) -> None:
         log[sid] = {k: v for k, v in entry.items() if k != "traceback"}
@@ -130,10 +136,11 @@ def build_command(
         overall = bar.add_task("states", total=len(todo))
         tasks: dict[str, int] = {}
 
-        def on_progress(sid: str, done: float, total: float) -> None:
+        def on_progress(label: str, done: float, total: float) -> None:
+            sid = label.split(" ")[0]
             if sid not in tasks:
-                tasks[sid] = bar.add_task(f"  {sid}", total=total)
-            bar.update(tasks[sid], completed=done, total=total)
+                tasks[sid] = bar.add_task(f"  {label}", total=total)
+            bar.update(tasks[sid], completed=done, total=total, description=f"  {label}")
 
         def finish(sid: str) -> None:
             if sid in tasks:
