@@ -620,6 +620,9 @@ class _Runner:
         data.save_dataset(ds, self.path_state)
         prog["summary"] = summary
         self._commit(prog, restart=False)
+        for name in (prog.get("restart"), prog.get("minimized")):  # checkpoints no longer needed
+            if name and (self.workdir / name).exists():
+                (self.workdir / name).unlink()
         self.progress("analyse", 1, 1)
         return ds
 

@@ -146,7 +146,7 @@ class LammpsSession(EngineSession):
         return int(np.sum(t == 1)), int(np.sum(t == 2))
 
     def minimize(self) -> None:
-        self.cmd("min_style cg", "minimize 0.0 1.0e-6 10000 100000", "reset_timestep 0")
+        self.cmd("min_style cg", "minimize 1.0e-6 1.0e-4 2000 20000", "reset_timestep 0")
 
     def set_velocities(self, T: float, seed: int) -> None:
         self.cmd(
