@@ -176,6 +176,13 @@ def _atomic_save_npz(path: Path, **arrays: Any) -> None:
     os.replace(tmp, path)
 
 
+def _remove_restart(path: Path) -> None:
+    """Delete a restart file and its engine side files (``<name>.*``)."""
+    for p in [path, *path.parent.glob(path.name + ".*")]:
+        if p.exists():
+            p.unlink()
+
+
 def check_inputs(system: str, rho: float, T: float, engine: str) -> tuple[Any, Any]:
     """Resolve system and engine names; InputError for anything unusable."""
     from memplug.registry import get_registry
@@ -307,8 +314,8 @@ class _Runner:
             self.session.save(self.workdir / name)
             prog["restart"] = name
         _atomic_write_text(self.path_progress, json.dumps(prog, indent=1))
-        if restart and old and old != prog["restart"] and (self.workdir / old).exists():
-            (self.workdir / old).unlink()
+        if restart and old and old != prog["restart"]:
+            _remove_restart(self.workdir / old)
 
     def _open(self) -> EngineSession:
         if self.session is not None:
@@ -621,8 +628,8 @@ class _Runner:
         prog["summary"] = summary
         self._commit(prog, restart=False)
         for name in (prog.get("restart"), prog.get("minimized")):  # checkpoints no longer needed
-            if name and (self.workdir / name).exists():
-                (self.workdir / name).unlink()
+            if name:
+                _remove_restart(self.workdir / name)
         self.progress("analyse", 1, 1)
         return ds
 

@@ -7,9 +7,11 @@ Importing this package never imports an engine library: availability is checked 
 from __future__ import annotations
 
 from memplug.hookspecs import hookimpl
+from memplug.plugins.engines.hoomd import HoomdEngine
 from memplug.plugins.engines.lammps import LammpsEngine
 
 
 @hookimpl
 def register_engines(register):
     register(LammpsEngine)
+    register(HoomdEngine)
