@@ -21,7 +21,12 @@ from memplug.kernels import (  # noqa: E402
     SchematicF12Kernel,
 )
 from memplug.solution import Solution  # noqa: E402
-from memplug.solvers import DiffraxSolver, TimeDoublingSolver, solve  # noqa: E402
+from memplug.solvers import (  # noqa: E402
+    DiffraxSolver,
+    TimeDoublingSolver,
+    nonergodicity_parameter,
+    solve,
+)
 
 __version__ = "0.1.0"
 
@@ -39,6 +44,7 @@ __all__ = [
     "SchematicF2Kernel",
     "Solution",
     "TimeDoublingSolver",
+    "nonergodicity_parameter",
     "solve",
     "__version__",
 ]

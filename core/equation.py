@@ -12,7 +12,6 @@ from __future__ import annotations
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
-
 from memplug.errors import InputError
 from memplug.kernels import MemoryKernel
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from memplug.equation import MemoryEquation
 from memplug.solution import Solution
 from memplug.solvers.embedding import DiffraxSolver
+from memplug.solvers.steady_state import SteadyState, nonergodicity_parameter
 from memplug.solvers.time_doubling import TimeDoublingSolver
 
 
@@ -13,4 +14,4 @@ def solve(eq: MemoryEquation, solver: TimeDoublingSolver | DiffraxSolver | None 
     return (solver or TimeDoublingSolver()).solve(eq)
 
 
-__all__ = ["DiffraxSolver", "TimeDoublingSolver", "solve"]
+__all__ = ["DiffraxSolver", "SteadyState", "TimeDoublingSolver", "nonergodicity_parameter", "solve"]

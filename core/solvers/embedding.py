@@ -17,7 +17,6 @@ import diffrax
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-
 from memplug.equation import MemoryEquation
 from memplug.errors import InputError
 from memplug.solution import SOLVER_FAILED, Solution, status_from
