@@ -98,14 +98,21 @@ def train_command(
     seed: int = typer.Option(None, "--seed", help="Seed (shortcut for -O seed=N)."),
     hidden: str = typer.Option(None, "--hidden", help="Hidden widths, e.g. 500-400-400-300-200."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/checkpoint."),
+    max_minutes: float = typer.Option(None, "--max-minutes", help="Stop (with a checkpoint) after this wall time; --resume continues."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
     """Train the MLP with a state-wise split; save the model, history.csv and test metrics."""
+    import time
+
     from .mlp import MLPConfig, train
 
     cfg = MLPConfig.from_options(_options(option, epochs=epochs, seed=seed, hidden=hidden))
     table = load_table(dataset)
-    sur, res = train(table, cfg, split=split, out=out, resume=resume, progress=progress)
+    if max_minutes is not None and max_minutes <= 0:
+        raise InputError("--max-minutes: expected a positive number")
+    deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
+    callback = None if deadline is None else (lambda epoch, history: time.monotonic() > deadline)
+    sur, res = train(table, cfg, split=split, out=out, resume=resume, progress=progress, callback=callback)
     s = sur.split
     _console().print(
         f"trained {len(res.history)} epochs in {res.seconds:.1f} s (best epoch {res.best_epoch}, "
