@@ -172,3 +172,31 @@ def test_registered_and_options_checked():
     with pytest.raises(InputError, match="loss"):
         MLPSurrogate(loss="l3")
     assert MLPSurrogate(hidden="8-4").config.hidden == (8, 4)
+
+
+def test_statics_validation_property():
+    """Any off-grid k, any NaN/inf in S, any non-positive T or ρ is rejected with the field named."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from memplug.plugins.surrogate.features import K_GRID, check_statics
+
+    S = np.ones((3, 100))
+
+    @settings(max_examples=40, deadline=None)
+    @given(i=st.integers(0, 99), dk=st.floats(1e-3, 5.0), sign=st.sampled_from([-1, 1]),
+           j=st.integers(0, 2), bad=st.sampled_from([np.nan, np.inf, -np.inf]),
+           T=st.floats(-10, 0))
+    def check(i, dk, sign, j, bad, T):
+        k = K_GRID.copy()
+        k[i] += sign * dk
+        with pytest.raises(InputError, match="k: expected"):
+            check_statics("f", k, S, 1.0, 1.2, "LJ")
+        S2 = S.copy()
+        S2[j, i] = bad
+        with pytest.raises(InputError, match="S: non-finite"):
+            check_statics("f", K_GRID, S2, 1.0, 1.2, "LJ")
+        with pytest.raises(InputError, match="T: expected a positive"):
+            check_statics("f", K_GRID, S, T, 1.2, "LJ")
+        check_statics("f", K_GRID, S, 1.0, 1.2, "WCA")  # the valid input passes
+
+    check()
