@@ -306,3 +306,34 @@ def figures_command(
             figures.fig5(models, table, out)
             written.append("fig5")
     _console().print(f"wrote {', '.join(written) or 'nothing'} (PNG + CSV) to {out}")
+
+
+@mlp_app.command("crossval")
+def crossval_command(
+    dataset: str = typer.Option("default", "--dataset", "-d", help="Dataset name or netCDF path."),
+    out: Path = typer.Option(Path("mlp-crossval"), "--out", "-o", help="Directory: one model per fold, CSV, Fig. 3/S1."),
+    folds: int = typer.Option(5, "--folds", help="Number of folds (states are split, never rows)."),
+    option: list[str] = typer.Option(None, "--option", "-O", help=OPTION_HELP),
+    epochs: int = typer.Option(None, "--epochs", help="Maximum epochs (shortcut for -O epochs=N)."),
+    hidden: str = typer.Option(None, "--hidden", help="Hidden widths, e.g. 500-400-400-300-200."),
+    width: float = typer.Option(0.1, "--bin-width", help="Width of the T/T_mct bins."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """k-fold cross-validation by state: every state predicted by a model that never saw it (Fig. 3/S1 on all states)."""
+    from . import figures, metrics
+    from .mlp import MLPConfig
+
+    cfg = MLPConfig.from_options(_options(option, epochs=epochs, hidden=hidden))
+    table = load_table(dataset)
+    pred = np.full(table.Fs.shape, np.nan)
+    fold_of = np.full(len(table), -1)
+    for f in range(folds):
+        sur = _train_or_reuse(table, cfg, f"kfold:folds={folds},fold={f}", out / f"fold-{f}", progress)
+        idx = [table.index(s) for s in sur.split.test]
+        pred[idx] = sur.predict_table(table.subset(idx))
+        fold_of[idx] = f
+    sc = metrics.per_state(pred, table.Fs)
+    figures._score_csv(out / "crossval_states.csv", table, sc, {"fold": fold_of})
+    figures.fig3_s1(None, table, out, width, pred=pred)
+    _console().print(_score_table(f"{folds}-fold cross-validation (out-of-fold predictions)", table, sc))
+    _console().print(f"all {len(table)} states out of fold: {_summary(sc)}; wrote {out}/crossval_states.csv, fig3.png, figS1.png")

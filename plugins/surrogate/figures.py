@@ -110,10 +110,17 @@ def _binned_plot(ax, x, y, edges, label, color, style="-"):
     return c, m, s, n
 
 
-def fig3_s1(sur: MLPSurrogate, test: StateTable, out: Path, width: float = 0.1) -> dict:
-    """R² (Fig. 3) and RMSE (SI Fig. S1) of the test states vs T/T_mct: scatter, bin mean ± std, inset."""
+def fig3_s1(sur: MLPSurrogate | None, test: StateTable, out: Path, width: float = 0.1,
+            pred: np.ndarray | None = None) -> dict:
+    """R² (Fig. 3) and RMSE (SI Fig. S1) of the test states vs T/T_mct: scatter, bin mean ± std, inset.
+
+    ``pred`` (``(n, n_t, 2)``) replaces the model's predictions, e.g. out-of-fold predictions.
+    """
     plt = _plt()
-    pred, sc = scores(sur, test)
+    if pred is None:
+        pred, sc = scores(sur, test)
+    else:
+        sc = metrics.per_state(pred, test.Fs)
     x = test.T / test.tmct
     edges = default_edges(x, width)
     _score_csv(out / "fig3_s1_states.csv", test, sc)

@@ -12,6 +12,9 @@ Split specifications (``--split``):
   ``temperature:cut=0.8,absolute=True`` compares T itself with the cut.
 - ``potential:train=LJ`` — train on LJ, test on the other potential(s) (Fig. 5; ``train=WCA``
   for the reverse).
+- ``kfold:folds=5,fold=0`` — seeded k-fold cross-validation by state: fold ``fold`` of ``folds``
+  is the test part (``memplug mlp crossval`` trains all folds, so every state is predicted once
+  by a model that never saw it).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ SPLIT_OPTIONS = {
     "random": {"test": 0.1},
     "temperature": {"cut": 1.0, "absolute": False},
     "potential": {"train": "LJ"},
+    "kfold": {"folds": 5, "fold": 0},
 }
 
 
@@ -80,6 +84,14 @@ def make_split(table: StateTable, spec: str = "random", seed: int = 0, val_fract
         perm = rng.permutation(len(ids))
         n_test = _n_part(len(ids), frac)
         test_idx, train_idx = perm[:n_test], perm[n_test:]
+    elif kind == "kfold":
+        folds, fold = int(opt["folds"]), int(opt["fold"])
+        if not 2 <= folds <= len(ids) or not 0 <= fold < folds:
+            raise InputError(f"--split {spec!r}: expected 2 ≤ folds ≤ {len(ids)} states and 0 ≤ fold < folds")
+        perm = rng.permutation(len(ids))
+        test_idx = perm[fold::folds]
+        train_idx = np.setdiff1d(perm, test_idx)
+        rng = np.random.default_rng([seed, fold])
     elif kind == "temperature":
         x = table.T if opt["absolute"] else table.T / table.tmct
         if np.isnan(x).any() and not opt["absolute"]:
