@@ -100,6 +100,7 @@ def build_command(
         ]
     if limit:
         todo = todo[:limit]
+    jobs = max(1, min(jobs, len(todo)))
     console.print(
         f"campaign [bold]{campaign.name}[/]: {len(campaign.states)} planned, {len(todo)} to run; "
         f"{jobs} job(s) × {threads} thread(s); output {out_dir}; work {wd}"
