@@ -49,30 +49,39 @@ class NeuralClosure(Closure):
         if not c["rate_min"] < c["rate_max"]:
             raise self.option_error("rate_max", f"a number above rate_min={c['rate_min']!r}")
 
-    def _template(self, n_species: int) -> eqx.nn.MLP:
-        cache = self.__dict__.setdefault("_templates", {})
+    def _split(self, n_species: int):
+        """(flat initial weights, unravel, static part) of the MLP, built once per species count.
+
+        The initial weights follow equinox's default law for ``Linear`` (uniform in ±1/√fan_in) but
+        are drawn with NumPy from ``seed``: no JAX computation happens until the kernel is used.
+        """
+        cache = self.__dict__.setdefault("_split_cache", {})
         if n_species not in cache:
             c = self.config
-            cache[n_species] = eqx.nn.MLP(
-                1, n_species, int(c["width"]), int(c["depth"]), activation=jnp.tanh,
-                key=jax.random.PRNGKey(int(c["seed"])),
+            shape = eqx.filter_eval_shape(
+                eqx.nn.MLP, 1, n_species, int(c["width"]), int(c["depth"]),
+                activation=jnp.tanh, key=jax.random.PRNGKey(0),
             )
+            rng = np.random.default_rng(int(c["seed"]))
+            values = []
+            for layer in shape.layers:
+                lim = 1.0 / np.sqrt(layer.in_features)
+                values += [rng.uniform(-lim, lim, layer.weight.shape), rng.uniform(-lim, lim, layer.bias.shape)]
+            leaves = lambda m: [x for layer in m.layers for x in (layer.weight, layer.bias)]  # noqa: E731
+            mlp = eqx.tree_at(leaves, shape, [np.asarray(v, dtype=np.float64) for v in values])
+            params, static = eqx.partition(mlp, eqx.is_array)
+            flat = np.concatenate([np.ravel(v) for v in jax.tree_util.tree_leaves(params)])
+            _, unravel = ravel_pytree(jax.tree_util.tree_map(jnp.asarray, params))
+            cache[n_species] = (flat, unravel, static)
         return cache[n_species]
 
-    def _flat(self, n_species: int):
-        return ravel_pytree(eqx.filter(self._template(n_species), eqx.is_inexact_array))
-
     def parameters(self, context: Context) -> list[Parameter]:
-        flat, _ = self._flat(context.n_species)
-        return [
-            Parameter("weights", np.asarray(flat), (int(flat.size),), doc="MLP weights and biases, flattened")
-        ]
+        flat, _, _ = self._split(context.n_species)
+        return [Parameter("weights", flat, (flat.size,), doc="MLP weights and biases, flattened")]
 
     def kernel(self, theta, context: Context) -> ExponentialSumKernel:
         s = context.n_species
-        template = self._template(s)
-        params, static = eqx.partition(template, eqx.is_inexact_array)
-        _, unravel = ravel_pytree(params)
+        _, unravel, static = self._split(s)
         mlp = eqx.combine(unravel(jnp.asarray(theta["weights"], dtype=float)), static)
         J = int(self.config["n_modes"])
         u = jnp.linspace(-1.0, 1.0, J)
