@@ -10,8 +10,10 @@ For matrices, α, β, γ and M multiply F from the left. The paper's Eq. 5 (over
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array
+
 from memplug.errors import InputError
 from memplug.kernels import MemoryKernel
 
@@ -39,6 +41,7 @@ class MemoryEquation(eqx.Module):
         alpha, beta, gamma: coefficients in canonical shape ``(n_k, s, s)``.
         F0: initial value in canonical shape ``(n_k, s, s)``.
         kernel: an :class:`~memplug.kernels.ExplicitKernel` or :class:`~memplug.kernels.FunctionalKernel`.
+        newtonian: second order in time (α ≠ 0); decided from α when it is concrete, else pass it.
         shape: the user's shape of F (``()``, ``(s, s)`` or ``(n_k, s, s)``).
     """
 
@@ -48,8 +51,9 @@ class MemoryEquation(eqx.Module):
     F0: Array
     kernel: MemoryKernel
     shape: tuple[int, ...] = eqx.field(static=True)
+    newtonian: bool = eqx.field(static=True)
 
-    def __init__(self, alpha, beta, gamma, F0, kernel: MemoryKernel):
+    def __init__(self, alpha, beta, gamma, F0, kernel: MemoryKernel, newtonian: bool | None = None):
         F0 = jnp.asarray(F0, dtype=float)
         self.shape = tuple(F0.shape)
         if F0.ndim == 0:
@@ -69,6 +73,12 @@ class MemoryEquation(eqx.Module):
         if not isinstance(kernel, MemoryKernel):
             raise InputError(f"memory equation: kernel must be a MemoryKernel, got {type(kernel).__name__}")
         self.kernel = kernel
+        if newtonian is None:
+            try:  # concrete α: second order unless α is zero
+                newtonian = bool(jnp.any(self.alpha != 0))
+            except jax.errors.ConcretizationTypeError:  # α traced: assume second order
+                newtonian = True
+        self.newtonian = bool(newtonian)
 
     @property
     def canonical_shape(self) -> tuple[int, int, int]:

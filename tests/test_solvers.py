@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy.special import ive
+
 from memplug import (
     DiffraxSolver,
     ExponentialSumKernel,
@@ -16,7 +18,6 @@ from memplug import (
     nonergodicity_parameter,
 )
 from memplug.solution import BLOWUP, NOT_FINITE
-from scipy.special import ive
 
 
 def exact_exponential(t, alpha, beta, gamma, w, r):
@@ -59,7 +60,7 @@ def test_exponential_kernel_matches_closed_form(alpha, beta, gamma, w, r):
     # embedding solver below meets 1e-8 for every case.
     assert err_td <= (1e-8 if alpha == 0.0 else 1e-6), err_td
     # diffrax (Markovian embedding), an independent method
-    ts = tuple(np.geomspace(1e-4, 1e3, 200))
+    ts = tuple(float(x) for x in np.geomspace(1e-4, 1e3, 200))
     dsol = DiffraxSolver(ts=ts, rtol=1e-12, atol=1e-14).solve(eq)
     err_dx = np.max(np.abs(np.asarray(dsol.F) - exact_exponential(np.asarray(ts), alpha, beta, gamma, w, r)))
     assert int(dsol.status) == 0
@@ -148,7 +149,7 @@ def test_three_widely_separated_exponentials_time_doubling_vs_diffrax():
     eq = MemoryEquation(0.0, 1.0, 1.0, 1.0, ExponentialSumKernel(w, r))
     td = TimeDoublingSolver(N=64, t_max=1e5, richardson=True).solve(eq)
     ts = np.geomspace(1e-5, 1e5, 150)
-    dx = DiffraxSolver(ts=tuple(ts)).solve(eq)
+    dx = DiffraxSolver(ts=tuple(float(x) for x in ts)).solve(eq)
     assert int(td.status) == 0 and int(dx.status) == 0
     np.testing.assert_allclose(np.asarray(td.interpolate(ts)), np.asarray(dx.F), atol=1e-6, rtol=0)
 

@@ -17,6 +17,7 @@ import diffrax
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+
 from memplug.equation import MemoryEquation
 from memplug.errors import InputError
 from memplug.solution import SOLVER_FAILED, Solution, status_from
@@ -31,7 +32,7 @@ class DiffraxSolver(eqx.Module):
         rtol, atol: PID step-size controller tolerances.
         solver: a diffrax solver (default Kvaerno5, L-stable, for the stiff rates).
         max_steps: step limit; exceeding it is reported in the status, never raised.
-        newtonian: treat the equation as second order even when α = 0 is not given (auto by default).
+        (first or second order in time follows ``MemoryEquation.newtonian``).
     """
 
     t_max: float = eqx.field(static=True, default=1e5)
@@ -43,7 +44,7 @@ class DiffraxSolver(eqx.Module):
     dt0: float = eqx.field(static=True, default=1e-8)
     blowup: float = eqx.field(static=True, default=1e8)
     ts: tuple | None = eqx.field(static=True, default=None)
-    solver: diffrax.AbstractSolver = eqx.field(static=True, default_factory=diffrax.Kvaerno5)
+    solver: diffrax.AbstractSolver = eqx.field(default_factory=diffrax.Kvaerno5)
 
     def times(self) -> np.ndarray:
         if self.ts is not None:
@@ -61,11 +62,7 @@ class DiffraxSolver(eqx.Module):
         r = jnp.broadcast_to(eq.to_canonical(jnp.broadcast_to(r, parts[0].shape), lead=1), w.shape)
         J, K, s, _ = w.shape
         if newtonian is None:
-            # α is concrete in ordinary use; under tracing fall back to second order only if non-zero
-            try:
-                newtonian = bool(np.any(np.asarray(eq.alpha) != 0))
-            except Exception as exc:  # traced alpha
-                raise InputError("pass newtonian=True/False when alpha is traced") from exc
+            newtonian = eq.newtonian
         alpha, beta, gamma = eq.alpha, eq.beta, eq.gamma
 
         def memory(z):
@@ -93,12 +90,13 @@ class DiffraxSolver(eqx.Module):
 
             y0 = (eq.F0, jnp.zeros((J, K, s, s, s)))
 
-        ts = jnp.asarray(self.times())
+        ts_np = self.times()
+        ts = jnp.asarray(ts_np)
         sol = diffrax.diffeqsolve(
             diffrax.ODETerm(rhs),
             self.solver,
             t0=0.0,
-            t1=float(ts[-1]),
+            t1=float(ts_np[-1]),
             dt0=self.dt0,
             y0=y0,
             saveat=diffrax.SaveAt(ts=ts),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+
 from memplug.equation import MemoryEquation
 
 

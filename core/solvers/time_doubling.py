@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
+
 from memplug.equation import MemoryEquation
 from memplug.kernels import ExplicitKernel, FunctionalKernel
 from memplug.solution import NOT_CONVERGED, Solution, status_from
