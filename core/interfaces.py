@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import jax.numpy as jnp
 import numpy as np
+
 from memplug.errors import InputError
 from memplug.kernels import MemoryKernel
 

@@ -3,7 +3,9 @@
 - :func:`equation_for` builds the memory equation of a closure at parameters θ;
 - :func:`solve_closure` solves it once (closure by object or by name, ``"stretched:n_exp=2"``);
 - :func:`closure_solver` returns ``θ -> Solution`` for repeated solves: jit, vmap (a population of
-  θ) and grad (through the solver) apply to it.
+  θ) and grad (through the solver) apply to it;
+- :func:`fit_memory` fits an explicit closure's M(t; θ) to a tabulated memory (e.g. M_mct), the
+  paper's start of the evolutionary strategy.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+
 from memplug.equation import MemoryEquation
 from memplug.interfaces import Closure, Context
 from memplug.solution import Solution
@@ -96,3 +99,63 @@ def solve_closure(
     context = context or default_context()
     theta = closure.initial(context) if theta is None else theta
     return closure_solver(closure, context, solver)(theta)
+
+
+def fit_memory(
+    closure: Closure | str,
+    context: Context,
+    t,
+    M,
+    theta0: dict[str, Any] | None = None,
+    max_nfev: int = 300,
+) -> dict[str, Any]:
+    """θ whose explicit kernel best matches a tabulated memory ``M`` at times ``t``.
+
+    Least squares (trust-region reflective, Jacobian by forward-mode autodiff) in the closure's
+    unconstrained space, from ``theta0`` (default: the parameters' defaults). The residuals of each
+    species pair are scaled by the largest |M^{αβ}| of the diagonal, so fast (vibrational) and
+    slow (structural) parts weigh alike wherever M is non-negligible.
+
+    Args:
+        t: times, shape ``(n,)``; log-spaced over the range that matters.
+        M: the memory, shape ``(n, s, s)`` (or ``(n, s)`` for the diagonal only).
+    """
+    import jax
+    from scipy.optimize import least_squares
+
+    closure = get_closure(closure)
+    space = closure.space(context)
+    s = context.n_species
+    t = jnp.asarray(np.asarray(t, dtype=float))
+    M = np.asarray(M, dtype=float)
+    if M.ndim == 2:
+        M = np.einsum("ta,ab->tab", M, np.eye(s))
+    scale = max(float(np.max(np.abs(np.diagonal(M, axis1=1, axis2=2)))), 1e-300)
+    ref = jnp.asarray(M / scale)
+    theta0 = space.default() if theta0 is None else theta0
+    u0 = np.asarray(space.to_unconstrained(space.pack(theta0)), dtype=float)
+
+    # the search box in the unconstrained space: the bounds, with infinite ones capped
+    lo, hi = (np.asarray(space.to_unconstrained(jnp.asarray(b)), dtype=float) for b in space.bounds())
+    lo, hi = np.nan_to_num(lo, nan=-40.0, neginf=-40.0), np.nan_to_num(hi, nan=40.0, posinf=40.0)
+    free = np.concatenate([np.full(p.size, p.transform == "identity") for p in space.parameters])
+    lo = np.where(free, lo, np.maximum(lo, -40.0)) if free.size else lo
+    hi = np.where(free, hi, np.minimum(hi, 40.0)) if free.size else hi
+    u0 = np.clip(u0, lo + 1e-9, hi - 1e-9)
+
+    @jax.jit
+    def residual(u):
+        theta = space.unpack(space.from_unconstrained(u))
+        r = jnp.ravel(closure.kernel(theta, context)(t) / scale - ref)
+        return jnp.where(jnp.isfinite(r), r, 1e6)
+
+    jac = jax.jit(jax.jacfwd(residual))
+    result = least_squares(
+        lambda u: np.asarray(residual(jnp.asarray(u))),
+        u0,
+        jac=lambda u: np.asarray(jac(jnp.asarray(u))),
+        method="trf",
+        bounds=(lo, hi),
+        max_nfev=max_nfev,
+    )
+    return space.unpack(space.from_unconstrained(jnp.asarray(result.x)))

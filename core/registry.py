@@ -27,6 +27,7 @@ from importlib import metadata
 from typing import Any
 
 import pluggy
+
 from memplug import hookspecs
 from memplug.errors import InputError
 

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from memplug.errors import InputError
 from memplug.kernels import ExplicitKernel, FunctionalKernel
 from memplug.model import default_context, get_closure
@@ -314,3 +315,24 @@ def test_bad_closure_specs_raise_one_clear_input_error(spec, words):
         get_closure(spec)
     for w in words:
         assert w in str(exc.value)
+
+
+# -- start of a fit from a reference memory (paper: the ES starts from M_mct) ---------------------
+
+
+def test_stretched_initial_fits_a_reference_memory_from_the_context():
+    import dataclasses
+
+    closure = get_closure("stretched")
+    true = dict(closure.initial(CTX))
+    # a two-step memory: a vibrational Debye mode and a strong, slow, stretched structural mode
+    true.update(w_AA=jnp.array([40.0, 20.0]), tau_AA=jnp.array([0.02, 5.0]), b_AA=jnp.array([1.0, 0.6]),
+                w_BB=jnp.array([60.0, 10.0]), tau_BB=jnp.array([0.015, 2.0]), b_BB=jnp.array([1.2, 0.5]))
+    t = np.geomspace(1e-4, 1e3, 60)
+    M_ref = np.asarray(closure.kernel(true, CTX)(jnp.asarray(t)))
+    ctx = dataclasses.replace(CTX, extra={"memory": (t, M_ref)})
+    theta = closure.initial(ctx)  # least squares from the defaults (one mode near Omega^2)
+    M_fit = np.asarray(closure.kernel(theta, CTX)(jnp.asarray(t)))
+    assert np.max(np.abs(M_fit - M_ref)) < 1e-4 * M_ref[0, 1, 1]
+    np.testing.assert_allclose(np.asarray(theta["tau_AA"]), [0.02, 5.0], rtol=1e-3)
+    np.testing.assert_allclose(np.asarray(theta["b_AA"]), [1.0, 0.6], rtol=1e-3)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 
-import memplug
 import numpy as np
 import pytest
+
+import memplug
 from memplug.model import solve_closure
 
 TD = memplug.TimeDoublingSolver(N=16, t_max=1e2)

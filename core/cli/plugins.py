@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import typer
-from memplug.registry import KINDS
 from rich.table import Table
+
+from memplug.registry import KINDS
 
 
 def register(app: typer.Typer) -> None:

@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 import typer
-from memplug.errors import InputError
 from rich.table import Table
+
+from memplug.errors import InputError
 
 
 def register(app: typer.Typer) -> None:

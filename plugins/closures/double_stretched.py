@@ -11,7 +11,9 @@ pair with Ω²_αβ = 0 the first term would be a constant 1, so it is left out 
 from __future__ import annotations
 
 import jax.numpy as jnp
+
 from memplug.interfaces import Closure, Context, Parameter
+from memplug.model import fit_memory
 from memplug.plugins.closures._pairs import omega2_per_pair, pairs, rate_scale_per_pair, symmetric
 from memplug.plugins.closures.stretched import (
     AMPLITUDE_MAX,
@@ -67,6 +69,16 @@ class DoubleStretchedClosure(Closure):
                         Parameter(f"omega2_{p}", abs(om), (), *RATE_RANGE, "log", f"rate Omega^2_{p}")
                     )
         return out
+
+    def initial(self, context: Context) -> dict:
+        """The defaults, or, when ``context.extra["memory"] = (t, M)`` holds a reference memory
+        (e.g. M_mct, the paper's start of the evolutionary strategy), the least-squares fit of
+        this closure to it (:func:`memplug.model.fit_memory`)."""
+        memory = context.extra.get("memory")
+        if memory is None:
+            return super().initial(context)
+        t, M = memory
+        return fit_memory(self, context, t, M)
 
     def kernel(self, theta, context: Context) -> StretchedExponentialKernel:
         s = context.n_species

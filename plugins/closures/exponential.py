@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
+
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.kernels import ExponentialSumKernel
 

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
+
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.kernels import ExponentialSumKernel
 

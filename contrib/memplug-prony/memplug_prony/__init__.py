@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 import numpy as np
+
 from memplug.hookspecs import hookimpl
 from memplug.interfaces import Closure, Parameter
 from memplug.kernels import ExponentialSumKernel

@@ -7,9 +7,10 @@ import json
 import math
 
 import jax.numpy as jnp
-import memplug
 import numpy as np
 import pytest
+
+import memplug
 from memplug.model import default_context, get_closure, solve_closure
 from memplug.registry import Registry
 
