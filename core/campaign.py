@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from memplug.data import (
     STATUSES,
     load_dataset,

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+
 from memplug.errors import InputError
 
 SCHEMA = "memplug-dataset/1"
@@ -80,6 +81,9 @@ DATA_VARS: dict[str, tuple[str, ...]] = {
 
 #: Tolerance of the F_s(t→0) = 1 check (after removing the ballistic decay at the first time).
 FS0_TOLERANCE = 0.02
+#: An equilibrated state's lag times reach at least this many τ_α (nominally 10; the margin allows
+#: τ_α measured during equilibration to differ from the final one).
+WINDOW_TAU_FACTOR = 5.0
 #: Tolerance of the S^{αβ}(k→∞) = x_α δ_αβ check (mean of the last 10 grid points).
 S_LARGE_K_TOLERANCE = 0.25
 
@@ -349,6 +353,9 @@ def validate(ds: xr.Dataset, path: str | os.PathLike | None = None) -> xr.Datase
                 fail("tau_alpha", f"state {sid}: NaN, allowed only for status 'glass'")
         elif tau[i] <= 0:
             fail("tau_alpha", f"state {sid}: expected > 0, found {tau[i]}")
+        elif status[i] == "equilibrated" and time[i, -1] < WINDOW_TAU_FACTOR * tau[i]:
+            fail("time", f"state {sid}: the lag times end at {time[i, -1]:.4g} < "
+                 f"{WINDOW_TAU_FACTOR:g} τ_α = {WINDOW_TAU_FACTOR * tau[i]:.4g}")
     return ds
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+
 from memplug import data
 from memplug.cli import main
 from memplug.errors import InputError
@@ -163,8 +164,12 @@ def _tau_nan(ds):
     return ds.assign(tau_alpha=ds["tau_alpha"] * np.nan), "tau_alpha: state LJ-rho1.20-T0.800: NaN, allowed only"
 
 
+def _short_window(ds):
+    return ds.assign(tau_alpha=ds["time"][:, -1] / 4), "time: state LJ-rho1.20-T0.800: the lag times end at"
+
+
 @pytest.mark.parametrize(
-    "corrupt", [_drop_var, _nan, _shuffle_t, _fs0, _k_grid, _wrong_dims, _status, _schema, _normalisation, _tau_nan]
+    "corrupt", [_short_window, _drop_var, _nan, _shuffle_t, _fs0, _k_grid, _wrong_dims, _status, _schema, _normalisation, _tau_nan]
 )
 def test_validate_names_file_variable_problem(tmp_path, capsys, corrupt):
     good = data.synthetic_state("LJ", 1.2, 0.8)

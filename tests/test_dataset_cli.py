@@ -11,6 +11,7 @@ import types
 
 import numpy as np
 import pytest
+
 from memplug import data
 from memplug.campaign import load_campaign, survey
 from memplug.cli import main

@@ -8,8 +8,9 @@ import traceback
 from pathlib import Path
 
 import typer
-from memplug.errors import InputError
 from rich.table import Table
+
+from memplug.errors import InputError
 
 dataset_app = typer.Typer(
     name="dataset",
@@ -75,9 +76,10 @@ def build_command(
     import concurrent.futures as cf
     import multiprocessing as mp
 
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from memplug.campaign import load_campaign, read_log, run_planned_state, survey, write_log
     from memplug.cli.app import console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     campaign = load_campaign(spec or _default_spec())
     out_dir = Path(output) if output else campaign.output
