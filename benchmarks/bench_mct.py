@@ -1,0 +1,110 @@
+"""Benchmark of the MCT plugin: kernel evaluation (JAX vs plain NumPy) and full solves.
+
+    python benchmarks/bench_mct.py [--n-k 100] [--t-max 1e5] [--repeat 20] [--json out.json]
+
+Measures, for a binary PY hard-sphere mixture (diameters 1 and 0.8, x = 1/2, φ = 0.55, N_k points on
+(0, 40]): the warm time of one collective kernel evaluation and of one collective + tagged
+evaluation (jit-compiled JAX), the same collective kernel in plain NumPy (vertex contraction over
+s⁴ species indices + the sequential Bengtzelius recurrence), one steady-state solve, and full
+time-doubling solves (collective only; collective + tagged + probe at k_peak) to t_max: first call
+(compile + run) and warm call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+
+def best_of(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), float(np.median(times))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n-k", type=int, default=100)
+    ap.add_argument("--t-max", type=float, default=1e5)
+    ap.add_argument("--phi", type=float, default=0.55)
+    ap.add_argument("--N", type=int, default=16, help="time-doubling block size 4N")
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    import memplug  # noqa: F401  (float64)
+    from memplug.plugins.mct import dynamics as dyn
+    from memplug.plugins.mct import kernels, reference, steady
+    from memplug.plugins.mct.grid import midpoint_grid
+    from memplug.plugins.systems import hard_spheres as hs
+
+    d, x = [1.0, 0.8], [0.5, 0.5]
+    k = midpoint_grid(args.n_k, 40.0)
+    st = kernels.make_statics(k, hs.percus_yevick_mixture_S(k, args.phi, d, x), hs.mixture_density(args.phi, d, x), x)
+    D = np.ones(2)
+    out: dict = {"n_k": args.n_k, "species": 2, "phi": args.phi, "t_max": args.t_max, "N": args.N,
+                 "cpus": os.cpu_count(), "load_average": os.getloadavg()[0]}
+
+    coll = kernels.MCTKernel(st, D)
+    joint = kernels.MCTKernel(st, D, tagged=True, k_probe=[k[np.argmax(st.S[:, 0, 0])]])
+    call = eqx.filter_jit(lambda kern, F: kern(F))
+    F = jnp.asarray(st.S)
+    Fj = jnp.concatenate([F, jnp.broadcast_to(jnp.eye(2), (args.n_k + 1, 2, 2))])
+    call(coll, F).block_until_ready()
+    call(joint, Fj).block_until_ready()
+    out["kernel_collective_s"] = best_of(lambda: call(coll, F).block_until_ready(), args.repeat)[0]
+    out["kernel_joint_s"] = best_of(lambda: call(joint, Fj).block_until_ready(), args.repeat)[0]
+    Fn = np.asarray(st.S)
+    out["kernel_numpy_s"] = best_of(
+        lambda: reference.collective_kernel_bengtzelius(Fn, k, st.c, st.rho, st.x, D), max(3, args.repeat // 5)
+    )[0]
+    out["kernel_ratio_numpy_over_jax"] = out["kernel_numpy_s"] / out["kernel_collective_s"]
+    K_np = reference.collective_kernel_bengtzelius(Fn, k, st.c, st.rho, st.x, D)
+    out["kernel_max_rel_diff"] = float(np.max(np.abs(np.asarray(call(coll, F)) - K_np)) / np.max(np.abs(K_np)))
+
+    t0 = time.perf_counter()
+    ne = steady.nonergodicity(st)
+    out["steady_first_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ne = steady.nonergodicity(st)
+    out["steady_warm_s"] = time.perf_counter() - t0
+    out["steady_iterations"] = ne.iterations
+    out["glass"] = ne.glass
+
+    solver = dyn.default_solver(t_max=args.t_max, N=args.N)
+    for name, kw in (("collective", {"tagged": False}), ("joint", {"k_probe": [joint_probe := float(k[np.argmax(st.S[:, 0, 0])])]})):
+        t0 = time.perf_counter()
+        sol = dyn.solve_mct(st, D, **kw, solver=solver)
+        out[f"solve_{name}_first_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        sol = dyn.solve_mct(st, D, **kw, solver=solver)
+        out[f"solve_{name}_warm_s"] = time.perf_counter() - t0
+        out[f"solve_{name}_status"] = sol.describe
+        out["time_points"] = len(sol.t)
+    del joint_probe
+    eq = dyn.collective_equation(st, D)
+    res = solver.solve(eq)
+    out["max_fixed_point_iterations"] = int(res.iterations)
+    jax.clear_caches()
+
+    width = max(map(len, out))
+    for key, val in out.items():
+        print(f"{key:<{width}}  {val:.4g}" if isinstance(val, float) else f"{key:<{width}}  {val}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
