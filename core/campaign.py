@@ -90,13 +90,16 @@ class PlannedState:
 
         τ_α(T/T_mct) from a Vogel-Fulcher fit through LJ ρ = 1.2 measurements (T = 1.0, 0.6, 0.5:
         τ_α ≈ 1, 11, 95), ~2 s of MD per τ_α for N = 1200 (≥ 10 τ_α of equilibration + production),
-        WCA 2.5× cheaper per τ_α; glass states are capped by their protocol, put last.
+        WCA 2.5× cheaper per τ_α, plus ~100 s per state of fixed cost (time-step test, minimum
+        equilibration, frame output, analysis; measured for the hottest states). Glass states are
+        capped by their protocol and put last.
         """
         r = self.T_over_Tmct if math.isfinite(self.T_over_Tmct) else 1.0
         tau = math.exp(-1.754 + 1.350 / max(r - 0.3416, 0.02))
-        cost = 2.0 + 2.0 * tau * self.rho / 1.2
+        md = 2.0 * tau * self.rho / 1.2
         if self.potential == "WCA":
-            cost /= 2.5
+            md /= 2.5
+        cost = 100.0 * self.rho / 1.2 + md
         if self.status == "glass":
             cost = max(cost, 1e6)
         return cost

@@ -55,8 +55,8 @@ def _states_of(ds: xr.Dataset, potential: str, rho: float) -> list[int]:
 
 
 def _colors(plt, n: int):
-    cmap = plt.get_cmap("coolwarm")
-    return [cmap(x) for x in np.linspace(0.0, 1.0, n)] if n > 1 else [cmap(0.0)] * n
+    cmap = plt.get_cmap("turbo")  # blue (cold) to red (hot), no pale middle
+    return [cmap(x) for x in np.linspace(0.1, 0.9, n)] if n > 1 else [cmap(0.1)] * n
 
 
 def plot_structure(ds: xr.Dataset, path: str | Path, max_curves: int = 6) -> Path:
@@ -82,7 +82,7 @@ def plot_structure(ds: xr.Dataset, path: str | Path, max_curves: int = 6) -> Pat
         ax.set_xlabel("k")
     for ax in axes[:, 0]:
         ax.set_ylabel("$S^{AA}(k)$")
-    fig.suptitle("partial structure factor $S^{AA}(k)$ (dotted: k < 2π/L, from g(r))", fontsize=10)
+    fig.suptitle("$S^{AA}(k)$\n(dotted: k < 2π/L, from g(r))", fontsize=9)
     return _save(fig, plt, path)
 
 
@@ -104,7 +104,7 @@ def plot_self_scattering(ds: xr.Dataset, path: str | Path) -> Path:
         ax.set_xlabel("t")
     for ax in axes[:, 0]:
         ax.set_ylabel("$F_s^{AA}(k_p, t)$")
-    fig.suptitle("self intermediate scattering function at the first peak (blue: cold, red: hot; dashed: glass)", fontsize=10)
+    fig.suptitle("$F_s^{AA}(k_p, t)$\n(blue: cold, red: hot; dashed: glass)", fontsize=9)
     return _save(fig, plt, path)
 
 

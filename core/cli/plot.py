@@ -1,14 +1,14 @@
 """``memplug plot``: figure sets.
 
-The group is shared: any module adds a sub-command to :data:`plot_app`, e.g.::
+The group is shared: another CLI module adds its sub-command to :data:`plot_app` inside its own
+``register(app)`` (the app registers every module before it runs, so the order does not matter)::
 
-    from memplug.cli.plot import plot_app
+    def register(app):
+        from memplug.cli.plot import plot_app
 
-    @plot_app.command("fit")
-    def plot_fit(...): ...
+        plot_app.command("fit")(plot_fit_command)   # -> memplug plot fit ...
 
-and is imported before the app runs (a core module listed in ``COMMAND_MODULES`` after
-``memplug.cli.plot``, or a plugin's ``register_commands``).
+A plugin does the same from its ``register_commands(app)`` hook.
 """
 
 from __future__ import annotations
