@@ -99,7 +99,7 @@ class PlannedState:
         md = 2.0 * tau * self.rho / 1.2
         if self.potential == "WCA":
             md /= 2.5
-        cost = 100.0 * self.rho / 1.2 + md
+        cost = 100.0 + md
         if self.status == "glass":
             cost = max(cost, 1e6)
         return cost
