@@ -57,8 +57,8 @@ def equation_for(closure: Closure, theta: dict[str, Any], context: Context) -> M
     kernel = closure.kernel(theta, context)
     F0 = jnp.eye(s)
     if context.dynamics == "newtonian":
-        return MemoryEquation(1.0, 0.0, omega2, F0, kernel)
-    return MemoryEquation(0.0, 1.0, omega2, F0, kernel)
+        return MemoryEquation(1.0, 0.0, omega2, F0, kernel, newtonian=True)
+    return MemoryEquation(0.0, 1.0, omega2, F0, kernel, newtonian=False)
 
 
 def closure_solver(
@@ -67,18 +67,14 @@ def closure_solver(
     """``θ -> Solution`` for one closure, statics and solver.
 
     The returned function is pure in θ (a dict of arrays), so ``jax.jit(f)``, ``jax.vmap(f)`` over a
-    population and ``jax.grad`` of a loss of ``f(θ)`` all work. Only the diffrax solver needs to know
-    the dynamics in advance; it is taken from ``context.dynamics``.
+    population and ``jax.grad`` of a loss of ``f(θ)`` all work.
     """
     closure = get_closure(closure)
     context = context or default_context()
     solver = solver or TimeDoublingSolver()
 
     def solve(theta: dict[str, Any]) -> Solution:
-        eq = equation_for(closure, theta, context)
-        if isinstance(solver, DiffraxSolver):
-            return solver.solve(eq, newtonian=context.dynamics == "newtonian")
-        return solver.solve(eq)
+        return solver.solve(equation_for(closure, theta, context))
 
     return solve
 

@@ -17,7 +17,7 @@ from memplug.registry import Registry
 # Small solver configurations keep the suite fast; the time-doubling one is the configuration the
 # core tests use too, so its compiled solve is shared.
 TD = memplug.TimeDoublingSolver(N=16, t_max=1e2)
-DX = memplug.DiffraxSolver(t_max=1e2, n_out=60)
+DX = memplug.DiffraxSolver(t_max=1e2, n_out=60, rtol=1e-8, atol=1e-10)
 
 
 def test_registry_finds_prony_from_its_distribution():
