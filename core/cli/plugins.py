@@ -38,7 +38,8 @@ def plugins_command(
         return closures_command(None)
     only = _kind(kind) if kind is not None else None
     table = Table(title="memplug plugins")
-    for col in ("plugin", "distribution", "version", "registers", "status"):
+    table.add_column("plugin", no_wrap=True)
+    for col in ("distribution", "version", "registers", "status"):
         table.add_column(col, overflow="fold")
     shown = 0
     for p in reg.plugins:
@@ -122,8 +123,9 @@ def closures_command(
         console.print(table)
         return
     table = Table(title="closures (parameters counted for a binary mixture)")
-    for col in ("closure", "description", "options", "parameters", "solvers"):
-        table.add_column(col, overflow="fold")
+    table.add_column("closure", no_wrap=True)
+    for col in ("description", "options", "parameters", "solvers"):
+        table.add_column(col)
     for name in reg.names("closures"):
         try:
             cls = reg.get("closures", name)
