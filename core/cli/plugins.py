@@ -125,7 +125,7 @@ def closures_command(
     table = Table(title="closures (parameters counted for a binary mixture)")
     table.add_column("closure", no_wrap=True)
     for col in ("description", "options", "parameters", "solvers"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for name in reg.names("closures"):
         try:
             cls = reg.get("closures", name)
