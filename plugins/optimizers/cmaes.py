@@ -7,6 +7,7 @@ import pickle
 from typing import Any
 
 import numpy as np
+
 from memplug.errors import InputError
 from memplug.interfaces import Optimizer
 

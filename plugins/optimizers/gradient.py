@@ -13,6 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from memplug.errors import InputError
 from memplug.interfaces import Optimizer
 

@@ -1,0 +1,360 @@
+"""``memplug run``, ``memplug compare`` and ``memplug experiment ...``: fit closures to dynamics.
+
+    memplug run --closure double-stretched --optimizer cmaes          # default dataset, a few states
+    memplug compare --closures exponential,double-stretched,stretched:n_exp=2
+    memplug experiment nexp-scan | mct-recovery | memory-vs-T
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from memplug.errors import InputError
+
+experiment_app = typer.Typer(
+    help="The paper's fitting experiments (N_exp scan, MCT recovery, memory vs T).",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)
+    app.command("compare")(compare_command)
+    app.add_typer(experiment_app, name="experiment")
+
+
+# --------------------------------------------------------------------------------------------
+# shared option handling
+# --------------------------------------------------------------------------------------------
+
+
+def parse_range(text: str | None, option: str):
+    """``"1.2"`` -> 1.2, ``"0.8:1.5"`` -> slice(0.8, 1.5) (inclusive), ``"0.8,0.9"`` -> [0.8, 0.9]."""
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            lo, hi = text.split(":", 1)
+            return slice(float(lo) if lo.strip() else None, float(hi) if hi.strip() else None)
+        if "," in text:
+            return [float(v) for v in text.split(",") if v.strip()]
+        return float(text)
+    except ValueError:
+        raise InputError(f"{option} {text!r}: expected a number, LO:HI or a comma list") from None
+
+
+def default_states(ds, n: int = 3) -> list[str]:
+    """A small default selection: ``n`` equilibrated states spread in T at one (potential, ρ)
+    (LJ at ρ = 1.2 where present), from the warmest to near T_mct."""
+    pot = ds["potential"].values.astype(str)
+    rho = ds["rho"].values.astype(float)
+    status = ds["status"].values.astype(str)
+    ok = status == "equilibrated"
+    if not ok.any():
+        ok = np.ones_like(ok)
+    prefer = ok & (pot == "LJ") & (np.abs(rho - 1.2) < 1e-6)
+    if not prefer.any():
+        first = np.nonzero(ok)[0][0]
+        prefer = ok & (pot == pot[first]) & (np.abs(rho - rho[first]) < 1e-6)
+    idx = np.nonzero(prefer)[0]
+    idx = idx[np.argsort(ds["T"].values[idx])[::-1]]  # warmest first
+    if len(idx) > n:
+        idx = idx[np.unique(np.round(np.linspace(0, (len(idx) - 1) * 0.6, n)).astype(int))]
+    return [str(s) for s in ds["state"].values[idx]]
+
+
+def select(dataset: str, state: list[str] | None, potential: str | None, rho: str | None, T: str | None):
+    from memplug.data import load_dataset, select_states
+
+    ds = load_dataset(dataset)
+    if state:
+        have = set(map(str, ds["state"].values))
+        missing = [s for s in state if s not in have]
+        if missing:
+            sample = ", ".join(sorted(have)[:6])
+            raise InputError(f"--state: {', '.join(missing)} not in dataset {dataset!r} ({len(have)} states, e.g. {sample})")
+    if not (state or potential or rho or T):
+        return ds, default_states(ds)
+    sel = select_states(
+        ds,
+        state=state or None,
+        potential=potential.split(",") if potential else None,
+        rho=parse_range(rho, "--rho"),
+        T=parse_range(T, "--T"),
+    )
+    return ds, [str(s) for s in sel["state"].values]
+
+
+def check_out_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".write-test.", dir=out)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+
+
+def check_specs(closures: list[str], optimizers: list[str]) -> None:
+    from memplug.registry import get_registry
+
+    reg = get_registry()
+    for c in closures:
+        reg.create("closures", c)
+    for o in optimizers:
+        reg.create("optimizers", o)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    from memplug.fit import atomic_write_bytes
+
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+
+
+def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[dict[str, Any]]:
+    """Run jobs with a rich progress display and print the final table."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from memplug.cli.app import console
+    from memplug.fit_jobs import run_jobs
+
+    t0 = time.perf_counter()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("gen {task.fields[gen]:>5}"),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        tasks = [
+            progress.add_task(f"{j.state} {j.closure} {j.optimizer}", total=j.budget, gen=0, loss="-", start=True)
+            for j in jobs
+        ]
+
+        def on_progress(i, p):
+            progress.update(tasks[i], completed=p.evaluations, gen=p.generation, loss=f"{p.best_loss:.3e}")
+
+        def on_done(i, r):
+            progress.update(tasks[i], completed=jobs[i].budget, gen=r["generations"], loss=f"{r['loss']:.3e}")
+
+        results = run_jobs(jobs, workers=workers, scheduler=scheduler, on_progress=on_progress, on_done=on_done)
+    console.print(results_table(results, title=f"{title} ({time.perf_counter() - t0:.1f} s)"))
+    return results
+
+
+def results_table(results: list[dict[str, Any]], title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("state", "closure", "optimizer", "T/T_mct", "loss", "R²", "evaluations", "time (s)", "stop"):
+        table.add_column(col, justify="left" if col in ("state", "closure", "optimizer", "stop") else "right")
+    for r in results:
+        tt = r.get("T_over_Tmct")
+        table.add_row(
+            r["state"], r["closure"], r["optimizer"],
+            f"{tt:.2f}" if tt is not None else "-",
+            f"{r['loss']:.3e}", f"{r['r2']:.6f}", str(r["evaluations"]), f"{r['elapsed_s']:.1f}",
+            r["stop_reason"] + (" (reused)" if r.get("reused") else ""),
+        )  # fmt: skip
+    return table
+
+
+def make_jobs(states, closures, optimizers, **common) -> list:
+    from memplug.fit_jobs import FitJob
+
+    return [
+        FitJob(state=s, closure=c, optimizer=o, **common)
+        for s in states
+        for c in closures
+        for o in optimizers
+    ]
+
+
+def _split(text: str) -> list[str]:
+    """Split a comma list of specs, keeping ``name:key=v,key=v`` options together."""
+    out: list[str] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if out and "=" in part and ":" not in part.split("=")[0]:
+            out[-1] += "," + part  # an option of the previous spec
+        else:
+            out.append(part)
+    return out
+
+
+# Options shared by every fitting command (typer wants them in each signature).
+_STATE = typer.Option(None, "--state", help="State id(s), e.g. LJ-rho1.20-T0.800 (repeatable).")
+_POT = typer.Option(None, "--potential", help="LJ, WCA or LJ,WCA.")
+_RHO = typer.Option(None, "--rho", help="Density: value, LO:HI or a comma list.")
+_T = typer.Option(None, "--T", help="Temperature: value, LO:HI or a comma list.")
+_DATASET = typer.Option("default", "--dataset", help="Registered dataset name or netCDF file/directory.")
+_TARGET = typer.Option("data", "--target", help="data, synthetic:closure=NAME,noise=SIGMA, mct, or a plugin's target (e.g. mlp).")
+_INIT = typer.Option("default", "--init", help="default, mct (fit the closure to M_mct first) or a previous result .nc.")
+_BUDGET = typer.Option(20000, "--budget", help="Loss evaluations per fit.")
+_TLOSS = typer.Option(1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this.")
+_SEED = typer.Option(0, "--seed", help="Seed of every stochastic step.")
+_SIGMA = typer.Option(5e-4, "--sigma0", help="Initial step in the unconstrained parameter space.")
+_LASSO = typer.Option(0.0, "--lasso", help="λ₁ of the L1 term of Eq. 7 (on physical parameters).")
+_TMIN = typer.Option(None, "--t-min", help="Fit only target times >= this.")
+_TMAX = typer.Option(None, "--t-max", help="Fit only target times <= this.")
+_N = typer.Option(16, "--solver-n", help="Solver blocks of 4N points.")
+_RESUME = typer.Option(False, "--resume", help="Continue from checkpoints; reuse finished results.")
+_WORKERS = typer.Option(0, "--workers", help="Fan out over N local Dask worker processes (0: serial).")
+_SCHED = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler.")
+
+
+def _prepare(out, budget, workers, closures, optimizers, dataset, state, potential, rho, T):
+    if budget <= 0:
+        raise InputError(f"--budget: expected a positive number of evaluations, got {budget}")
+    if workers < 0:
+        raise InputError(f"--workers: expected >= 0, got {workers}")
+    check_specs(closures, optimizers)
+    ds, states = select(dataset, state, potential, rho, T)
+    check_out_dir(out)
+    return ds, states
+
+
+# --------------------------------------------------------------------------------------------
+# commands
+# --------------------------------------------------------------------------------------------
+
+
+def run_command(
+    closure: str = typer.Option("double-stretched", "--closure", "-c", help="Closure name[:options]."),
+    optimizer: str = typer.Option("cmaes", "--optimizer", "-o", help="cmaes[:popsize=N], nevergrad:NAME, gradient[:method=adam]."),
+    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
+    target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
+    seed: int = _SEED, sigma0: float = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
+    t_max: float = _TMAX, solver_n: int = _N,
+    out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
+    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
+) -> None:  # fmt: skip
+    """Fit a closure to the dynamics of each selected state (paper Eq. 7) and write results."""
+    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T)
+    jobs = make_jobs(
+        states, [closure], [optimizer], dataset=dataset, target=target, init=init, budget=budget,
+        target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
+        solver_n=solver_n, out=str(out), resume=resume,
+    )  # fmt: skip
+    results = execute(jobs, workers=workers, scheduler=scheduler, title=f"memplug run: {closure} with {optimizer}")
+    write_json(out / "summary.json", results)
+
+
+def compare_command(
+    closures: str = typer.Option("exponential,double-stretched,stretched:n_exp=2", "--closures", help="Comma list of closures."),
+    optimizers: str = typer.Option("cmaes", "--optimizers", help="Comma list of optimizers."),
+    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
+    target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
+    seed: int = _SEED, sigma0: float = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
+    t_max: float = _TMAX, solver_n: int = _N,
+    out: Path = typer.Option(Path("results/compare"), "--out", help="Results directory."),
+    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
+) -> None:  # fmt: skip
+    """Fit several closures (and/or optimizers) to the same states: one table and one figure."""
+    cl, op = _split(closures), _split(optimizers)
+    _, states = _prepare(out, budget, workers, cl, op, dataset, state, potential, rho, T)
+    jobs = make_jobs(
+        states, cl, op, dataset=dataset, target=target, init=init, budget=budget,
+        target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
+        solver_n=solver_n, out=str(out), resume=resume,
+    )  # fmt: skip
+    results = execute(jobs, workers=workers, scheduler=scheduler, title="memplug compare")
+    write_json(out / "compare.json", results)
+    from memplug.cli.fit_figures import compare_figure
+
+    compare_figure(results, out / "compare.png")
+
+
+# --------------------------------------------------------------------------------------------
+# experiments
+# --------------------------------------------------------------------------------------------
+
+
+@experiment_app.command("nexp-scan")
+def nexp_scan_command(
+    n_exp: str = typer.Option("1,2,3,4", "--n-exp", help="Values of N_exp of Eq. 6."),
+    optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
+    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
+    target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
+    seed: int = _SEED, sigma0: float = _SIGMA, solver_n: int = _N,
+    out: Path = typer.Option(Path("results/nexp-scan"), "--out"),
+    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
+) -> None:  # fmt: skip
+    """R² vs N_exp of Eq. 6 per state (paper Fig. 7: N_exp = 2 is the minimum)."""
+    try:
+        ns = [int(v) for v in n_exp.split(",")]
+    except ValueError:
+        raise InputError(f"--n-exp {n_exp!r}: expected a comma list of integers") from None
+    closures = [f"stretched:n_exp={n}" for n in ns]
+    _, states = _prepare(out, budget, workers, closures, [optimizer], dataset, state, potential, rho, T)
+    jobs = make_jobs(
+        states, closures, [optimizer], dataset=dataset, target=target, init=init, budget=budget,
+        target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
+    )  # fmt: skip
+    results = execute(jobs, workers=workers, scheduler=scheduler, title="N_exp scan (Eq. 6)")
+    write_json(out / "nexp-scan.json", results)
+    from memplug.cli.fit_figures import nexp_figure
+
+    nexp_figure(results, ns, out / "nexp-scan.png")
+
+
+@experiment_app.command("mct-recovery")
+def mct_recovery_command(
+    closure: str = typer.Option("stretched:n_exp=2", "--closure", "-c"),
+    optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
+    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
+    budget: int = _BUDGET, target_loss: float = _TLOSS, seed: int = _SEED, sigma0: float = _SIGMA,
+    solver_n: int = _N,
+    out: Path = typer.Option(Path("results/mct-recovery"), "--out"),
+    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
+) -> None:  # fmt: skip
+    """Fit F produced by M_mct through Eq. 5 and compare the fitted M with M_mct (paper SI Figs. S5-S6)."""
+    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T)
+    jobs = make_jobs(
+        states, [closure], [optimizer], dataset=dataset, target="mct", init="default", budget=budget,
+        target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
+    )  # fmt: skip
+    results = execute(jobs, workers=workers, scheduler=scheduler, title="ES targeting MCT dynamics")
+    from memplug.cli.fit_figures import memory_distance
+
+    for r in results:
+        r["memory_relative_error"] = memory_distance(r["files"]["netcdf"])
+    write_json(out / "mct-recovery.json", results)
+
+
+@experiment_app.command("memory-vs-T")
+def memory_vs_T_command(
+    closure: str = typer.Option("stretched:n_exp=2", "--closure", "-c"),
+    optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
+    dataset: str = _DATASET, potential: str = typer.Option("LJ", "--potential"),
+    rho: str = typer.Option("1.2", "--rho"), T: str = _T,
+    init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS, seed: int = _SEED,
+    sigma0: float = _SIGMA, solver_n: int = _N,
+    mct_reference: bool = typer.Option(True, "--mct-reference/--no-mct-reference", help="Compare with M_mct (one MCT solve per state)."),
+    out: Path = typer.Option(Path("results/memory-vs-T"), "--out"),
+    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
+) -> None:  # fmt: skip
+    """Fitted M(t) against M_mct across the temperatures of one (potential, ρ) (paper Fig. 6)."""
+    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, None, potential, rho, T)
+    jobs = make_jobs(
+        states, [closure], [optimizer], dataset=dataset, target="data", init=init, budget=budget,
+        target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
+    )  # fmt: skip
+    jobs = [dataclasses.replace(j, mct_reference=mct_reference) for j in jobs]
+    results = execute(jobs, workers=workers, scheduler=scheduler, title=f"memory vs T ({potential}, ρ = {rho})")
+    write_json(out / "memory-vs-T.json", results)
+    from memplug.cli.fit_figures import memory_vs_T_figure
+
+    memory_vs_T_figure(results, out / "memory-vs-T.png")

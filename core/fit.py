@@ -1,0 +1,574 @@
+"""Fitting a closure to target dynamics: the loss of paper Eq. 7, population evaluation, the
+optimizer loop with checkpoint/resume.
+
+    L(θ) = Σ_{t_i, α} [F_target^{αα}(k_p, t_i) − F_θ^{αα}(t_i)]² + λ₁ Σ_j |θ_j|          (Eq. 7)
+
+F_θ is the solution of the memory equation (paper Eq. 5: overdamped, F(0) = 1, γ = Ω²) with the
+closure's kernel M(t; θ), solved by the time-doubling solver and interpolated onto the target's own
+times t_i (optionally restricted to a window t_min ≤ t_i ≤ t_max). The Lasso term λ₁ Σ|θ| acts on the
+*physical* parameter values (default λ₁ = 0). Optimizers work on the closure's unconstrained vector
+u (``Closure.space(context)``); a whole population of u is scored in one ``jax.jit(jax.vmap(...))``
+call. A solve that diverges or is flagged (``Solution.status != 0``) or gives a non-finite loss
+scores +inf, which optimizers rank last: a fit never crashes on a bad candidate.
+
+:func:`run_fit` drives an :class:`~memplug.interfaces.Optimizer` (ask/tell) until the loss reaches
+the target, the evaluation budget is spent, or the optimizer stops. After every generation it
+writes a checkpoint (pickle of the optimizer state, the loop's history and numpy's global RNG
+state) atomically, so a fit killed at any moment resumes from its last generation and ends with
+exactly the same θ and loss as an uninterrupted run with the same seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import pickle
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from memplug.errors import InputError
+from memplug.fit_results import HISTORY_COLUMNS
+from memplug.interfaces import Closure, Context, Optimizer
+from memplug.model import equation_for
+from memplug.solvers import TimeDoublingSolver
+
+#: Table I of the paper: T_mct (fit-parameter-free MCT) per potential and density.
+T_MCT: dict[tuple[str, float], float] = {
+    ("WCA", 1.2): 0.74, ("WCA", 1.4): 1.77, ("WCA", 1.6): 3.49, ("WCA", 1.8): 5.10,
+    ("LJ", 1.2): 0.90, ("LJ", 1.4): 1.87, ("LJ", 1.6): 3.53, ("LJ", 1.8): 5.10,
+}  # fmt: skip
+
+
+def t_mct(potential: str, rho: float) -> float:
+    """T_mct of Table I for (potential, ρ), NaN where the paper gives none."""
+    for (p, r), value in T_MCT.items():
+        if p == potential and abs(r - rho) < 1e-6:
+            return value
+    return math.nan
+
+
+def r2_score(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """R² = 1 − SS_res / SS_tot (paper Eq. 2-4) over all entries.
+
+    SS_tot is taken around the mean of the truth (the usual definition; the paper's Eq. 4 prints
+    the mean of the predictions, which coincides for an unbiased fit).
+    """
+    p, y = np.asarray(prediction, float).ravel(), np.asarray(truth, float).ravel()
+    ss_res = float(np.sum((p - y) ** 2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
+
+
+# --------------------------------------------------------------------------------------------
+# targets
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """What a fit reproduces: F^{αα}(t_i) of one state, with the state's statics.
+
+    Attributes:
+        name: the state id (``"LJ-rho1.20-T0.800"``).
+        t: lag times, shape ``(n_t,)``, increasing, > 0.
+        F: F_s^{αα}(k_peak, t_i), shape ``(n_t, n_species)``.
+        context: the statics (Ω², k_peak, T, ...).
+        source: where F comes from (``"data"``, ``"synthetic:..."``, ``"mlp"``, ...).
+        info: extra facts (``potential``, ``rho``, ``T``, ``T_mct``, ``theta_true`` for synthetic
+            targets, ...).
+    """
+
+    name: str
+    t: np.ndarray
+    F: np.ndarray
+    context: Context
+    source: str = "data"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for a in (self.t, self.F, self.context.omega2_matrix()):
+            h.update(np.ascontiguousarray(a, dtype=float).tobytes())
+        h.update(self.name.encode())
+        return h.hexdigest()[:16]
+
+
+#: A target provider: ``(dataset, state, context, **options) -> Target``.
+TargetProvider = Callable[..., Target]
+TARGETS: dict[str, TargetProvider] = {}
+
+
+def register_target(name: str) -> Callable[[TargetProvider], TargetProvider]:
+    """Register a target provider under ``name`` (``--target NAME[:key=value,...]``).
+
+    A provider gets the loaded dataset, the state id, the state's :class:`Context` and the options,
+    and returns a :class:`Target`. Plugins register theirs when their module is imported (the
+    registry imports every plugin module), e.g. the MLP surrogate's ``mlp`` target.
+    """
+
+    def deco(fn: TargetProvider) -> TargetProvider:
+        TARGETS[name] = fn
+        return fn
+
+    return deco
+
+
+def _state_info(ds, state: str) -> dict[str, Any]:
+    one = ds.sel(state=state)
+    potential, rho = str(one["potential"].values), float(one["rho"])
+    return {
+        "potential": potential,
+        "rho": rho,
+        "T": float(one["T"]),
+        "T_mct": t_mct(potential, rho),
+        "tau_alpha": float(one["tau_alpha"]),
+    }
+
+
+def make_target(spec: str, ds, state: str, context: Context | None = None) -> Target:
+    """The target ``spec`` (``data``, ``synthetic:closure=double-stretched,noise=1e-3``, ...) for a state."""
+    from memplug.data import context_for
+    from memplug.registry import get_registry, parse_spec
+
+    get_registry()  # plugin modules may register target providers when imported
+    name, options = parse_spec(spec)
+    if name not in TARGETS:
+        raise InputError(f"--target: unknown target {name!r}; available: {', '.join(sorted(TARGETS))}")
+    context = context if context is not None else context_for(ds, state)
+    import inspect
+
+    sig = inspect.signature(TARGETS[name])
+    has_var = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    unknown = sorted(set(options) - set(sig.parameters)) if not has_var else []
+    if unknown:
+        valid = [p for p in sig.parameters if p not in ("ds", "state", "context")]
+        raise InputError(f"--target {name}: unknown option(s) {unknown}; valid: {valid}")
+    return TARGETS[name](ds, state, context, **options)
+
+
+@register_target("data")
+def data_target(ds, state: str, context: Context) -> Target:
+    """The measured F_s^{αα}(k_peak, t) of the dataset."""
+    from memplug.data import dynamics_for
+
+    t, F = dynamics_for(ds, state)
+    keep = np.isfinite(F).all(axis=1) & (t > 0)
+    return Target(state, t[keep], F[keep], context, "data", _state_info(ds, state))
+
+
+@register_target("synthetic")
+def synthetic_target(
+    ds,
+    state: str,
+    context: Context,
+    closure: str = "double-stretched",
+    noise: float = 0.0,
+    seed: int = 0,
+    N: int = 16,
+    params: dict[str, Any] | None = None,
+    **values: Any,
+) -> Target:
+    """F made by a known kernel on the state's times, plus Gaussian noise of standard deviation
+    ``noise`` (seeded): a fit must recover it.
+
+    The kernel is ``closure`` at its initial θ, with parameters replaced by ``params`` (a dict) or
+    by further keyword options (``synthetic:closure=double-stretched,K_AA=60,mu_AA=0.6``).
+    """
+    params = dict(params or {}) | values
+    from memplug.data import dynamics_for
+    from memplug.registry import get_registry
+
+    clo = get_registry().create("closures", closure)
+    theta = {k: np.asarray(v) for k, v in clo.initial(context).items()}
+    for k, v in (params or {}).items():
+        if k not in theta:
+            raise InputError(f"--target synthetic: params: {clo.name} has no parameter {k!r}; it has {sorted(theta)}")
+        theta[k] = np.broadcast_to(np.asarray(v, float), np.shape(theta[k]))
+    t, _ = dynamics_for(ds, state)
+    solver = solver_for(t, context, N=N)
+    sol = solver.solve(equation_for(clo, theta, context))
+    if int(sol.status) != 0:
+        raise InputError(f"--target synthetic: the kernel {clo.spec()} gives a failed solve ({sol.describe()})")
+    F = np.asarray(jnp.diagonal(sol.interpolate(jnp.asarray(t)), axis1=1, axis2=2))
+    if noise:
+        F = F + np.random.default_rng(seed).normal(0.0, float(noise), F.shape)
+    info = _state_info(ds, state) | {
+        "theta_true": {k: np.asarray(v).tolist() for k, v in theta.items()},
+        "noise": float(noise),
+        "kernel": clo.spec(),
+    }
+    return Target(state, t, F, context, f"synthetic:{clo.spec()}", info)
+
+
+def mct_memory(context: Context, t: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(M_mct(t), F_s^mct(t)) of the state at k_peak, each ``(n_t, s, s)``, from the closure
+    registered as ``mct`` (its ``self_memory(context, t)``); None if no such closure is installed."""
+    from memplug.registry import get_registry
+
+    reg = get_registry()
+    if "mct" not in reg.names("closures"):
+        return None
+    closure = reg.create("closures", "mct")
+    if not hasattr(closure, "self_memory"):
+        return None
+    M, F = closure.self_memory(context, np.asarray(t, float))
+    s = context.n_species
+    return np.asarray(M, float).reshape(len(t), s, s), np.asarray(F, float).reshape(len(t), s, s)
+
+
+def reference_memory(context: Context, t: np.ndarray) -> np.ndarray | None:
+    """M_mct(t), shape ``(n_t, s, s)``, or None without an MCT closure (see :func:`mct_memory`)."""
+    out = mct_memory(context, t)
+    return None if out is None else out[0]
+
+
+@register_target("mct")
+def mct_target(ds, state: str, context: Context) -> Target:
+    """F_s^mct(k_peak, t) of the state (paper SI, Figs. S5-S6): the solution of Eq. 5 with the
+    MCT memory M_mct, so a fit of this target should recover M_mct. Needs the ``mct`` closure."""
+    from memplug.data import dynamics_for
+
+    t, _ = dynamics_for(ds, state)
+    out = mct_memory(context, t)
+    if out is None:
+        raise InputError("--target mct: no MCT closure ('mct' with self_memory) is installed")
+    F = np.diagonal(out[1], axis1=1, axis2=2).copy()
+    if not np.all(np.isfinite(F)):
+        raise InputError(f"--target mct: the MCT solution of state {state} is not finite")
+    return Target(state, t, F, context, "mct", _state_info(ds, state) | {"kernel": "mct"})
+
+
+# --------------------------------------------------------------------------------------------
+# the loss
+# --------------------------------------------------------------------------------------------
+
+
+def solver_for(t: np.ndarray, context: Context, N: int = 16) -> TimeDoublingSolver:
+    """A time-doubling solver covering ``t``: dt0 resolves both the first target time and the
+    vibrational time 1/Ω², t_max is the last target time."""
+    w_max = float(np.max(np.abs(np.diag(context.omega2_matrix()))))
+    dt0 = min(float(t[0]) / 4.0, 0.05 / max(w_max, 1e-12), 1e-2)
+    return TimeDoublingSolver(N=int(N), dt0=dt0, t_max=float(t[-1]))
+
+
+_COMPILED: dict[tuple, tuple[Callable, Callable]] = {}
+
+
+def _context_fingerprint(context: Context) -> str:
+    h = hashlib.sha256()
+    for name in ("k", "S", "x", "omega2", "masses"):
+        v = getattr(context, name)
+        if v is not None:
+            h.update(name.encode() + np.ascontiguousarray(v, dtype=float).tobytes())
+    h.update(repr((context.n_species, context.rho, context.T, context.k_peak, context.dynamics)).encode())
+    return h.hexdigest()
+
+
+class FitProblem:
+    """Loss (Eq. 7) of a closure against a target, on the unconstrained parameter vector u.
+
+    Args:
+        closure: the closure to fit.
+        target: what to reproduce.
+        lasso: λ₁ of the L1 term on the physical parameters.
+        t_min, t_max: keep only target times in [t_min, t_max] (None: no limit).
+        N: the solver's half-block size (blocks of 4N points; 16 is accurate to ~1e-5 in F).
+    """
+
+    def __init__(
+        self,
+        closure: Closure,
+        target: Target,
+        *,
+        lasso: float = 0.0,
+        t_min: float | None = None,
+        t_max: float | None = None,
+        N: int = 16,
+    ):
+        if lasso < 0 or not math.isfinite(lasso):
+            raise InputError(f"--lasso: expected a finite value >= 0, got {lasso}")
+        self.closure, self.target, self.lasso = closure, target, float(lasso)
+        self.context = target.context
+        keep = np.ones(len(target.t), bool)
+        if t_min is not None:
+            keep &= target.t >= t_min
+        if t_max is not None:
+            keep &= target.t <= t_max
+        if keep.sum() < 2:
+            raise InputError(
+                f"--t-min/--t-max: the window [{t_min}, {t_max}] keeps {int(keep.sum())} of the "
+                f"target's times ({target.t[0]:.3g} … {target.t[-1]:.3g}); expected at least 2"
+            )
+        self.window = keep
+        self.t = np.asarray(target.t[keep], float)
+        self.F_target = np.asarray(target.F[keep], float)
+        self.space = closure.space(self.context)
+        # the solver covers every target time (also outside the window, for plots of the fit)
+        self.solver = solver_for(np.asarray(target.t, float), self.context, N=N)
+        self.dim = self.space.dim
+        self._t = jnp.asarray(self.t)
+        self._F = jnp.asarray(self.F_target)
+        # Compiled functions are shared by problems with the same closure, statics, solver and λ₁:
+        # the target's times and values are arguments, so another target (noise, another window of
+        # the same length, a resumed fit) reuses the compiled code.
+        key = (
+            closure.spec(), type(closure).__qualname__, _context_fingerprint(self.context),
+            self.lasso, self.solver, tuple(self.space.labels()),
+        )  # fmt: skip
+        if key not in _COMPILED:
+            _COMPILED[key] = (
+                jax.jit(jax.vmap(self._loss, in_axes=(0, None, None))),
+                jax.jit(jax.vmap(jax.value_and_grad(self._loss), in_axes=(0, None, None))),
+            )
+        self._batch_loss, self._batch_value_and_grad = _COMPILED[key]
+
+    # -- JAX-traceable pieces ------------------------------------------------------------------
+    def theta(self, u) -> dict[str, Any]:
+        """Physical parameters (dict of arrays) of the unconstrained vector ``u``."""
+        return self.space.unpack(self.space.from_unconstrained(u))
+
+    def solve(self, u):
+        return self.solver.solve(equation_for(self.closure, self.theta(u), self.context))
+
+    def predict(self, u, t=None):
+        """F_θ^{αα} at times ``t`` (default: the target's windowed times), shape ``(n_t, s)``, and
+        the solve status."""
+        sol = self.solve(u)
+        F = sol.interpolate(self._t if t is None else t)
+        return jnp.diagonal(F, axis1=-2, axis2=-1), sol.status
+
+    def _loss(self, u, t, F_target):
+        F, status = self.predict(u, t)
+        sq = jnp.sum((F - F_target) ** 2)
+        if self.lasso:
+            sq = sq + self.lasso * jnp.sum(jnp.abs(self.space.from_unconstrained(u)))
+        bad = (status != 0) | ~jnp.isfinite(sq)
+        return jnp.where(bad, jnp.inf, sq)
+
+    def loss(self, u):
+        """Eq. 7 for one vector ``u``; +inf for a flagged or non-finite solve."""
+        return self._loss(u, self._t, self._F)
+
+    # -- NumPy-facing --------------------------------------------------------------------------
+    def evaluate(self, U: np.ndarray) -> np.ndarray:
+        """Losses of a population ``U`` of shape ``(P, dim)``: one jitted, vmapped call."""
+        U = np.atleast_2d(np.asarray(U, float))
+        return np.asarray(self._batch_loss(jnp.asarray(U), self._t, self._F))
+
+    def evaluate_with_grad(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        U = np.atleast_2d(np.asarray(U, float))
+        f, g = self._batch_value_and_grad(jnp.asarray(U), self._t, self._F)
+        return np.asarray(f), np.asarray(g)
+
+    def vector(self, theta: dict[str, Any]) -> np.ndarray:
+        """The unconstrained vector of physical parameters ``theta``."""
+        return np.asarray(self.space.to_unconstrained(self.space.pack(theta)), float)
+
+    def initial_vector(self) -> np.ndarray:
+        return self.vector(self.closure.initial(self.context))
+
+
+# --------------------------------------------------------------------------------------------
+# the optimizer loop
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Stopping rules and the optimizer's start.
+
+    ``budget`` counts loss evaluations (a loss + gradient evaluation counts as one); ``sigma0`` is
+    the initial step in the unconstrained space (paper: 5e-4).
+    """
+
+    budget: int = 20_000
+    target_loss: float = 1e-6
+    seed: int = 0
+    sigma0: float = 5e-4
+
+    def __post_init__(self):
+        if not isinstance(self.budget, int | np.integer) or self.budget <= 0:
+            raise InputError(f"--budget: expected a positive number of evaluations, got {self.budget}")
+        if not self.sigma0 > 0:
+            raise InputError(f"--sigma0: expected a positive step, got {self.sigma0}")
+        if self.target_loss < 0:
+            raise InputError(f"--target-loss: expected >= 0, got {self.target_loss}")
+        if not 0 <= int(self.seed) < 2**32:
+            raise InputError(f"--seed: expected an integer in [0, 2^32), got {self.seed}")
+
+
+@dataclass
+class Progress:
+    """What the loop reports after each generation (for progress bars and tests)."""
+
+    generation: int
+    evaluations: int
+    best_loss: float
+    elapsed: float
+
+
+@dataclass
+class FitOutcome:
+    """The result of :func:`run_fit`.
+
+    ``history`` has one row per generation: generation, evaluations, best loss so far, best loss
+    of the generation, elapsed seconds.
+    """
+
+    x: np.ndarray
+    loss: float
+    evaluations: int
+    generations: int
+    history: np.ndarray
+    stop_reason: str
+    elapsed: float
+    resumed: bool = False
+
+
+CHECKPOINT_FORMAT = "memplug-checkpoint/1"
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same directory + os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_checkpoint(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            ck = pickle.load(fh)
+    except Exception as exc:
+        raise InputError(f"{path}: checkpoint is unreadable ({type(exc).__name__}); delete it or run without --resume") from None
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"{path}: not a memplug checkpoint ({CHECKPOINT_FORMAT})")
+    if ck.get("key") != key:
+        diff = sorted(k for k in set(key) | set(ck.get("key", {})) if key.get(k) != ck.get("key", {}).get(k))
+        raise InputError(
+            f"{path}: checkpoint was written for other inputs (differs in {', '.join(diff)}); "
+            "delete it or run without --resume"
+        )
+    return ck
+
+
+def run_fit(
+    problem: FitProblem,
+    optimizer: Optimizer,
+    x0: np.ndarray,
+    settings: FitSettings = FitSettings(),
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    key: dict[str, Any] | None = None,
+    callback: Callable[[Progress], None] | None = None,
+) -> FitOutcome:
+    """Minimise ``problem``'s loss with ``optimizer`` from ``x0`` (unconstrained).
+
+    Stops when the best loss ≤ ``settings.target_loss``, when ``settings.budget`` evaluations are
+    spent, or when the optimizer stops. With ``checkpoint`` a pickle is written atomically after
+    every generation; with ``resume`` an existing checkpoint (written for the same ``key``) is
+    continued. ``key`` identifies the inputs (closure, optimizer, target, settings).
+    """
+    key = dict(key or {}) | {
+        "optimizer": type(optimizer).__name__,
+        "seed": int(settings.seed),
+        "sigma0": float(settings.sigma0),
+        "dim": problem.dim,
+        "target": problem.target.fingerprint(),
+        "lasso": problem.lasso,
+        "window": (float(problem.t[0]), float(problem.t[-1]), len(problem.t)),
+    }
+    ck_path = Path(checkpoint) if checkpoint is not None else None
+    ck = _load_checkpoint(ck_path, key) if (resume and ck_path is not None) else None
+    if ck is not None:
+        optimizer.restore(ck["optimizer_state"])
+        np.random.set_state(ck["numpy_rng"])
+        gen, evals = ck["generation"], ck["evaluations"]
+        best_x, best_f = ck["best_x"], ck["best_loss"]
+        history = list(ck["history"])
+        elapsed0 = ck["elapsed"]
+    else:
+        x0 = np.asarray(x0, float)
+        if x0.shape != (problem.dim,):
+            raise InputError(f"initial vector has shape {x0.shape}; the closure has {problem.dim} parameters")
+        optimizer.start(x0, sigma0=settings.sigma0, seed=int(settings.seed), budget=settings.budget)
+        gen, evals, best_x, best_f, history, elapsed0 = 0, 0, x0, math.inf, [], 0.0
+    t_start = time.perf_counter()
+
+    def stop_reason() -> str | None:
+        if best_f <= settings.target_loss:
+            return "target loss reached"
+        if evals >= settings.budget:
+            return "budget spent"
+        if optimizer.stop():
+            return "optimizer stopped"
+        return None
+
+    reason = stop_reason() if gen > 0 else None
+    while reason is None:
+        X = np.atleast_2d(np.asarray(optimizer.ask(), float))
+        if optimizer.uses_gradient:
+            losses, grads = problem.evaluate_with_grad(X)
+            optimizer.tell(X, losses, grads)
+        else:
+            losses = problem.evaluate(X)
+            optimizer.tell(X, losses)
+        gen += 1
+        evals += len(X)
+        i = int(np.argmin(np.where(np.isfinite(losses), losses, np.inf)))
+        gen_best = float(losses[i]) if np.isfinite(losses[i]) else math.inf
+        if gen_best < best_f:
+            best_x, best_f = X[i].copy(), gen_best
+        elapsed = elapsed0 + time.perf_counter() - t_start
+        history.append((gen, evals, best_f, gen_best, elapsed))
+        if ck_path is not None:
+            atomic_write_bytes(
+                ck_path,
+                pickle.dumps(
+                    {
+                        "format": CHECKPOINT_FORMAT,
+                        "key": key,
+                        "optimizer_state": optimizer.state(),
+                        "numpy_rng": np.random.get_state(),
+                        "generation": gen,
+                        "evaluations": evals,
+                        "best_x": best_x,
+                        "best_loss": best_f,
+                        "history": history,
+                        "elapsed": elapsed,
+                    }
+                ),
+            )
+        if callback is not None:
+            callback(Progress(gen, evals, best_f, elapsed))
+        reason = stop_reason()
+    elapsed = elapsed0 + time.perf_counter() - t_start
+    return FitOutcome(
+        x=np.asarray(best_x, float),
+        loss=float(best_f),
+        evaluations=int(evals),
+        generations=int(gen),
+        history=np.asarray(history, float).reshape(-1, len(HISTORY_COLUMNS)),
+        stop_reason=reason,
+        elapsed=float(elapsed),
+        resumed=ck is not None,
+    )

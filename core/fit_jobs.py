@@ -1,0 +1,299 @@
+"""Fit jobs: one (state, closure, optimizer) fit from a dataset to result files, and the fan-out
+of many jobs, serially or through Dask (a LocalCluster of ``workers`` processes or an existing
+scheduler). A job's result depends only on the job (its seed included), never on where it ran, so
+serial and distributed runs give identical files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from memplug.errors import InputError
+from memplug.fit import (
+    FitProblem,
+    FitSettings,
+    Progress,
+    make_target,
+    r2_score,
+    reference_memory,
+    run_fit,
+)
+from memplug.fit_results import FitResult, load_result, result_summary, save_result
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """Everything that defines one fit (picklable; the unit of work of the fan-out).
+
+    ``init`` is ``default`` (the closure's initial θ), ``mct`` (fit the closure's kernel to
+    M_mct(t) first, the paper's choice) or the path of a previous result file of the same closure.
+    ``mct_reference`` also stores M_mct(t) in the result (a full MCT solve of the state; implied by
+    ``init="mct"`` and ``target="mct"``). ``out`` is the results directory (``None``: nothing is
+    written, no checkpoint).
+    """
+
+    state: str
+    closure: str = "double-stretched"
+    optimizer: str = "cmaes"
+    dataset: str = "default"
+    target: str = "data"
+    init: str = "default"
+    budget: int = 20_000
+    target_loss: float = 1e-6
+    seed: int = 0
+    sigma0: float = 5e-4
+    lasso: float = 0.0
+    t_min: float | None = None
+    t_max: float | None = None
+    solver_n: int = 16
+    mct_reference: bool = False
+    out: str | None = None
+    resume: bool = False
+    plot: bool = True
+
+    def stem(self) -> str:
+        """File name stem of this job's outputs: state, closure, optimizer (and target if not data)."""
+        parts = [self.state, self.closure, self.optimizer]
+        if self.target != "data":
+            parts.append(self.target)
+        return "__".join(re.sub(r"[^A-Za-z0-9.=+-]+", "_", p) for p in parts)
+
+    def inputs(self) -> dict[str, Any]:
+        """The inputs recorded in results and checkpoints (where outputs go is not an input)."""
+        d = dataclasses.asdict(self)
+        for k in ("out", "resume", "plot"):
+            d.pop(k)
+        return d
+
+    def checkpoint_key(self) -> dict[str, Any]:
+        """Inputs a checkpoint must match to be resumed (budget and target loss may change)."""
+        d = self.inputs()
+        d.pop("budget")
+        d.pop("target_loss")
+        return d
+
+    def settings(self) -> FitSettings:
+        return FitSettings(budget=self.budget, target_loss=self.target_loss, seed=self.seed, sigma0=self.sigma0)
+
+
+# --------------------------------------------------------------------------------------------
+# initial conditions
+# --------------------------------------------------------------------------------------------
+
+
+def fit_kernel_to_memory(problem: FitProblem, t: np.ndarray, M_ref: np.ndarray, x0: np.ndarray) -> np.ndarray:
+    """Unconstrained θ whose explicit kernel M(t; θ) best matches ``M_ref(t)`` (least squares on
+    the given times, relative to max|M_ref|): the paper's start "M = M_mct" for Eq. 6/8."""
+    import jax
+    import scipy.optimize
+
+    ctx = problem.context
+    tj = jnp.asarray(t)
+    Mr = jnp.asarray(M_ref)
+    scale = float(np.max(np.abs(M_ref))) or 1.0
+
+    def loss(u):
+        M = problem.closure.kernel(problem.theta(u), ctx)(tj)
+        r = (jnp.reshape(M, Mr.shape) - Mr) / scale
+        return jnp.mean(r**2)
+
+    vg = jax.jit(jax.value_and_grad(loss))
+
+    def fun(u):
+        f, g = vg(jnp.asarray(u))
+        f = float(f)
+        if not math.isfinite(f):
+            return 1e30, np.zeros_like(u)
+        return f, np.asarray(g, float)
+
+    res = scipy.optimize.minimize(fun, np.asarray(x0, float), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
+    return np.asarray(res.x, float)
+
+
+def initial_vector(problem: FitProblem, init: str) -> tuple[np.ndarray, str, np.ndarray | None]:
+    """(x0, how it was obtained, M_mct on the result grid or None)."""
+    x_default = problem.initial_vector()
+    if init == "default":
+        return x_default, "default", None
+    if init == "mct":
+        t = memory_grid(problem)
+        M_ref = reference_memory(problem.context, t)
+        if M_ref is None:
+            warnings.warn(
+                "--init mct is pending: no MCT memory function (closure 'mct' with mct_self_memory) "
+                "is installed; starting from the closure's default",
+                stacklevel=2,
+            )
+            return x_default, "default (mct pending: no MCT memory available)", None
+        return fit_kernel_to_memory(problem, t, M_ref, x_default), "mct", M_ref
+    ds = load_result(init)
+    labels = [str(v) for v in ds["param"].values]
+    if labels != problem.space.labels():
+        raise InputError(
+            f"--init {init}: the result has parameters {labels[:4]}... of closure {ds.attrs['closure']!r}; "
+            f"expected those of {problem.closure.spec()!r}"
+        )
+    return np.asarray(ds["theta_unconstrained"].values, float), f"result:{init}", None
+
+
+def memory_grid(problem: FitProblem, n: int = 200) -> np.ndarray:
+    """Log-spaced times on which M(t) is reported (the target's span)."""
+    t = problem.target.t
+    return np.geomspace(float(t[0]), float(t[-1]), n)
+
+
+# --------------------------------------------------------------------------------------------
+# one job
+# --------------------------------------------------------------------------------------------
+
+
+def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_ref) -> FitResult:
+    """Solve once more at the best θ and collect what the result file holds."""
+    x = jnp.asarray(outcome.x)
+    sol = problem.solve(x)
+    t_all = problem.target.t
+    F_fit = np.asarray(jnp.diagonal(sol.interpolate(jnp.asarray(t_all)), axis1=1, axis2=2))
+    t_M = memory_grid(problem)
+    M_fit = np.asarray(sol.interpolate(jnp.asarray(t_M), which="M"))
+    if M_ref is None and (job.mct_reference or job.target == "mct"):
+        M_ref = reference_memory(problem.context, t_M)
+    w = problem.window
+    theta = np.asarray(problem.space.from_unconstrained(x), float)
+    return FitResult(
+        state=job.state,
+        closure=problem.closure.spec(),
+        optimizer=job.optimizer,
+        target=problem.target.source,
+        dataset=str(job.dataset),
+        init=init_note,
+        seed=job.seed,
+        labels=problem.space.labels(),
+        theta=theta,
+        x=np.asarray(outcome.x, float),
+        t=t_all,
+        F_target=problem.target.F,
+        F_fit=F_fit,
+        in_window=w,
+        t_M=t_M,
+        M_fit=M_fit,
+        M_reference=M_ref,
+        loss=outcome.loss,
+        r2=r2_score(F_fit[w], problem.target.F[w]),
+        evaluations=outcome.evaluations,
+        generations=outcome.generations,
+        history=outcome.history,
+        stop_reason=outcome.stop_reason,
+        elapsed=outcome.elapsed,
+        species=tuple(problem.context.species),
+        inputs=job.inputs(),
+        info=problem.target.info | {"solver": {"N": problem.solver.N, "dt0": problem.solver.dt0, "t_max": problem.solver.t_max}},
+    )
+
+
+def prepare(job: FitJob, ds=None):
+    """Load the dataset (unless given), build the target, closure, optimizer and problem."""
+    from memplug.data import context_for, load_dataset
+    from memplug.registry import get_registry
+
+    ds = load_dataset(job.dataset) if ds is None else ds
+    if job.state not in set(map(str, ds["state"].values)):
+        raise InputError(f"--state: {job.state!r} is not in dataset {job.dataset!r}")
+    ctx = context_for(ds, job.state)
+    target = make_target(job.target, ds, job.state, ctx)
+    reg = get_registry()
+    closure = reg.create("closures", job.closure)
+    optimizer = reg.create("optimizers", job.optimizer)
+    problem = FitProblem(closure, target, lasso=job.lasso, t_min=job.t_min, t_max=job.t_max, N=job.solver_n)
+    return problem, optimizer
+
+
+def run_job(job: FitJob, callback: Callable[[Progress], None] | None = None, ds=None) -> dict[str, Any]:
+    """Run one fit; write ``<out>/<stem>.nc/.json/.png`` and checkpoints in ``<out>/checkpoints``.
+
+    With ``job.resume``: a finished result with the same inputs is returned as is; otherwise the
+    checkpoint (if any) is continued. Returns the summary dict (+ ``"files"``).
+    """
+    out = Path(job.out) if job.out is not None else None
+    result_path = out / f"{job.stem()}.nc" if out is not None else None
+    if job.resume and result_path is not None and result_path.exists():
+        done = load_result(result_path)
+        if json.loads(done.attrs.get("inputs", "{}")) == json.loads(json.dumps(job.inputs())):
+            return result_summary(done) | {"files": {"netcdf": str(result_path)}, "reused": True}
+    settings = job.settings()
+    problem, optimizer = prepare(job, ds)
+    x0, init_note, M_ref = initial_vector(problem, job.init)
+    checkpoint = out / "checkpoints" / f"{job.stem()}.ckpt" if out is not None else None
+    outcome = run_fit(
+        problem, optimizer, x0, settings,
+        checkpoint=checkpoint, resume=job.resume, key=job.checkpoint_key(), callback=callback,
+    )  # fmt: skip
+    result = build_result(problem, outcome, job, init_note, M_ref)
+    files = save_result(result, result_path, plot=job.plot) if result_path is not None else {}
+    return result.summary() | {"files": {k: str(v) for k, v in files.items()}, "reused": False}
+
+
+def run_jobs(
+    jobs: Sequence[FitJob],
+    *,
+    workers: int = 0,
+    scheduler: str | None = None,
+    on_progress: Callable[[int, Progress], None] | None = None,
+    on_done: Callable[[int, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run ``jobs`` serially (``workers == 0`` and no scheduler) or through Dask; results in job order.
+
+    ``workers > 0`` starts a LocalCluster of that many single-threaded worker processes;
+    ``scheduler`` connects to an existing Dask scheduler (``tcp://host:8786``). Per-generation
+    progress (``on_progress``) is only reported for serial runs; ``on_done`` for every finished job.
+    """
+    results: list[dict[str, Any] | None] = [None] * len(jobs)
+    if workers <= 0 and scheduler is None:
+        from memplug.data import load_dataset
+
+        cache: dict[str, Any] = {}
+        for i, job in enumerate(jobs):
+            if job.dataset not in cache:
+                cache = {job.dataset: load_dataset(job.dataset)}
+            cb = (lambda p, i=i: on_progress(i, p)) if on_progress else None
+            results[i] = run_job(job, callback=cb, ds=cache[job.dataset])
+            if on_done:
+                on_done(i, results[i])
+        return results  # type: ignore[return-value]
+
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    try:
+        if scheduler is not None:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except OSError as exc:
+                raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        else:
+            cluster = LocalCluster(
+                n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client = Client(cluster)
+        with client:
+            futures = client.map(run_job, list(jobs), pure=False)
+            index = {f.key: i for i, f in enumerate(futures)}
+            for fut in as_completed(futures):
+                i = index[fut.key]
+                results[i] = fut.result()
+                if on_done:
+                    on_done(i, results[i])
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return results  # type: ignore[return-value]

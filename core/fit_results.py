@@ -1,0 +1,255 @@
+"""Results of a fit: one netCDF file (fitted θ, F_fit(t), M(t), loss history, seed, versions,
+inputs), a JSON summary and a PNG figure per fit, each written atomically.
+
+Layout of a result file (``memplug-fit/1``)::
+
+    dims    param, t, species, t_M, species2, generation, history_column
+    vars    theta(param)               fitted physical parameters (labels in coord `param`)
+            theta_unconstrained(param) the optimizer's vector
+            F_target(t, species), F_fit(t, species), in_window(t)
+            M_fit(t_M, species, species2)       M(t) of the fitted closure
+            M_reference(t_M, species, species2) M_mct(t) where available (else absent)
+            history(generation, history_column) generation, evaluations, best loss, ...
+    attrs   schema, state, closure, optimizer, target, dataset, init, seed, loss, r2,
+            evaluations, generations, stop_reason, elapsed_s, versions (JSON), inputs (JSON), info (JSON)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from memplug.errors import InputError
+
+SCHEMA = "memplug-fit/1"
+HISTORY_COLUMNS = ("generation", "evaluations", "best_loss", "generation_loss", "elapsed")
+
+
+@dataclass
+class FitResult:
+    """Everything a finished fit reports (see the module docstring for the file layout)."""
+
+    state: str
+    closure: str
+    optimizer: str
+    target: str
+    dataset: str
+    init: str
+    seed: int
+    labels: list[str]
+    theta: np.ndarray
+    x: np.ndarray
+    t: np.ndarray
+    F_target: np.ndarray
+    F_fit: np.ndarray
+    in_window: np.ndarray
+    t_M: np.ndarray
+    M_fit: np.ndarray
+    M_reference: np.ndarray | None
+    loss: float
+    r2: float
+    evaluations: int
+    generations: int
+    history: np.ndarray
+    stop_reason: str
+    elapsed: float
+    species: tuple[str, ...] = ("A", "B")
+    inputs: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly summary (one row of the final table)."""
+        T, T_mct = self.info.get("T", np.nan), self.info.get("T_mct", np.nan)
+        return {
+            "state": self.state,
+            "closure": self.closure,
+            "optimizer": self.optimizer,
+            "target": self.target,
+            "init": self.init,
+            "seed": self.seed,
+            "T": T,
+            "T_over_Tmct": (T / T_mct) if T_mct and np.isfinite(T_mct) else None,
+            "loss": self.loss,
+            "r2": self.r2,
+            "evaluations": self.evaluations,
+            "generations": self.generations,
+            "stop_reason": self.stop_reason,
+            "elapsed_s": self.elapsed,
+            "theta": dict(zip(self.labels, np.asarray(self.theta, float).tolist(), strict=True)),
+        }
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for dist in ("memplug", "jax", "numpy", "cma", "nevergrad", "optax", "xarray"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _json(obj: Any) -> str:
+    def default(o):
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, np.generic):
+            return o.item()
+        return str(o)
+
+    return json.dumps(obj, default=default, sort_keys=True)
+
+
+def to_dataset(r: FitResult) -> xr.Dataset:
+    s = list(r.species)
+    data = {
+        "theta": (("param",), np.asarray(r.theta, float)),
+        "theta_unconstrained": (("param",), np.asarray(r.x, float)),
+        "F_target": (("t", "species"), np.asarray(r.F_target, float)),
+        "F_fit": (("t", "species"), np.asarray(r.F_fit, float)),
+        "in_window": (("t",), np.asarray(r.in_window, bool)),
+        "M_fit": (("t_M", "species", "species2"), np.asarray(r.M_fit, float)),
+        "history": (("generation", "history_column"), np.asarray(r.history, float).reshape(-1, len(HISTORY_COLUMNS))),
+    }
+    if r.M_reference is not None:
+        data["M_reference"] = (("t_M", "species", "species2"), np.asarray(r.M_reference, float))
+    ds = xr.Dataset(
+        data,
+        coords={
+            "param": np.array(r.labels, dtype=object),
+            "t": np.asarray(r.t, float),
+            "species": np.array(s, dtype=object),
+            "species2": np.array(s, dtype=object),
+            "t_M": np.asarray(r.t_M, float),
+            "history_column": np.array(HISTORY_COLUMNS, dtype=object),
+        },
+    )
+    ds.attrs = {
+        "schema": SCHEMA,
+        "state": r.state,
+        "closure": r.closure,
+        "optimizer": r.optimizer,
+        "target": r.target,
+        "dataset": r.dataset,
+        "init": r.init,
+        "seed": int(r.seed),
+        "loss": float(r.loss),
+        "r2": float(r.r2),
+        "evaluations": int(r.evaluations),
+        "generations": int(r.generations),
+        "stop_reason": r.stop_reason,
+        "elapsed_s": float(r.elapsed),
+        "versions": _json(versions()),
+        "inputs": _json(r.inputs),
+        "info": _json(r.info),
+    }
+    return ds
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_result(r: FitResult, path: str | os.PathLike, *, plot: bool = True) -> dict[str, Path]:
+    """Write ``path`` (netCDF), ``path`` with ``.json`` (summary) and ``.png`` (figure), atomically."""
+    path = Path(path)
+    nc = path.with_suffix(".nc")
+    ds = to_dataset(r)
+    _atomic(nc, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+    js = path.with_suffix(".json")
+    text = json.dumps(json.loads(_json(r.summary())), indent=2)
+    _atomic(js, lambda tmp: Path(tmp).write_text(text + "\n"))
+    out = {"netcdf": nc, "json": js}
+    if plot:
+        png = path.with_suffix(".png")
+        plot_result(ds, png)
+        out["png"] = png
+    return out
+
+
+def load_result(path: str | os.PathLike) -> xr.Dataset:
+    """Open a result file (``memplug-fit/1``); InputError naming the file if it is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: result file not found")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable netCDF result ({type(exc).__name__}: {exc})") from None
+    if ds.attrs.get("schema") != SCHEMA:
+        raise InputError(f"{path}: attrs.schema: expected {SCHEMA!r}, found {ds.attrs.get('schema')!r}")
+    return ds
+
+
+def result_summary(ds: xr.Dataset) -> dict[str, Any]:
+    """The JSON summary of a loaded result dataset."""
+    info = json.loads(ds.attrs.get("info", "{}"))
+    T, T_mct = info.get("T"), info.get("T_mct")
+    return {
+        "state": ds.attrs["state"],
+        "closure": ds.attrs["closure"],
+        "optimizer": ds.attrs["optimizer"],
+        "target": ds.attrs["target"],
+        "init": ds.attrs["init"],
+        "seed": int(ds.attrs["seed"]),
+        "T": T,
+        "T_over_Tmct": (T / T_mct) if T and T_mct and np.isfinite(T_mct) else None,
+        "loss": float(ds.attrs["loss"]),
+        "r2": float(ds.attrs["r2"]),
+        "evaluations": int(ds.attrs["evaluations"]),
+        "generations": int(ds.attrs["generations"]),
+        "stop_reason": ds.attrs["stop_reason"],
+        "elapsed_s": float(ds.attrs["elapsed_s"]),
+        "theta": dict(zip(map(str, ds["param"].values), ds["theta"].values.tolist(), strict=True)),
+    }
+
+
+def plot_result(ds: xr.Dataset, png: str | os.PathLike) -> None:
+    """F target vs fit, M(t) vs M_mct, and the loss history of one result, as one PNG (atomic)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    t = ds["t"].values
+    colors = ("C0", "C3", "C2", "C1")
+    for i, sp in enumerate(map(str, ds["species"].values)):
+        c = colors[i % len(colors)]
+        axes[0].plot(t, ds["F_target"].values[:, i], "o", ms=2.5, color=c, alpha=0.6, label=f"target {sp}{sp}")
+        axes[0].plot(t, ds["F_fit"].values[:, i], "-", color=c, label=f"fit {sp}{sp}")
+        axes[1].plot(ds["t_M"].values, ds["M_fit"].values[:, i, i], "-", color=c, label=f"M^{sp}{sp} fit")
+        if "M_reference" in ds:
+            axes[1].plot(ds["t_M"].values, ds["M_reference"].values[:, i, i], "--", color=c, label=f"M^{sp}{sp} MCT")
+    axes[0].set(xscale="log", xlabel="t", ylabel="F_s(k_p, t)", title=f"{ds.attrs['state']}: R² = {ds.attrs['r2']:.6f}")
+    diag = np.diagonal(ds["M_fit"].values, axis1=1, axis2=2)
+    positive = bool(np.all(diag > 0))
+    axes[1].set(xscale="log", yscale="log" if positive else "symlog", xlabel="t", ylabel="M(t)",
+                title=f"memory kernel ({ds.attrs['closure']})")
+    h = ds["history"].values
+    if len(h):
+        axes[2].plot(h[:, 1], np.where(np.isfinite(h[:, 2]), h[:, 2], np.nan), "-k")
+    axes[2].set(yscale="log", xlabel="evaluations", ylabel="best loss (Eq. 7)", title=f"{ds.attrs['optimizer']}: loss {ds.attrs['loss']:.3g}")
+    for ax in axes[:2]:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _atomic(Path(png), lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+    plt.close(fig)
