@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "memplug.cli.dataset",
     "memplug.cli.plot",
     "memplug.cli.simulate",
+    "memplug.cli.run",
 )
 
 _registered = False
