@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+
 from memplug.errors import InputError
 
 
@@ -47,13 +48,26 @@ def grid_spacing(k) -> float:
 
 
 def _anti_diagonal_sums(A):
-    """Sums over j + l = s, s = 0 … 2n−2, of A[j, l, ...] (a skew reshape, no loop)."""
-    n = A.shape[0]
-    rest = A.shape[2:]
-    padded = jnp.concatenate([A, jnp.zeros((n, n) + rest, A.dtype)], axis=1)  # (n, 2n, ...)
-    flat = padded.reshape((2 * n * n,) + rest)[: n * (2 * n - 1)]
-    skew = flat.reshape((n, 2 * n - 1) + rest)  # skew[j, j + l] = A[j, l]
-    return jnp.sum(skew, axis=0)
+    """Sums over j + l = s, s = 0 … 2n−2, of A[..., j, l] (a skew reshape, no loop)."""
+    n = A.shape[-1]
+    lead = A.shape[:-2]
+    padded = jnp.concatenate([A, jnp.zeros_like(A)], axis=-1)  # (..., n, 2n)
+    flat = padded.reshape(lead + (2 * n * n,))[..., : n * (2 * n - 1)]
+    skew = flat.reshape(lead + (n, 2 * n - 1))  # skew[..., j, j + l] = A[..., j, l]
+    return jnp.sum(skew, axis=-2)
+
+
+def triangle_sums_last(A):
+    """T[..., i] = Σ_{|j−l| ≤ i ≤ j+l} A[..., j, l] for i = 0 … n−1 (grid axes last: the fast layout)."""
+    n = A.shape[-1]
+    anti = _anti_diagonal_sums(A)  # index s = j + l
+    diag = _anti_diagonal_sums(A[..., ::-1])  # index n−1 + (j − l)
+    # |j − l| = m: diagonals n−1+m and n−1−m
+    by_abs = jnp.concatenate([diag[..., n - 1 : n], diag[..., n:] + diag[..., : n - 1][..., ::-1]], axis=-1)
+    inside = jnp.cumsum(by_abs, axis=-1)  # Σ_{|j−l| ≤ i}
+    below = jnp.cumsum(anti[..., : n - 1], axis=-1)  # Σ_{j+l ≤ i−1}, for i = 1 … n−1
+    below = jnp.concatenate([jnp.zeros_like(below[..., :1]), below], axis=-1)
+    return inside - below
 
 
 def triangle_sums(A):
@@ -61,16 +75,9 @@ def triangle_sums(A):
 
     ``A`` has shape ``(n, n, *rest)``; the result has shape ``(n, *rest)``.
     """
-    n = A.shape[0]
-    anti = _anti_diagonal_sums(A)  # index s = j + l
-    diag = _anti_diagonal_sums(A[:, ::-1])  # index n−1 + (j − l)
-    centre = diag[n - 1]
-    # |j − l| = m: diagonals n−1+m and n−1−m
-    by_abs = jnp.concatenate([centre[None], diag[n:] + diag[: n - 1][::-1]], axis=0)
-    inside = jnp.cumsum(by_abs, axis=0)  # Σ_{|j−l| ≤ i}
-    below = jnp.cumsum(anti[: n - 1], axis=0)  # Σ_{j+l ≤ i−1}, for i = 1 … n−1
-    below = jnp.concatenate([jnp.zeros_like(below[:1]), below], axis=0)
-    return inside - below
+    rest = A.ndim - 2
+    moved = jnp.moveaxis(A, (0, 1), (rest, rest + 1))
+    return jnp.moveaxis(triangle_sums_last(moved), rest, 0)
 
 
 def triangle_mask(n: int) -> np.ndarray:

@@ -41,9 +41,10 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
+
 from memplug.errors import InputError
 from memplug.kernels import ExplicitKernel, FunctionalKernel
-from memplug.plugins.mct.grid import grid_spacing, probe_weights, triangle_sums
+from memplug.plugins.mct.grid import grid_spacing, probe_weights, triangle_sums_last
 from memplug.solution import interpolate
 
 # --------------------------------------------------------------------------------------------
@@ -140,21 +141,43 @@ def _mm(a, b):
     return jnp.einsum("kab,kbc->kac", a, b)
 
 
+def _species_first(F):
+    return jnp.transpose(F, (1, 2, 0))  # (n, s, s) -> (s, s, n)
+
+
+def _collective_arrays(Ft, ct, w):
+    """The three weighted (q, p) arrays of the collective vertex, shape (3, s, s, n, n).
+
+    Layout: species first, grid axes last (contiguous for the triangle sums).
+    """
+    X = jnp.einsum("amk,mnk,nbk->abk", ct, Ft, ct)
+    Y = jnp.einsum("amk,mbk->abk", ct, Ft)
+    Z = jnp.einsum("amk,mbk->abk", Ft, ct)
+    P = X[..., :, None] * Ft[..., None, :]  # X(q) ∘ F(p)
+    R = Y[..., :, None] * Z[..., None, :] + Z[..., :, None] * Y[..., None, :]
+    return jnp.stack([w[0] * (2.0 * P + R), w[1] * (2.0 * P - R), 2.0 * w[2] * P]), X
+
+
+def _tagged_arrays(Xd, Fs, w):
+    """(3, s, n, n) weighted arrays of the tagged vertex; Xd (s, n) = diag(cFc), Fs (s, n)."""
+    P = Xd[:, :, None] * Fs[:, None, :]
+    return jnp.stack([w[0] * P, w[1] * P, w[2] * P])
+
+
+def _combine(T, k):
+    """k T¹ + T²/k³ + 2 T³/k from stacked triangle sums T (3, ..., n)."""
+    return k * T[0] + T[1] / k**3 + 2.0 * T[2] / k
+
+
 def collective_integral(F, c, k, w):
     """I_αβ(k_i) = k T1 + 2 T3 / k + T2 / k³ for the collective vertex (see module docstring).
 
     With it, ∫ d³q Σ V F F V = (2π Δ² / 4) I, so K = diag(D) ρΔ²/(32π²) I diag(1/x).
+    ``F``, ``c``: (n, s, s); returns (n, s, s).
     """
-    X = _mm(_mm(c, F), c)
-    Y = _mm(c, F)
-    Z = _mm(F, c)
-    P = X[:, None] * F[None, :]  # (q, p, s, s): X(q) ∘ F(p)
-    R = Y[:, None] * Z[None, :] + Z[:, None] * Y[None, :]
-    w1, w2, w3 = (wi[:, :, None, None] for wi in w)
-    A = jnp.stack([w1 * (2.0 * P + R), w2 * (2.0 * P - R), 2.0 * w3 * P], axis=2)
-    T = triangle_sums(A)  # (n, 3, s, s)
-    kk = k[:, None, None]
-    return kk * T[:, 0] + T[:, 1] / kk**3 + 2.0 * T[:, 2] / kk
+    A, _ = _collective_arrays(_species_first(F), _species_first(c), w)
+    T = triangle_sums_last(A)  # (3, s, s, n)
+    return jnp.transpose(_combine(T, k), (2, 0, 1))
 
 
 def tagged_integral(Xd, Fs, k, w):
@@ -162,11 +185,8 @@ def tagged_integral(Xd, Fs, k, w):
 
     With it, K_s^σ = D_σ ρ Δ² / (16π²) I_s^σ.
     """
-    P = Xd[:, None, :] * Fs[None, :, :]  # (q, p, s)
-    A = jnp.stack([w[0][:, :, None] * P, w[1][:, :, None] * P, w[2][:, :, None] * P], axis=2)
-    T = triangle_sums(A)  # (n, 3, s)
-    kk = k[:, None]
-    return kk * T[:, 0] + T[:, 1] / kk**3 + 2.0 * T[:, 2] / kk
+    T = triangle_sums_last(_tagged_arrays(Xd.T, Fs.T, w))  # (3, s, n)
+    return _combine(T, k).T
 
 
 def collective_memory(F, statics: MCTStatics):
@@ -234,18 +254,23 @@ class MCTKernel(FunctionalKernel):
         return int(self.k.shape[0])
 
     def __call__(self, F):
-        n = self.k.shape[0]
-        Fc = F[:n]
-        K = self.pref[None] * collective_integral(Fc, self.c, self.k, self.w)
+        n, s = self.k.shape[0], F.shape[-1]
+        Ft = _species_first(F[:n])
+        A, X = _collective_arrays(Ft, _species_first(self.c), self.w)  # (3, s, s, n, n), X (s, s, n)
         if not self.tagged:
-            return K
-        X = _mm(_mm(self.c, Fc), self.c)
-        Xd = jnp.diagonal(X, axis1=1, axis2=2)  # (n, s): Σ_αβ c_σα F_αβ c_βσ
-        Fs = jnp.diagonal(F[n : 2 * n], axis1=1, axis2=2)  # (n, s)
-        Ks = self.pref_s[None] * tagged_integral(Xd, Fs, self.k, self.w)
+            I = _combine(triangle_sums_last(A), self.k)
+            return jnp.transpose(self.pref[:, :, None] * I, (2, 0, 1))
+        Xd = jnp.diagonal(X, axis1=0, axis2=1).T  # (s, n): Σ_αβ c_σα F_αβ c_βσ
+        Fs = jnp.diagonal(F[n : 2 * n], axis1=1, axis2=2).T  # (s, n)
+        At = _tagged_arrays(Xd, Fs, self.w)  # (3, s, n, n)
+        # one triangle-sum pass over the collective and tagged arrays together
+        T = triangle_sums_last(jnp.concatenate([A.reshape(3, s * s, n, n), At], axis=1))
+        I = _combine(T, self.k)  # (s*s + s, n)
+        K = jnp.transpose(self.pref[:, :, None] * I[: s * s].reshape(s, s, n), (2, 0, 1))
+        Ks = (self.pref_s[:, None] * I[s * s :]).T  # (n, s)
         parts = [K, _diag_embed(Ks)]
         if self.probe_w.shape[0]:
-            Kp = self.pref_probe[None] * jnp.einsum("mjl,js,ls->ms", self.probe_w, Xd, Fs)
+            Kp = self.pref_probe[None] * jnp.einsum("mjl,sj,sl->ms", self.probe_w, Xd, Fs)
             parts.append(_diag_embed(Kp))
         return jnp.concatenate(parts, axis=0)
 
