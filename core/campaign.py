@@ -384,7 +384,7 @@ def run_planned_state(
     ds.attrs.update({
         "campaign": campaign.name,
         "campaign_block": s.block,
-        "protocol": json.dumps(s.protocol, sort_keys=True),
+        "campaign_protocol": json.dumps(s.protocol, sort_keys=True),
         "regenerate": f"memplug dataset build --only {s.id}",
     })
     if str(ds["state"].values[0]) != s.id:

@@ -6,6 +6,8 @@ regenerating it with one thread (``--only STATE --fresh --threads 1``) is bit-fo
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -77,6 +79,9 @@ def test_build_one_state_and_regenerate_bit_for_bit(tmp_path):
     assert a["engine"].item() == "lammps" and a["engine_version"].item()
     assert a["seed"].item() == b["seed"].item() and a["steps"].item() > 0 and a["N"].item() == 150
     assert a.attrs["regenerate"] == f"memplug dataset build --only {SID}"
+    protocol = json.loads(a.attrs["protocol"])  # the full MD settings, not only the overrides
+    assert protocol["L"] == 5.0 and protocol["dt_max"] == 0.002 and "n_origins" in protocol
+    assert json.loads(a.attrs["campaign_protocol"])["L"] == 5.0
     assert a["cpu_seconds"].item() > 0
     # bit-for-bit with one thread on the same engine build (CPU time excepted)
     for name in ("S", "time", "Fs", "Fs_k", "msd", "tau_alpha", "k_below_box"):

@@ -242,7 +242,8 @@ def info_command(
             cpu += r.cpu_seconds
         ratio = r.planned.T_over_Tmct if r.planned else float("nan")
         style = {"equilibrated": "green", "glass": "cyan", "failed": "red", "invalid": "red", "excluded": "yellow"}.get(r.status, "dim")
-        table.add_row(r.sid, _fmt(ratio, ".2f"), f"[{style}]{r.status}[/]", _fmt(r.tau_alpha), _fmt(r.cpu_seconds, ".0f"), r.reason)
+        cpu_fmt = ".0f" if r.cpu_seconds >= 10 else ".2g"
+        table.add_row(r.sid, _fmt(ratio, ".2f"), f"[{style}]{r.status}[/]", _fmt(r.tau_alpha), _fmt(r.cpu_seconds, cpu_fmt), r.reason)
     console.print(table)
     done = sum(r.done for r in rows)
     console.print(
