@@ -129,6 +129,7 @@ class _BlockIndex:
 
     def __init__(self, L: int, n0: int, first: bool):
         d1, d2 = _stencils(L, first)
+        self.U, self.n0 = L - n0, n0
         i = np.arange(n0, L)[:, None]  # rows (U, 1)
         j = np.arange(L)[None, :]  # columns (1, L)
         ib = i // 2
@@ -143,8 +144,6 @@ class _BlockIndex:
         self.idx_ib = (i - ib)[:, 0]  # M_{i−ī}
         # Σ_{k=1}^{ī} dM_{i−k+1} (F_k − F_{k−1})
         self.mask_c = ((j >= 1) & (j <= ib)).astype(float)
-        self.idx_c = np.clip(i - j + 1, 0, L - 1)
-        self.idx_c0 = np.clip(i - j, 0, L - 1)
         self.known = (np.arange(L) < n0).astype(float)
         # Σ over j in [ī+1, i] of (M_{i−j+1} − M_{i−j}) dF_j
         in_d = (j >= ib + 1) & (j <= i)
@@ -159,25 +158,43 @@ def _shift_left(x):
     return jnp.concatenate([x[:, 1:], jnp.zeros_like(x[:, :1])], axis=1)
 
 
+def _toeplitz(v, a: int, U: int):
+    """T[u, j] = v[a + u − j] (0 where the index leaves [0, L)), shape (U, L, ...), without a 2-D gather.
+
+    A row-shifted matrix is a tiled vector reshaped with one element less per row: only a 1-D gather
+    of U + L elements and a copy, which is much cheaper than a (U, L) gather, above all under vmap.
+    """
+    L = v.shape[0]
+    P = L + U
+    m = np.concatenate([np.arange(L), [L], np.arange(-(U - 1), 0)])  # m = j − u, stored at m mod P
+    src = a - m
+    valid = (src >= 0) & (src <= L - 1) & (m != L)
+    zz = jnp.where(valid.reshape((-1,) + (1,) * (v.ndim - 1)), v[np.clip(src, 0, L - 1)], 0.0)
+    tiled = jnp.tile(zz, (U,) + (1,) * (v.ndim - 1))[: U * (P - 1)]
+    return tiled.reshape((U, P - 1) + v.shape[1:])[:, :L]
+
+
 def _assemble(ix: _BlockIndex, eq, dt, F, dF, M, dM):
     """All rows of a block at once: ``coef`` (U, L, K, s, s) and ``const`` (U, K, s, s)."""
     e = (Ellipsis, None, None, None)
+    # three Toeplitz matrices serve every memory term: M_{i−j+1}, M_{i−j}, dM_{i−j+1}, i = n0 + u
+    U, n0 = ix.U, ix.n0
+    M1, M0, dM1 = _toeplitz(M, n0 + 1, U), _toeplitz(M, n0, U), _toeplitz(dM, n0 + 1, U)
     coef = ix.D2[e] * (eq.alpha / dt**2) + ix.D1[e] * (eq.beta / dt)
     coef = coef + ix.diag[e] * (eq.gamma + M[0])
     coef = coef - ix.at_ib[e] * M[ix.idx_ib][:, None]
-    A = ix.mask_c[e] * dM[ix.idx_c]
+    A = ix.mask_c[e] * dM1
     coef = coef + A - _shift_left(A)
-    G = M[ix.idx_d1] - M[ix.idx_d0]
-    D = dM[ix.idx_d1] - 0.5 * (M[ix.idx_d1] + M[ix.idx_d0])
+    G = M1 - M0
+    D = dM1 - 0.5 * (M1 + M0)
     coef = coef + ix.mask_new[e] * (0.5 * G + D) + _shift_left(ix.mask_new[e] * (0.5 * G - D))
     F_prev = jnp.concatenate([F[:1], F[:-1]], axis=0)
-    old = ix.mask_old[e]
     eps = ix.known[:, None, None, None] * (0.5 * (F_prev + F) - dF)
-    dMc = ix.mask_c[e] * (M[ix.idx_c0] - M[ix.idx_c])
+    old = ix.mask_old[e]
     const = (
         jnp.einsum("ujkab,jkbc->ukac", old * G, dF)
         + jnp.einsum("ujkab,jkbc->ukac", old * D, F - F_prev)
-        + jnp.einsum("ujkab,jkbc->ukac", dMc, eps)
+        - jnp.einsum("ujkab,jkbc->ukac", ix.mask_c[e] * G, eps)
     )
     return coef, const
 
@@ -351,7 +368,7 @@ class TimeDoublingSolver(eqx.Module):
                     dM = dM.at[i].set(0.5 * (M[i - 1] + Mi))
                 coef, const = _row(i, n0, L, coeffs, dt, F, dF, M, dM, d1, d2)
                 rest = const + jnp.einsum("jkab,jkbc->kac", coef.at[i].set(0.0), F)
-                return -jnp.linalg.solve(coef[i], rest), M, dM
+                return -_matmul(_small_inv(coef[i]), rest), M, dM
 
             if not functional:
                 Fi, M, dM = update(guess, M, dM)
@@ -437,14 +454,30 @@ def _decimate_avg(d):
     return new.at[1 : L // 2].set(0.5 * (d[2 * j - 1] + d[2 * j]))
 
 
+def _small_inv(A):
+    """Inverse of a stack of small matrices (..., s, s): closed form for s = 1 and 2.
+
+    Batched LAPACK calls on many 1×1 or 2×2 matrices are dominated by per-call overhead on CPU,
+    especially under ``vmap``.
+    """
+    s = A.shape[-1]
+    if s == 1:
+        return 1.0 / A
+    if s == 2:
+        a, b, c, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
+        det = a * d - b * c
+        return jnp.stack([jnp.stack([d, -b], -1), jnp.stack([-c, a], -1)], -2) / det[..., None, None]
+    return jnp.linalg.inv(A)
+
+
 def _block_triangular_solve(T, rhs):
     """Solve Σ_j T[i, j] X_j = rhs_i for a block-lower-triangular T of shape (U, U, s, s).
 
     Each block row is first multiplied by the inverse of its diagonal block, which makes the
-    flattened (U s × U s) matrix unit lower triangular.
+    flattened (U s × U s) matrix unit lower triangular: one triangular solve.
     """
     U, _, s, _ = T.shape
-    Dinv = jnp.linalg.inv(T[jnp.arange(U), jnp.arange(U)])  # (U, s, s)
+    Dinv = _small_inv(T[jnp.arange(U), jnp.arange(U)])  # (U, s, s)
     Tn = jnp.einsum("iab,ijbc->ijac", Dinv, T)
     r = jnp.einsum("iab,ibc->iac", Dinv, rhs)
     A = jnp.transpose(Tn, (0, 2, 1, 3)).reshape(U * s, U * s)
