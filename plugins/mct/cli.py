@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import typer
+
 from memplug.errors import InputError
+
+_NAMES = "ABCDEFGH"
 
 mct_app = typer.Typer(help="Mode-coupling theory: critical points, nonergodicity parameters, dynamics.", no_args_is_help=True)
 
@@ -124,9 +127,10 @@ def critical_command(
     json_out: Path = typer.Option(None, "--json", help="Also write the result as JSON (atomically)."),
 ) -> None:
     """Find the MCT critical point by bisection on the nonergodicity parameter."""
+    from rich.table import Table
+
     from memplug.cli.app import console
     from memplug.plugins.mct.steady import critical_point
-    from rich.table import Table
 
     if (system is None) == (dataset is None):
         raise InputError("mct critical: give exactly one of --system hard-spheres or --dataset NAME")
@@ -158,8 +162,9 @@ def critical_command(
     table.add_row("exponent parameter λ", "skipped" if no_exponent else f"{cp.lam:.4f}")
     table.add_row("k_peak of S^AA", f"{st.k[ip]:.4g}")
     for a in range(st.n_species):
-        table.add_row(f"f^{a}{a}(k_peak)/S^{a}{a}", f"{cp.f_c[ip, a, a] / st.S[ip, a, a]:.4f}")
-        table.add_row(f"f_s^{a}(k_peak)", f"{cp.fs_c[ip, a]:.4f}")
+        n = _NAMES[a]
+        table.add_row(f"f^{n}{n}(k_peak)/S^{n}{n}", f"{cp.f_c[ip, a, a] / st.S[ip, a, a]:.4f}")
+        table.add_row(f"f_s^{n}(k_peak)", f"{cp.fs_c[ip, a]:.4f}")
     table.add_row("bisection steps", str(len(cp.steps)))
     console.print(table)
     if json_out is not None:
@@ -210,10 +215,11 @@ def steady_command(
     k_max: float = typer.Option(40.0, "--k-max"),
 ) -> None:
     """Nonergodicity parameters f(k) and f_s(k) at one state (glass: f > 0)."""
+    from rich.table import Table
+
     from memplug.cli.app import console
     from memplug.plugins.mct.dynamics import statics_from_context
     from memplug.plugins.mct.steady import nonergodicity
-    from rich.table import Table
 
     ctx = _context(system, dataset, state, phi, diameters, x, n_k, k_max, "overdamped", 1.0)
     st = statics_from_context(ctx)
@@ -221,8 +227,9 @@ def steady_command(
     table = Table(title=f"MCT nonergodicity parameters ({'glass' if ne.glass else 'liquid'}, {ne.iterations} iterations)")
     table.add_column("k", justify="right")
     for a in range(st.n_species):
-        table.add_column(f"f^{a}{a}/S^{a}{a}", justify="right")
-        table.add_column(f"f_s^{a}", justify="right")
+        n = _NAMES[a]
+        table.add_column(f"f^{n}{n}/S^{n}{n}", justify="right")
+        table.add_column(f"f_s^{n}", justify="right")
     for i in range(0, st.n_k, max(1, st.n_k // 20)):
         row = [f"{st.k[i]:.3g}"]
         for a in range(st.n_species):
@@ -250,6 +257,8 @@ def solve_command(
     out: Path = typer.Option(None, "--out", help="Write the solution as netCDF (atomically)."),
 ) -> None:
     """Solve collective + tagged MCT dynamics and print the correlators at k_peak."""
+    from rich.table import Table
+
     from memplug.cli.app import console
     from memplug.plugins.mct.dynamics import (
         default_solver,
@@ -257,7 +266,6 @@ def solve_command(
         solve_mct,
         statics_from_context,
     )
-    from rich.table import Table
 
     if dynamics not in ("overdamped", "newtonian"):
         raise InputError(f"--dynamics {dynamics!r}: expected overdamped or newtonian")
@@ -275,12 +283,13 @@ def solve_command(
     table = Table(title=f"MCT at k_peak = {ctx.k_peak:.4g} ({dynamics}; status: {sol.describe})")
     table.add_column("t", justify="right")
     for a in range(st.n_species):
-        table.add_column(f"F^{a}{a}/S^{a}{a}", justify="right")
-        table.add_column(f"F_s^{a}", justify="right")
+        n = _NAMES[a]
+        table.add_column(f"F^{n}{n}/S^{n}{n}", justify="right")
+        table.add_column(f"F_s^{n}", justify="right")
     if msd:
         M2 = np.asarray(interpolate(sol.t, sol.msd, tq))
         for a in range(st.n_species):
-            table.add_column(f"MSD^{a}", justify="right")
+            table.add_column(f"MSD^{_NAMES[a]}", justify="right")
     for i, t in enumerate(tq):
         row = [f"{t:.4g}"]
         for a in range(st.n_species):
@@ -299,7 +308,7 @@ def write_solution(path: Path, sol, statics) -> None:
     import xarray as xr
 
     s = statics.n_species
-    sp = list("ABCDEFGH"[:s])
+    sp = list(_NAMES[:s])
     data = {
         "S": (("k", "a", "b"), statics.S),
         "F": (("t", "k", "a", "b"), sol.F),
