@@ -146,3 +146,22 @@ def test_crossval_predicts_every_state_out_of_fold(setup, tmp_path):
         rec = json.loads((out / f"fold-{f}" / "model.json").read_text())["split"]
         assert not (set(rec["train"]) | set(rec["val"])) & test_sets[f]
     assert (out / "fig3.png").exists() and (out / "figS1.png").exists()
+
+
+def test_figures_mct_option_adds_curves(setup, tmp_path, monkeypatch):
+    """--mct passes MCT curves of the Fig. 2 states into fig2.csv (the MCT solve itself is replaced here)."""
+    from memplug.plugins.surrogate import figures
+
+    _, data, model, _ = setup
+    seen = {}
+
+    def fake_mct(dataset, ids, times, dynamics):
+        seen["dynamics"] = dynamics
+        return {str(s): np.full((len(t), 2), 0.25) for s, t in zip(ids, times, strict=True)}
+
+    monkeypatch.setattr(figures, "mct_curves", fake_mct)
+    out = tmp_path / "f"
+    assert run(["mlp", "figures", "-m", model, "-d", data, "-o", out, "--which", "fig2", "--mct", "--no-progress"]) == 0
+    header, first = (out / "fig2.csv").read_text().splitlines()[:2]
+    assert header.split(",")[-2:] == ["Fs_A_mct", "Fs_B_mct"] and first.endswith("0.25,0.25")
+    assert seen["dynamics"] == "newtonian"

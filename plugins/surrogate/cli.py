@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import typer
+
 from memplug.errors import InputError
 
 mlp_app = typer.Typer(
@@ -253,6 +254,8 @@ def figures_command(
     cuts: str = typer.Option("1.5,1.2,1.0,0.8", "--cuts", help="T/T_mct cuts for Fig. 4 (one model each)."),
     option: list[str] = typer.Option(None, "--option", "-O", help="Override hyper-parameters of the Fig. 4/5 models. " + OPTION_HELP),
     width: float = typer.Option(0.1, "--bin-width", help="Width of the T/T_mct bins."),
+    mct: bool = typer.Option(False, "--mct", help="Add mode-coupling theory to Fig. 2 (mct closure; ~20 s CPU per state)."),
+    mct_dynamics: str = typer.Option("newtonian", "--mct-dynamics", help="newtonian (as the MD) or overdamped."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """The paper's figures. Figs. 4 and 5 train extra models (saved under OUT/fig4, OUT/fig5, reused)."""
@@ -279,7 +282,15 @@ def figures_command(
             raise InputError(f"--dataset {dataset}: lacks the model's test state {missing[0]}")
         test = table.subset([table.index(s) for s in sur.split.test])
         if "fig2" in wanted:
-            figures.fig2(sur, test, out)
+            curves = None
+            if mct:
+                if mct_dynamics not in ("newtonian", "overdamped"):
+                    raise InputError(f"--mct-dynamics {mct_dynamics!r}: expected newtonian or overdamped")
+                from memplug.data import load_dataset
+
+                pick = figures.fig2_states(test)
+                curves = figures.mct_curves(load_dataset(dataset), test.ids[pick], test.time[pick], mct_dynamics)
+            figures.fig2(sur, test, out, mct=curves)
             written.append("fig2")
         if wanted & {"fig3", "s1"}:
             figures.fig3_s1(sur, test, out, width)

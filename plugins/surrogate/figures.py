@@ -68,12 +68,43 @@ def _score_csv(path: Path, table: StateTable, sc: dict, extra: dict | None = Non
     write_csv(path, cols)
 
 
-def fig2(sur: MLPSurrogate, test: StateTable, out: Path, n_show: int = 4) -> dict:
-    """Predicted (dash-dot) vs true (solid) F_s^{AA}, F_s^{BB} for up to 4 test states spread in T/T_mct."""
-    plt = _plt()
+def fig2_states(test: StateTable, n_show: int = 4) -> np.ndarray:
+    """Indices of up to ``n_show`` test states spread from the hottest to the coldest T/T_mct."""
     x = test.T / test.tmct
     order = np.argsort(-np.nan_to_num(x, nan=np.inf))
-    pick = order[np.unique(np.linspace(0, len(order) - 1, min(n_show, len(order))).round().astype(int))]
+    return order[np.unique(np.linspace(0, len(order) - 1, min(n_show, len(order))).round().astype(int))]
+
+
+def mct_curves(dataset, ids, times, dynamics: str = "newtonian") -> dict[str, np.ndarray]:
+    """F_s^{αα}(k_p, t) of mode-coupling theory for states of an xarray dataset, ``{id: (n_t, 2)}``.
+
+    Uses the ``mct`` closure found through the registry (the MCT plugin), on each state's statics
+    from :func:`memplug.data.context_for`; ``dynamics`` as in the MD (``newtonian``) by default.
+    """
+    import dataclasses
+
+    from memplug.data import context_for
+    from memplug.registry import get_registry
+
+    closure = get_registry().create("closures", "mct")
+    out = {}
+    for sid, t in zip(ids, times, strict=True):
+        ctx = dataclasses.replace(context_for(dataset, sid), dynamics=dynamics)
+        _, F = closure.self_memory(ctx, np.asarray(t, float))
+        F = np.asarray(F, float)
+        out[str(sid)] = np.stack([F[:, 0, 0], F[:, 1, 1]], axis=-1)
+    return out
+
+
+def fig2(sur: MLPSurrogate, test: StateTable, out: Path, n_show: int = 4,
+         mct: dict[str, np.ndarray] | None = None) -> dict:
+    """Predicted (dash-dot) vs true (solid) F_s^{AA}, F_s^{BB} for up to 4 test states spread in T/T_mct.
+
+    ``mct`` (``{state id: (n_t, 2)}``, e.g. from :func:`mct_curves`) adds MCT as dotted lines.
+    """
+    plt = _plt()
+    x = test.T / test.tmct
+    pick = fig2_states(test, n_show)
     pred = sur.predict_table(test.subset(pick))
     colors = ["tab:red", "tab:orange", "gold", "tab:blue", "tab:green", "tab:purple"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
@@ -84,6 +115,8 @@ def fig2(sur: MLPSurrogate, test: StateTable, out: Path, n_show: int = 4) -> dic
             ax.semilogx(test.time[i], test.Fs[i, :, a], "-", color=c,
                         label=f"{test.ids[i]} (T/T_mct={x[i]:.2f})" if a == 0 else None)
             ax.semilogx(test.time[i], pred[j, :, a], "-.", color=c)
+            if mct is not None and test.ids[i] in mct:
+                ax.semilogx(test.time[i], mct[test.ids[i]][:, a], ":", color=c)
         for n in range(test.time.shape[1]):
             rows["state"].append(test.ids[i])
             rows["T_over_Tmct"].append(float(x[i]))
@@ -92,9 +125,14 @@ def fig2(sur: MLPSurrogate, test: StateTable, out: Path, n_show: int = 4) -> dic
             rows["Fs_A_mlp"].append(float(pred[j, n, 0]))
             rows["Fs_B_true"].append(float(test.Fs[i, n, 1]))
             rows["Fs_B_mlp"].append(float(pred[j, n, 1]))
+            if mct is not None:
+                m = mct.get(test.ids[i])
+                rows.setdefault("Fs_A_mct", []).append(float(m[n, 0]) if m is not None else float("nan"))
+                rows.setdefault("Fs_B_mct", []).append(float(m[n, 1]) if m is not None else float("nan"))
+    extra = ", MCT (dotted)" if mct is not None else ""
     for ax, sp in zip(axes, ("AA", "BB"), strict=True):
         ax.set_xlabel("t")
-        ax.set_title(f"$F_s^{{{sp}}}(k_p, t)$: data (solid), MLP (dash-dot)")
+        ax.set_title(f"$F_s^{{{sp}}}(k_p, t)$: data (solid), MLP (dash-dot){extra}", fontsize=9)
     axes[0].set_ylabel("$F_s$")
     axes[0].legend(fontsize=7)
     save_figure(fig, out / "fig2.png")

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
 from memplug.errors import InputError
 from memplug.interfaces import Context, Surrogate
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from memplug.errors import InputError
 from memplug.registry import parse_spec
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from memplug.errors import InputError
 
 from .features import PAIRS, Statics, check_statics
