@@ -12,6 +12,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from memplug.errors import InputError
@@ -32,6 +33,16 @@ def _coefficient(value, shape: tuple[int, ...], name: str) -> Array:
     if v.shape == shape:
         return v
     raise InputError(f"memory equation: {name} has shape {v.shape}; expected (), ({s}, {s}) or {shape}")
+
+
+def _nonzero(alpha) -> bool:
+    """Whether α is non-zero, from the value as given (Python/NumPy values are concrete even inside jit)."""
+    if isinstance(alpha, (int, float, np.number, np.ndarray)):
+        return bool(np.any(np.asarray(alpha) != 0))
+    try:
+        return bool(jnp.any(jnp.asarray(alpha) != 0))
+    except jax.errors.ConcretizationTypeError:  # α traced: assume second order
+        return True
 
 
 class MemoryEquation(eqx.Module):
@@ -74,10 +85,7 @@ class MemoryEquation(eqx.Module):
             raise InputError(f"memory equation: kernel must be a MemoryKernel, got {type(kernel).__name__}")
         self.kernel = kernel
         if newtonian is None:
-            try:  # concrete α: second order unless α is zero
-                newtonian = bool(jnp.any(self.alpha != 0))
-            except jax.errors.ConcretizationTypeError:  # α traced: assume second order
-                newtonian = True
+            newtonian = _nonzero(alpha)
         self.newtonian = bool(newtonian)
 
     @property
