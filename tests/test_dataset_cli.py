@@ -193,3 +193,8 @@ def test_plot_dataset(tmp_path, capsys):
     names = sorted(p.name for p in (tmp_path / "fig").iterdir())
     assert names == ["self_scattering.png", "structure.png", "tau_alpha.png"]
     assert all((tmp_path / "fig" / n).stat().st_size > 10_000 for n in names)
+    # pack: the per-state files as one file, same content
+    assert cli("dataset", "pack", str(tmp_path / "all.nc"), "--dataset", str(d)) == 0
+    packed, parts = data.load_dataset(tmp_path / "all.nc"), data.load_dataset(d)
+    assert list(packed["state"].values) == list(parts["state"].values)
+    np.testing.assert_array_equal(packed["Fs_k"].values, parts["Fs_k"].values)

@@ -202,6 +202,20 @@ def validate_command(
     console.print(f"ok: {file}: {ds.sizes['state']} states, schema {ds.attrs.get('schema')}")
 
 
+@dataset_app.command("pack")
+def pack_command(
+    out: Path = typer.Argument(..., help="The combined netCDF file to write."),
+    dataset: str = typer.Option("default", "--dataset", "-d", help="Dataset name, file or directory of per-state files."),
+) -> None:
+    """Write a dataset (e.g. the per-state files of the default one) as one netCDF file, atomically."""
+    from memplug.cli.app import console
+    from memplug.data import load_dataset, save_dataset
+
+    ds = load_dataset(dataset)
+    save_dataset(ds, out)
+    console.print(f"wrote {out}: {ds.sizes['state']} states, {out.stat().st_size / 1e6:.2f} MB")
+
+
 @dataset_app.command("path")
 def path_command(name: str = typer.Argument("default", help="Registered dataset name.")) -> None:
     """Print where a registered dataset lives."""
