@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from memplug.errors import InputError
 from memplug.plugins.mct import grid, kernels, steady
 from memplug.plugins.systems import hard_spheres as hs
@@ -83,3 +84,4 @@ def test_bracket_errors():
         steady.critical_point(one_component, 0.53, 0.55, xtol=1e-3, exponent=False)
     with pytest.raises(InputError, match="lo < hi"):
         steady.critical_point(one_component, 0.52, 0.51)
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from memplug.errors import InputError
 from memplug.plugins.mct.grid import midpoint_grid
 from memplug.plugins.systems import hard_spheres as hs

@@ -6,6 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from memplug.errors import InputError
 from memplug.plugins.mct import grid, kernels, reference
 from memplug.plugins.systems import hard_spheres as hs

@@ -21,6 +21,7 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+
 from memplug.errors import InputError
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.kernels import MemoryKernel

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
+
 from memplug.equation import MemoryEquation
 from memplug.errors import InputError
 from memplug.interfaces import Context

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from memplug.errors import InputError
 from memplug.plugins.mct.grid import triangle_sums  # noqa: F401  (re-export for users)
 from memplug.plugins.mct.kernels import (
@@ -145,19 +146,10 @@ def nonergodicity(
 # --------------------------------------------------------------------------------------------
 
 
-def exponent_parameter(memory: Callable, S, f) -> tuple[float, float, np.ndarray]:
-    """λ at a critical point from the (quadratic) memory functional ``memory(F) -> m`` (n, s, s).
-
-    ``S`` and ``f`` have shape ``(n, s, s)``; f should be the critical nonergodicity parameter (in
-    practice f just on the glass side). Returns ``(λ, largest eigenvalue of C, e)`` with e the
-    critical eigenvector (n, s, s), normalised as in the module docstring.
-    """
-    S = jnp.asarray(S, float)
-    f = jnp.asarray(f, float)
-    n, s, _ = S.shape
+def _symmetric_basis(n: int, s: int):
+    """expand(u) -> symmetric (n, s, s) field and project(Y) -> its upper-triangle vector."""
     iu = np.triu_indices(s)
     n_free = len(iu[0])
-    G = S - f  # = (S⁻¹ + m[f])⁻¹
 
     def expand(u):
         U = jnp.zeros((n, s, s)).at[:, iu[0], iu[1]].set(u.reshape(n, n_free))
@@ -167,34 +159,64 @@ def exponent_parameter(memory: Callable, S, f) -> tuple[float, float, np.ndarray
         Y = 0.5 * (Y + jnp.swapaxes(Y, 1, 2))
         return Y[:, iu[0], iu[1]].reshape(-1)
 
+    return expand, project, n * n_free
+
+
+def _stability_matrix(memory, f, G):
+    """C[u] = P((S−f) m'[f; E u] (S−f)) as a dense matrix on symmetric fields (columns = basis images)."""
+    n, s, _ = f.shape
+    expand, project, dim = _symmetric_basis(n, s)
+
     def stability(u):
         _, dm = jax.jvp(memory, (f,), (expand(u),))
         return project(G @ dm @ G)
 
-    basis = jnp.eye(n * n_free)
-    C = np.asarray(jax.lax.map(stability, basis)).T  # column j = C[basis_j]
+    return jax.lax.map(stability, jnp.eye(dim)).T
+
+
+@jax.jit
+def _mct_stability_matrix(f, G, k, c, w, pref):
+    return _stability_matrix(_memory_fn(k, c, w, pref), f, G)
+
+
+def exponent_parameter(memory: Callable, S, f, C=None) -> tuple[float, float, np.ndarray]:
+    """λ at a critical point from the (quadratic) memory functional ``memory(F) -> m`` (n, s, s).
+
+    ``S`` and ``f`` have shape ``(n, s, s)``; f should be the critical nonergodicity parameter (in
+    practice f just on the glass side). ``C`` is the stability matrix if already computed. Returns
+    ``(λ, largest eigenvalue of C, e)`` with e the critical eigenvector (n, s, s), normalised as in
+    the module docstring.
+    """
+    S = jnp.asarray(S, float)
+    f = jnp.asarray(f, float)
+    n, s, _ = S.shape
+    expand, project, _ = _symmetric_basis(n, s)
+    G = S - f  # = (S⁻¹ + m[f])⁻¹
+    C = np.asarray(_stability_matrix(memory, f, G) if C is None else C)
     vals, right = np.linalg.eig(C)
     i_max = int(np.argmax(vals.real))
     e_r = right[:, i_max].real
     vals_l, left = np.linalg.eig(C.T)
-    l_max = int(np.argmax(vals_l.real))
-    eh = left[:, l_max].real
+    eh = left[:, int(np.argmax(vals_l.real))].real
     e = np.asarray(expand(jnp.asarray(e_r)))
-    Ginv = np.linalg.inv(np.asarray(G))
+    Gn = np.asarray(G)
+    Ginv = np.linalg.inv(Gn)
     ell = lambda Y: float(eh @ np.asarray(project(jnp.asarray(Y))))  # noqa: E731
     l1 = ell(e)
     l2 = ell(e @ Ginv @ e)
     a = l1 / l2
     b = 1.0 / (a * l1)
     me = np.asarray(memory(jnp.asarray(e)))
-    lam = a**2 * b * ell(np.asarray(G) @ me @ np.asarray(G))
+    lam = a**2 * b * ell(Gn @ me @ Gn)
     return float(lam), float(vals.real[i_max]), a * e
 
 
 def mct_exponent_parameter(statics: MCTStatics, f) -> tuple[float, float, np.ndarray]:
     """λ of the multi-component MCT functional at the (near-)critical f."""
     k, c, w, pref, _ = _arrays(statics)
-    return exponent_parameter(_memory_fn(k, c, w, pref), statics.S, f)
+    f = jnp.asarray(f, float)
+    C = _mct_stability_matrix(f, jnp.asarray(statics.S) - f, k, c, w, pref)
+    return exponent_parameter(jax.jit(_memory_fn(k, c, w, pref)), statics.S, f, C=C)
 
 
 # --------------------------------------------------------------------------------------------

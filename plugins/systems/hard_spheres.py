@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from memplug.errors import InputError
 from memplug.interfaces import Context, System
 
