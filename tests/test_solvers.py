@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import ive
 
+import memplug.kernels
 from memplug import (
     DiffraxSolver,
     ExponentialSumKernel,
@@ -205,3 +206,21 @@ def test_interpolation_reproduces_smooth_function():
     sol = TimeDoublingSolver(N=32, t_max=1e2, richardson=True).solve(eq)
     tq = np.geomspace(1e-3, 50, 77)
     np.testing.assert_allclose(sol.interpolate(tq), exact_exponential(tq, 0, 1, 1, 1.5, 2.0), atol=1e-6)
+
+
+class _PlainExponential(memplug.kernels.ExplicitKernel):
+    """w e^{−r t} without declaring it a sum of exponentials: exercises the quadrature path."""
+
+    w: float
+    r: float
+
+    def __call__(self, t):
+        return self.w * jnp.exp(-self.r * t)
+
+
+def test_general_explicit_kernel_uses_quadrature_and_matches_closed_form():
+    eq = MemoryEquation(0.0, 1.0, 1.0, 1.0, _PlainExponential(1.5, 2.0))
+    sol = TimeDoublingSolver(N=32, t_max=1e3, richardson=True).solve(eq)
+    t = np.asarray(sol.t)
+    assert int(sol.status) == 0
+    assert np.max(np.abs(np.asarray(sol.F) - exact_exponential(t, 0.0, 1.0, 1.0, 1.5, 2.0))) < 1e-6

@@ -304,14 +304,13 @@ class TimeDoublingSolver(eqx.Module):
         dM = jnp.tensordot(jnp.asarray(0.5 * wq), Mq, axes=([0], [1]))
         # first interval: [δt/2^{m+1}, δt/2^m] for m = 0..n_sub−1, plus [0, δt/2^{n_sub}]
         n_sub = 40
-        edges = dt * 0.5 ** np.arange(n_sub + 1)  # δt, δt/2, ..., tiny
-        lo = np.concatenate([edges[1:], [0.0]])
-        hi = edges
+        hi = 0.5 ** np.arange(n_sub + 1)  # in units of δt: 1, 1/2, ..., tiny
+        lo = np.concatenate([hi[1:], [0.0]])
         widths = hi - lo
         tsub = lo[:, None] + (0.5 * (x + 1.0))[None, :] * widths[:, None]
-        Msub = eq.to_canonical(eq.kernel(jnp.asarray(tsub.reshape(-1))), lead=1)
+        Msub = eq.to_canonical(eq.kernel(dt * jnp.asarray(tsub.reshape(-1))), lead=1)
         Msub = Msub.reshape((n_sub + 1, self.n_quad) + Msub.shape[1:])
-        weights = jnp.asarray(0.5 * wq[None, :] * widths[:, None] / dt)  # sums to 1
+        weights = jnp.asarray(0.5 * wq[None, :] * widths[:, None])  # sums to 1
         dM1 = jnp.tensordot(weights, Msub, axes=([0, 1], [0, 1]))
         return M, dM.at[0].set(M[0]).at[1].set(dM1)
 
