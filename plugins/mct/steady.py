@@ -279,10 +279,13 @@ def critical_point(
     g_lo, g_hi = (ne_hi, ne_lo) if not glass_above else (ne_lo, ne_hi)
     liquid_p, glass_p = (lo, hi) if glass_above else (hi, lo)
     if g_lo.glass or not g_hi.glass:
-        raise InputError(
-            f"critical point: the path end {liquid_p:g} must be a liquid and {glass_p:g} a glass; "
-            f"got {'glass' if g_lo.glass else 'liquid'} and {'glass' if g_hi.glass else 'liquid'}"
-        )
+        if not g_lo.glass and not g_hi.glass:
+            what = f"both ends ({lo:g}, {hi:g}) are liquid: the transition lies beyond {glass_p:g}"
+        elif g_lo.glass and g_hi.glass:
+            what = f"both ends ({lo:g}, {hi:g}) are glasses: the transition lies beyond {liquid_p:g}"
+        else:
+            what = f"{liquid_p:g} is a glass and {glass_p:g} a liquid (the path is reversed)"
+        raise InputError(f"critical point: no liquid-glass bracket; {what}")
     glass_ne = g_hi
     while abs(glass_p - liquid_p) > xtol:
         mid = 0.5 * (glass_p + liquid_p)
