@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from memplug import observables as obs
 from memplug.errors import InputError, MemplugError
 from memplug.interfaces import Engine
@@ -64,6 +65,8 @@ PROTOCOL_DEFAULTS: dict[str, Any] = {
     "n_sk_frames": 16,  # frames used for S(k)
     "max_per_bin": 400,  # wave vectors per k shell for S(k)
     "checkpoint_seconds": 60.0,  # wall time between checkpoints
+    "min_lag_over_tau": 5.0,  # production lags must reach this many τ_α (the dataset's rule)
+    "max_productions": 3,  # productions tried before a state that keeps slowing down is "glass"
 }
 
 #: Extra wave numbers of ``Fs_k`` (the dataset's ``kq``).
@@ -106,6 +109,10 @@ class EngineSession(abc.ABC):
 
     @abc.abstractmethod
     def set_timestep(self, dt: float) -> None: ...
+
+    @abc.abstractmethod
+    def rescale_velocities(self, T: float) -> None:
+        """Scale all velocities so that the kinetic temperature is exactly T."""
 
     @abc.abstractmethod
     def set_integrator(self, kind: str, T: float | None = None, tau: float | None = None) -> None:
@@ -298,7 +305,12 @@ class _Runner:
         if not self.path_progress.exists():
             return {"params": self.params, "stage": "start", "cpu_seconds": 0.0, "steps": 0}
         prog = json.loads(self.path_progress.read_text())
-        if prog.get("params") != json.loads(json.dumps(self.params)):
+        stored = prog.get("params") or {}
+        if isinstance(stored.get("protocol"), dict):
+            # settings added to the protocol later take their defaults in older run directories
+            stored["protocol"] = {**PROTOCOL_DEFAULTS, **stored["protocol"]}
+            prog["params"] = stored = json.loads(json.dumps(stored))
+        if stored != json.loads(json.dumps(self.params)):
             raise InputError(
                 f"{self.workdir}: holds a run with other settings ({prog.get('params')}); "
                 "use another --workdir or delete it"
@@ -334,16 +346,14 @@ class _Runner:
             return data.load_dataset(self.path_state)
         self.clock = _Clock(prog.get("cpu_seconds", 0.0))
         try:
-            if prog["stage"] == "start":
-                self._start(prog)
-            if prog["stage"] == "timestep":
-                self._choose_timestep(prog)
-            if prog["stage"] == "equilibrate":
-                self._equilibrate(prog)
-            if prog["stage"] == "produce":
-                self._produce(prog)
-            if prog["stage"] in ("analyse", "done"):
-                return self._analyse(prog)
+            stages = {"start": self._start, "timestep": self._choose_timestep,
+                      "equilibrate": self._equilibrate, "produce": self._produce}
+            while prog["stage"] in stages:
+                stages[prog["stage"]](prog)
+                if prog["stage"] == "analyse":
+                    ds = self._analyse(prog)
+                    if ds is not None:
+                        return ds
         finally:
             if self.session is not None:
                 self.session.close()
@@ -466,7 +476,8 @@ class _Runner:
                 seg = 2 * seg
             prog["segment_steps"] = seg
             self._commit(prog)
-        # switch to NVE for production
+        # switch to NVE for production, kinetic energy set exactly to the target temperature
+        s.rescale_velocities(self.T)
         s.set_integrator("nve")
         s.reset_step()
         prog.update(stage="produce", frames_done=0)
@@ -532,9 +543,11 @@ class _Runner:
                 self.progress("produce", s.step, total)
         prog["steps"] += total
         prog["frames_done"] = frames.size
+        prog["production_steps"] = total
+        prog["productions"] = prog.get("productions", 0) + 1
         os.replace(self.path_part, self.path_gsd)
         prog["stage"] = "analyse"
-        self._commit(prog, restart=False)
+        self._commit(prog)  # restart at the end of production: re-equilibration continues from here
 
     def _frame(self, s: EngineSession, types: np.ndarray):
         import gsd.hoomd
@@ -596,6 +609,27 @@ class _Runner:
         time_ = lags * dt
         tau = obs.tau_alpha(time_, Fs[0, 0])
         status = prog["status"]
+        window_ok = math.isfinite(tau) and time_[-1] >= self.P["min_lag_over_tau"] * tau
+        if status == "equilibrated" and not window_ok:
+            # F_s decays more slowly than during equilibration: the state was still ageing.
+            # Continue NVT equilibration from the end of this production (which counts as
+            # equilibration time) and produce again, up to max_productions; then "glass".
+            prog.setdefault("rejected_productions", []).append(
+                {"tau_alpha": tau, "lag_max": float(time_[-1]), "steps": int(prog["production_steps"])}
+            )
+            can_extend = prog["equil_steps"] < int(self.P["max_equil_steps"])
+            if prog["productions"] < int(self.P["max_productions"]) and can_extend:
+                prog["equil_steps"] += int(prog["production_steps"])
+                guess = tau if math.isfinite(tau) else 2 * time_[-1]
+                prog["tau_segments"].append({"steps": int(prog["production_steps"]), "production": True,
+                                             "k_peak": kp, "tau_alpha": tau})
+                prog["segment_steps"] = max(round(3 * guess / dt), 200)
+                prog["stage"] = "equilibrate"
+                prog["status"] = None
+                self.path_gsd.unlink()
+                self._commit(prog, restart=False)
+                return None
+            status = "glass"
         if not math.isfinite(tau):
             status = "glass"
         etot = traj["pe"] + traj["ke"]
@@ -608,6 +642,7 @@ class _Runner:
             "drift_bound": self.P["drift_bound"],
             "drift_ok": bool(drift <= self.P["drift_bound"]),
             "tau_alpha_equilibration": prog.get("tau_equil"),
+            "rejected_productions": prog.get("rejected_productions", []),
             "equilibration_steps": prog["equil_steps"],
             "dt_tests": prog.get("dt_tests", []),
             "n_frames": int(steps.size),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from memplug import data, observables
 from memplug.errors import InputError
 from memplug.simulation import read_trajectory, run_state
@@ -134,3 +135,17 @@ def test_same_seed_single_thread_is_bit_reproducible(small_run, tmp_path):
     b = read_trajectory(tmp_path / "trajectory.gsd")
     assert np.array_equal(a["position"], b["position"]) and np.array_equal(a["image"], b["image"])
     assert np.array_equal(ds.Fs.values, again.Fs.values)
+
+
+def test_too_short_production_is_extended_then_glass(tmp_path):
+    # lag_factor = 0.5 makes every production window shorter than min_lag_over_tau = 5 τ_α:
+    # the protocol must re-equilibrate and produce again, and give up as "glass" after 2 tries
+    # (or earlier, when the equilibration cap is reached first)
+    ds = run_state("ka-lj", 1.2, 1.0, engine="lammps", seed=6, workdir=tmp_path, threads=1, n_t=20,
+                   **{**SMALL, "lag_factor": 0.5, "t_lag_min": 0.2, "max_productions": 2})
+    sim = json.loads(ds.attrs["simulation"])
+    assert 1 <= len(sim["rejected_productions"]) <= 2
+    assert str(ds.status.values[0]) == "glass"
+    traj = read_trajectory(workdir_gsd := tmp_path / "trajectory.gsd")
+    assert workdir_gsd.exists() and traj["step"][0] == 0  # the last production only
+    data.validate(ds)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from memplug.errors import InputError
 from memplug.simulation import EngineError, EngineSession, MDEngine
 
@@ -170,6 +171,15 @@ class HoomdSession(EngineSession):
             self.sim.run(0)
             self._ran = True
         self.sim.state.thermalize_particle_momenta(filter=self.hoomd.filter.All(), kT=float(T))
+
+    def rescale_velocities(self, T: float) -> None:
+        snap = self.sim.state.get_snapshot()
+        if snap.communicator.rank == 0:
+            v = np.asarray(snap.particles.velocity)
+            ke = 0.5 * np.sum(v * v)  # unit masses
+            T_now = 2.0 * ke / (3 * self.N - 3)
+            snap.particles.velocity[:] = v * math.sqrt(float(T) / T_now)
+        self.sim.state.set_snapshot(snap)
 
     def set_timestep(self, dt: float) -> None:
         self.dt = float(dt)

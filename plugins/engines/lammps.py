@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
 from memplug.errors import InputError
 from memplug.simulation import EngineError, EngineSession, MDEngine
 
@@ -157,6 +158,9 @@ class LammpsSession(EngineSession):
         self.cmd(
             f"velocity all create {T:.12g} {seed % 900000 + 1} dist gaussian mom yes rot no loop geom"
         )
+
+    def rescale_velocities(self, T: float) -> None:
+        self.cmd(f"velocity all scale {T:.12g}")
 
     def set_timestep(self, dt: float) -> None:
         self.dt = float(dt)
