@@ -155,6 +155,11 @@ def make_target(spec: str, ds, state: str, context: Context | None = None) -> Ta
     return TARGETS[name](ds, state, context, **options)
 
 
+@jax.jit
+def _diagonal_at(sol, t):
+    return jnp.diagonal(sol.interpolate(t), axis1=1, axis2=2)
+
+
 @register_target("data")
 def data_target(ds, state: str, context: Context) -> Target:
     """The measured F_s^{αα}(k_peak, t) of the dataset."""
@@ -198,7 +203,7 @@ def synthetic_target(
     sol = solver.solve(equation_for(clo, theta, context))
     if int(sol.status) != 0:
         raise InputError(f"--target synthetic: the kernel {clo.spec()} gives a failed solve ({sol.describe()})")
-    F = np.asarray(jnp.diagonal(sol.interpolate(jnp.asarray(t)), axis1=1, axis2=2))
+    F = np.asarray(_diagonal_at(sol, jnp.asarray(t)))
     if noise:
         F = F + np.random.default_rng(seed).normal(0.0, float(noise), F.shape)
     info = _state_info(ds, state) | {
@@ -328,8 +333,9 @@ class FitProblem:
             _COMPILED[key] = (
                 jax.jit(jax.vmap(self._loss, in_axes=(0, None, None))),
                 jax.jit(jax.vmap(jax.value_and_grad(self._loss), in_axes=(0, None, None))),
+                jax.jit(self._outputs),
             )
-        self._batch_loss, self._batch_value_and_grad = _COMPILED[key]
+        self._batch_loss, self._batch_value_and_grad, self._outputs_jit = _COMPILED[key]
 
     # -- JAX-traceable pieces ------------------------------------------------------------------
     def theta(self, u) -> dict[str, Any]:
@@ -357,6 +363,19 @@ class FitProblem:
     def loss(self, u):
         """Eq. 7 for one vector ``u``; +inf for a flagged or non-finite solve."""
         return self._loss(u, self._t, self._F)
+
+    def _outputs(self, u, t, t_M):
+        sol = self.solve(u)
+        F = jnp.diagonal(sol.interpolate(t), axis1=-2, axis2=-1)
+        return F, sol.interpolate(t_M, which="M"), sol.status
+
+    def outputs(self, x: np.ndarray, t: np.ndarray | None = None, t_M: np.ndarray | None = None):
+        """NumPy (F^{αα}(t) of shape (n_t, s), M(t_M) of shape (n_M, s, s), status) for one vector
+        (jit-compiled once); t defaults to the windowed target times, t_M to t."""
+        t = self.t if t is None else t
+        t_M = t if t_M is None else t_M
+        F, M, status = self._outputs_jit(jnp.asarray(x, float), jnp.asarray(t, float), jnp.asarray(t_M, float))
+        return np.asarray(F), np.asarray(M), int(status)
 
     # -- NumPy-facing --------------------------------------------------------------------------
     def evaluate(self, U: np.ndarray) -> np.ndarray:

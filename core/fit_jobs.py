@@ -161,11 +161,9 @@ def memory_grid(problem: FitProblem, n: int = 200) -> np.ndarray:
 def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_ref) -> FitResult:
     """Solve once more at the best θ and collect what the result file holds."""
     x = jnp.asarray(outcome.x)
-    sol = problem.solve(x)
     t_all = problem.target.t
-    F_fit = np.asarray(jnp.diagonal(sol.interpolate(jnp.asarray(t_all)), axis1=1, axis2=2))
     t_M = memory_grid(problem)
-    M_fit = np.asarray(sol.interpolate(jnp.asarray(t_M), which="M"))
+    F_fit, M_fit, _ = problem.outputs(outcome.x, t_all, t_M)
     if M_ref is None and (job.mct_reference or job.target == "mct"):
         M_ref = reference_memory(problem.context, t_M)
     w = problem.window

@@ -83,8 +83,14 @@ class Gradient(Optimizer):
             return s["x"][None]
         return (s["x"] + s["step"] * s["d"])[None]
 
+    def _update(self, g, state, x):
+        """The optax update, jit-compiled once per optimizer (eager optax is slow op by op)."""
+        if getattr(self, "_update_jit", None) is None:
+            self._update_jit = jax.jit(self._transform().update)
+        return self._update_jit(jnp.asarray(g), _to_jax(state), jnp.asarray(x))
+
     def _direction(self, x, g):
-        upd, st = self._transform().update(jnp.asarray(g), _to_jax(self.s["opt"]), jnp.asarray(x))
+        upd, st = self._update(g, self.s["opt"], x)
         self.s["opt"] = _to_numpy(st)
         return -np.asarray(upd)
 
@@ -112,8 +118,7 @@ class Gradient(Optimizer):
             s["opt"] = _to_numpy(self._transform().init(jnp.asarray(s["x"])))
             s["step"] *= 0.5
             return
-        tx = self._transform()
-        upd, st = tx.update(jnp.asarray(g), _to_jax(s["opt"]), jnp.asarray(x))
+        upd, st = self._update(g, s["opt"], x)
         s["opt"] = _to_numpy(st)
         s["x"] = np.asarray(optax.apply_updates(jnp.asarray(x), s["step"] * upd))
         s["f"] = f

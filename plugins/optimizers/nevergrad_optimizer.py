@@ -11,7 +11,8 @@ import numpy as np
 from memplug.errors import InputError
 from memplug.interfaces import Optimizer
 
-_WORST = 1e300
+#: Stand-in for +inf (diverged solves): nevergrad clips losses above 5e20 anyway.
+_WORST = 1e20
 
 
 class Nevergrad(Optimizer):

@@ -1,0 +1,156 @@
+"""The fitting pipeline (paper Eq. 7): loss, population evaluation, recovery, noise floor,
+checkpoint/resume and result files. Targets are made by known kernels (tests/fit_support.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fit_support import (
+    EQ6_TRUE,
+    EQ8_IDENTIFIABLE,
+    dataset,
+    dataset_file,
+    eq8_spec,
+    perturbed,
+    problem,
+    state,
+)
+
+from memplug.errors import InputError
+from memplug.fit import FitSettings, r2_score, run_fit
+from memplug.fit_jobs import FitJob, run_job
+from memplug.fit_results import load_result
+from memplug.registry import get_registry
+
+POP = 8  # one population size everywhere: one compiled loss
+
+
+def cmaes():
+    return get_registry().create("optimizers", f"cmaes:popsize={POP}")
+
+
+def test_loss_zero_at_truth_inf_for_failed_solves():
+    prob, x = problem()
+    U = np.stack([x] + [perturbed(x, 0.1, s) for s in range(5)] + [np.full_like(x, np.nan), np.full_like(x, 800.0)])
+    losses = prob.evaluate(U)  # one jit(vmap) call over the population, never raises
+    assert losses.shape == (POP,)
+    assert losses[0] < 1e-20  # the target was made by these parameters with the same solver
+    assert np.all(np.isfinite(losses[1:6])) and np.all(losses[1:6] > 0)
+    assert losses[6] == np.inf  # NaN parameters
+    assert losses[7] == np.inf  # exp(800) amplitudes: a non-finite solve
+    # Eq. 7 by hand for one candidate
+    F, _, status = prob.outputs(U[1])
+    assert status == 0
+    assert losses[1] == pytest.approx(float(np.sum((F - prob.F_target) ** 2)), rel=1e-10)
+
+
+def test_window_and_lasso():
+    ds = dataset()
+    from memplug.data import context_for
+    from memplug.fit import FitProblem, make_target
+
+    tgt = make_target(eq8_spec(), ds, state(), context_for(ds, state()))
+    clo = get_registry().create("closures", "double-stretched")
+    prob = FitProblem(clo, tgt, N=8, t_min=0.1, t_max=10.0, lasso=1e-3)
+    assert prob.t.min() >= 0.1 and prob.t.max() <= 10.0 and len(prob.t) < len(tgt.t)
+    x = prob.initial_vector()
+    theta = np.asarray(prob.space.from_unconstrained(x))
+    F, _, _ = prob.outputs(x)
+    expected = np.sum((F - prob.F_target) ** 2) + 1e-3 * np.sum(np.abs(theta))
+    assert float(prob.evaluate(np.stack([x] * POP))[0]) == pytest.approx(expected, rel=1e-10)
+    with pytest.raises(InputError, match="window"):
+        FitProblem(clo, tgt, N=8, t_min=1e6)
+
+
+def test_cmaes_recovers_eq8_kernel():
+    prob, x_true = problem()
+    x0 = perturbed(x_true, 0.2)
+    out = run_fit(prob, cmaes(), x0, FitSettings(budget=8000, target_loss=1e-10, seed=1))  # σ0 = 5e-4 (paper)
+    assert out.loss < 1e-6, out  # the issue's criterion; the fit goes to 1e-10 to check parameters
+    labels = prob.space.labels()
+    fit = np.asarray(prob.space.from_unconstrained(out.x))
+    true = np.asarray(prob.space.from_unconstrained(x_true))
+    for name in EQ8_IDENTIFIABLE:
+        i = labels.index(name)
+        assert fit[i] == pytest.approx(true[i], rel=2e-2), name
+
+
+def test_cmaes_recovers_eq6_kernel():
+    prob, x_true = problem("stretched:n_exp=1")
+    out = run_fit(prob, cmaes(), perturbed(x_true, 0.1), FitSettings(budget=8000, target_loss=1e-10, seed=2))
+    assert out.loss < 1e-6, out
+    labels = prob.space.labels()
+    fit = np.asarray(prob.space.from_unconstrained(out.x))
+    for name, value in EQ6_TRUE.items():
+        assert fit[labels.index(f"{name}[0]")] == pytest.approx(value[0], rel=5e-2), name
+
+
+def test_noise_floor():
+    """With Gaussian noise σ = 1e-3 the loss ends near the sum of squared noise ((n − p)/n of it)."""
+    prob, x_true = problem(target=eq8_spec(noise=1e-3, seed=5))
+    clean, _ = problem()
+    noise_ss = float(np.sum((prob.F_target - clean.F_target) ** 2))
+    assert noise_ss == pytest.approx(300 * 1e-6, rel=0.2)  # 150 times × 2 species × σ²
+    out = run_fit(prob, cmaes(), perturbed(x_true, 0.2), FitSettings(budget=3000, target_loss=0.0, seed=3))
+    assert 0.5 * noise_ss < out.loss < 1.5 * noise_ss, (out.loss, noise_ss)
+    F, _, _ = prob.outputs(out.x)
+    assert r2_score(F, prob.F_target) > 0.999
+
+
+class _Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("optimizer", [f"cmaes:popsize={POP}", f"nevergrad:TwoPointsDE,popsize={POP}"])
+def test_resume_after_interrupt_is_identical(tmp_path, optimizer):
+    prob, x_true = problem()
+    x0 = perturbed(x_true, 0.2)
+    settings = FitSettings(budget=30 * POP, target_loss=0.0, seed=11, sigma0=1e-2)
+    reg = get_registry()
+    ref = run_fit(prob, reg.create("optimizers", optimizer), x0, settings)
+
+    ck = tmp_path / "fit.ckpt"
+
+    def stop_at_7(p):
+        if p.generation == 7:
+            np.random.seed(1234)  # global RNG disturbed after the checkpoint: must be restored
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        run_fit(prob, reg.create("optimizers", optimizer), x0, settings, checkpoint=ck, callback=stop_at_7)
+    assert ck.exists() and not list(tmp_path.glob(".*tmp"))
+    out = run_fit(prob, reg.create("optimizers", optimizer), x0, settings, checkpoint=ck, resume=True)
+    assert out.resumed and out.generations == ref.generations
+    np.testing.assert_array_equal(out.x, ref.x)
+    assert out.loss == ref.loss
+    np.testing.assert_array_equal(out.history[:, :4], ref.history[:, :4])
+    # a checkpoint written for other inputs is refused
+    with pytest.raises(InputError, match="other inputs"):
+        run_fit(prob, reg.create("optimizers", optimizer), x0, FitSettings(budget=99, seed=12), checkpoint=ck, resume=True)
+
+
+def test_result_files(tmp_path):
+    job = FitJob(
+        state=state(), closure="double-stretched", optimizer=f"cmaes:popsize={POP}",
+        dataset=dataset_file(tmp_path), target=eq8_spec(), budget=4 * POP, target_loss=0.0,
+        seed=4, solver_n=8, out=str(tmp_path / "out"),
+    )  # fmt: skip
+    r = run_job(job)
+    files = {k: tmp_path / "out" / f"{job.stem()}.{k}" for k in ("nc", "json", "png")}
+    assert all(f.exists() for f in files.values())
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
+    ds = load_result(files["nc"])
+    assert ds.attrs["seed"] == 4 and ds.attrs["evaluations"] == 4 * POP
+    assert ds["F_fit"].shape == ds["F_target"].shape == (150, 2)
+    assert ds["M_fit"].shape[1:] == (2, 2) and ds["history"].shape == (4, 5)
+    assert list(map(str, ds["param"].values))[:2] == ["K_AA", "omega2t_AA"]
+    assert json.loads(ds.attrs["inputs"])["target"] == eq8_spec()
+    assert "jax" in json.loads(ds.attrs["versions"])
+    assert ds.attrs["loss"] == pytest.approx(r["loss"])
+    summary = json.loads(files["json"].read_text())
+    assert summary["state"] == state() and summary["evaluations"] == 4 * POP
+    # resume of a finished job reuses the result
+    again = run_job(FitJob(**{**job.__dict__, "resume": True}))
+    assert again["reused"] and again["loss"] == r["loss"]
