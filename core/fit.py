@@ -539,7 +539,8 @@ def run_fit(
         if evals >= settings.budget:
             return "budget spent"
         if optimizer.stop():
-            return "optimizer stopped"
+            why = getattr(optimizer, "stop_reason", "")
+            return f"optimizer stopped ({why})" if why else "optimizer stopped"
         return None
 
     reason = stop_reason() if gen > 0 else None

@@ -31,6 +31,10 @@ from memplug.fit import (
 )
 from memplug.fit_results import FitResult, load_result, result_summary, save_result
 
+#: σ0 of the paper (start from M_mct) and of a start from a closure's generic default.
+PAPER_SIGMA0 = 5e-4
+DEFAULT_START_SIGMA0 = 0.3
+
 
 @dataclass(frozen=True)
 class FitJob:
@@ -52,7 +56,7 @@ class FitJob:
     budget: int = 20_000
     target_loss: float = 1e-6
     seed: int = 0
-    sigma0: float = 5e-4
+    sigma0: float | None = None
     lasso: float = 0.0
     t_min: float | None = None
     t_max: float | None = None
@@ -83,8 +87,14 @@ class FitJob:
         d.pop("target_loss")
         return d
 
-    def settings(self) -> FitSettings:
-        return FitSettings(budget=self.budget, target_loss=self.target_loss, seed=self.seed, sigma0=self.sigma0)
+    def settings(self, init_note: str | None = None) -> FitSettings:
+        """Stopping rules; σ0 defaults to the paper's 5e-4 when the start is already a fit (M_mct
+        or a previous result) and to 0.3 when it is the closure's generic default, far from the data."""
+        sigma0 = self.sigma0
+        if sigma0 is None:
+            near = (init_note or self.init) not in ("default",) and not (init_note or "").startswith("default")
+            sigma0 = PAPER_SIGMA0 if near else DEFAULT_START_SIGMA0
+        return FitSettings(budget=self.budget, target_loss=self.target_loss, seed=self.seed, sigma0=sigma0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,9 +238,9 @@ def run_job(job: FitJob, callback: Callable[[Progress], None] | None = None, ds=
         done = load_result(result_path)
         if json.loads(done.attrs.get("inputs", "{}")) == json.loads(json.dumps(job.inputs())):
             return result_summary(done) | {"files": {"netcdf": str(result_path)}, "reused": True}
-    settings = job.settings()
     problem, optimizer = prepare(job, ds)
     x0, init_note, M_ref = initial_vector(problem, job.init)
+    settings = job.settings(init_note)
     checkpoint = out / "checkpoints" / f"{job.stem()}.ckpt" if out is not None else None
     outcome = run_fit(
         problem, optimizer, x0, settings,

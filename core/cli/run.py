@@ -205,7 +205,10 @@ _INIT = typer.Option("default", "--init", help="default, mct (fit the closure to
 _BUDGET = typer.Option(20000, "--budget", help="Loss evaluations per fit.")
 _TLOSS = typer.Option(1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this.")
 _SEED = typer.Option(0, "--seed", help="Seed of every stochastic step.")
-_SIGMA = typer.Option(5e-4, "--sigma0", help="Initial step in the unconstrained parameter space.")
+_SIGMA = typer.Option(
+    None, "--sigma0",
+    help="Initial step in the unconstrained parameter space (default: 5e-4 from --init mct or a result, 0.3 from the closure default).",
+)  # fmt: skip
 _LASSO = typer.Option(0.0, "--lasso", help="λ₁ of the L1 term of Eq. 7 (on physical parameters).")
 _TMIN = typer.Option(None, "--t-min", help="Fit only target times >= this.")
 _TMAX = typer.Option(None, "--t-max", help="Fit only target times <= this.")
@@ -236,7 +239,7 @@ def run_command(
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o", help="cmaes[:popsize=N], nevergrad:NAME, gradient[:method=adam]."),
     dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
     target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
-    seed: int = _SEED, sigma0: float = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
+    seed: int = _SEED, sigma0: float | None = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
     t_max: float = _TMAX, solver_n: int = _N,
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
@@ -257,7 +260,7 @@ def compare_command(
     optimizers: str = typer.Option("cmaes", "--optimizers", help="Comma list of optimizers."),
     dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
     target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
-    seed: int = _SEED, sigma0: float = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
+    seed: int = _SEED, sigma0: float | None = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
     t_max: float = _TMAX, solver_n: int = _N,
     out: Path = typer.Option(Path("results/compare"), "--out", help="Results directory."),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
@@ -288,7 +291,7 @@ def nexp_scan_command(
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
     dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
     target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
-    seed: int = _SEED, sigma0: float = _SIGMA, solver_n: int = _N,
+    seed: int = _SEED, sigma0: float | None = _SIGMA, solver_n: int = _N,
     out: Path = typer.Option(Path("results/nexp-scan"), "--out"),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
 ) -> None:  # fmt: skip
@@ -315,7 +318,7 @@ def mct_recovery_command(
     closure: str = typer.Option("stretched:n_exp=2", "--closure", "-c"),
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
     dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
-    budget: int = _BUDGET, target_loss: float = _TLOSS, seed: int = _SEED, sigma0: float = _SIGMA,
+    budget: int = _BUDGET, target_loss: float = _TLOSS, seed: int = _SEED, sigma0: float | None = _SIGMA,
     solver_n: int = _N,
     out: Path = typer.Option(Path("results/mct-recovery"), "--out"),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
@@ -341,7 +344,7 @@ def memory_vs_T_command(
     dataset: str = _DATASET, potential: str = typer.Option("LJ", "--potential"),
     rho: str = typer.Option("1.2", "--rho"), T: str = _T,
     init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS, seed: int = _SEED,
-    sigma0: float = _SIGMA, solver_n: int = _N,
+    sigma0: float | None = _SIGMA, solver_n: int = _N,
     mct_reference: bool = typer.Option(True, "--mct-reference/--no-mct-reference", help="Compare with M_mct (one MCT solve per state)."),
     out: Path = typer.Option(Path("results/memory-vs-T"), "--out"),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,

@@ -64,6 +64,8 @@ class CMAES(Optimizer):
             "tolx": 0.0,
             "tolflatfitness": 10**9,
             "tolstagnation": 10**9,
+            "tolfacupx": math.inf,  # σ growing far beyond σ0 is expected when x0 is far from the fit
+            "tolupsigma": math.inf,
         }
         if self.config["popsize"]:
             opts["popsize"] = int(self.config["popsize"])
@@ -91,6 +93,7 @@ class CMAES(Optimizer):
         # pycma's own criteria (e.g. numerically degenerate covariance); tolerances are off above
         stop = dict(self.es.stop())
         stop.pop("maxfevals", None)  # the fit loop owns the budget
+        self.stop_reason = ", ".join(sorted(stop))
         return bool(stop)
 
     def state(self) -> bytes:
