@@ -202,7 +202,7 @@ _T = typer.Option(None, "--T", help="Temperature: value, LO:HI or a comma list."
 _DATASET = typer.Option("default", "--dataset", help="Registered dataset name or netCDF file/directory.")
 _TARGET = typer.Option("data", "--target", help="data, synthetic:closure=NAME,noise=SIGMA, mct, or a plugin's target (e.g. mlp).")
 _INIT = typer.Option("default", "--init", help="default, mct (fit the closure to M_mct first) or a previous result .nc.")
-_BUDGET = typer.Option(20000, "--budget", help="Loss evaluations per fit.")
+_BUDGET = typer.Option(6000, "--budget", help="Loss evaluations per fit (a gradient evaluation counts as one).")
 _TLOSS = typer.Option(1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this.")
 _SEED = typer.Option(0, "--seed", help="Seed of every stochastic step.")
 _SIGMA = typer.Option(
