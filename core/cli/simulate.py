@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import typer
+
 from memplug.errors import InputError
 
 
@@ -72,10 +73,11 @@ def simulate_command(
     ),
 ) -> None:
     """Simulate one state point: equilibrate, produce a GSD trajectory, measure S(k), F_s, MSD, τ_α."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from memplug import data
     from memplug.cli.app import console, err_console
     from memplug.simulation import EngineError, run_state
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     if out.suffix != ".gsd":
         raise InputError(f"--out: expected a .gsd file name, got {str(out)!r}")

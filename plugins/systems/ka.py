@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
 from memplug.errors import InputError
 from memplug.interfaces import Context, System
 
