@@ -17,7 +17,7 @@ mlp_app = typer.Typer(
 )
 
 OPTION_HELP = ("Hyper-parameter key=value (repeatable): hidden=500-400-400-300-200, activation, output, "
-               "loss, lasso, lr, schedule, batch_size, epochs, patience, val_fraction, seed, checkpoint_every.")
+               "loss, lasso, lr, schedule, batch_size, epochs, patience, val_fraction, seed, checkpoint_every, min_steps_per_epoch.")
 
 
 def _console():

@@ -68,6 +68,8 @@ class MLPConfig:
         val_fraction: fraction of the training states held out for validation.
         seed: initialisation, split and shuffling seed.
         checkpoint_every: epochs between checkpoints (0: never).
+        min_steps_per_epoch: Adam steps per epoch at least (small datasets: several passes per epoch,
+            so that early stopping and the schedule see enough updates).
     """
 
     hidden: tuple[int, ...] = PAPER_HIDDEN
@@ -83,6 +85,7 @@ class MLPConfig:
     val_fraction: float = 0.1
     seed: int = 0
     checkpoint_every: int = 10
+    min_steps_per_epoch: int = 50
 
     def __post_init__(self):
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -99,6 +102,7 @@ class MLPConfig:
             (self.patience >= 1, "patience", "≥ 1"),
             (0 <= self.val_fraction < 1, "val_fraction", "in [0, 1)"),
             (self.checkpoint_every >= 0, "checkpoint_every", "≥ 0"),
+            (self.min_steps_per_epoch >= 1, "min_steps_per_epoch", "≥ 1"),
         ]
         for ok, name, expected in checks:
             if not ok:
@@ -117,7 +121,7 @@ class MLPConfig:
         if isinstance(opts.get("hidden"), int):
             opts["hidden"] = (opts["hidden"],)
         types = {"lasso": float, "lr": float, "val_fraction": float, "batch_size": int, "epochs": int,
-                 "patience": int, "seed": int, "checkpoint_every": int}
+                 "patience": int, "seed": int, "checkpoint_every": int, "min_steps_per_epoch": int}
         try:
             for k, typ in types.items():
                 if k in opts:
@@ -237,7 +241,12 @@ def _make_optimizer(cfg: MLPConfig, steps_per_epoch: int) -> optax.GradientTrans
 
 
 def _epoch_fn(optimizer, cfg: MLPConfig, n_batches: int, batch_size: int):
-    """One jitted epoch: shuffle rows, scan Adam over ``n_batches`` minibatches (last partial one dropped)."""
+    """One jitted epoch: shuffle rows, scan Adam over ``n_batches`` minibatches.
+
+    Rows are drawn without replacement from as many shuffled passes over the training rows as
+    ``n_batches * batch_size`` needs (one pass, last partial batch dropped, unless the dataset is
+    smaller than ``min_steps_per_epoch`` batches).
+    """
 
     def loss_fn(params, static, x, y, w):
         model = eqx.combine(params, static)
@@ -246,7 +255,10 @@ def _epoch_fn(optimizer, cfg: MLPConfig, n_batches: int, batch_size: int):
 
     @eqx.filter_jit
     def epoch(model, opt_state, X, Y, W, key):
-        perm = jax.random.permutation(key, X.shape[0])[: n_batches * batch_size].reshape(n_batches, batch_size)
+        n = X.shape[0]
+        passes = -(-n_batches * batch_size // n)
+        perms = jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(key, passes))
+        perm = perms.reshape(-1)[: n_batches * batch_size].reshape(n_batches, batch_size)
         params, static = eqx.partition(model, eqx.is_array)
 
         def step(carry, idx):
@@ -339,7 +351,7 @@ def train(
     Xtr, Ytr, Wtr = _rows(train_t, std)
     Xva, Yva, Wva = _rows(val_t, std)
     batch_size = min(cfg.batch_size, Xtr.shape[0])
-    n_batches = max(1, Xtr.shape[0] // batch_size)
+    n_batches = max(1, Xtr.shape[0] // batch_size, cfg.min_steps_per_epoch)
     optimizer, epoch_fn = _compiled(cfg, n_batches, batch_size)
     key = jax.random.PRNGKey(cfg.seed)
     model = MLP(N_INPUTS, cfg.hidden, 2, key=jax.random.fold_in(key, 1), activation=cfg.activation, output=cfg.output)
