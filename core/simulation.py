@@ -348,12 +348,13 @@ class _Runner:
         try:
             stages = {"start": self._start, "timestep": self._choose_timestep,
                       "equilibrate": self._equilibrate, "produce": self._produce}
-            while prog["stage"] in stages:
-                stages[prog["stage"]](prog)
-                if prog["stage"] == "analyse":
+            while prog["stage"] in stages or prog["stage"] == "analyse":
+                if prog["stage"] == "analyse":  # also where a killed run stopped
                     ds = self._analyse(prog)
                     if ds is not None:
                         return ds
+                else:
+                    stages[prog["stage"]](prog)
         finally:
             if self.session is not None:
                 self.session.close()

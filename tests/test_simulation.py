@@ -149,3 +149,20 @@ def test_too_short_production_is_extended_then_glass(tmp_path):
     traj = read_trajectory(workdir_gsd := tmp_path / "trajectory.gsd")
     assert workdir_gsd.exists() and traj["step"][0] == 0  # the last production only
     data.validate(ds)
+
+
+def test_kill_during_analysis_resumes(tmp_path):
+    class Killed(Exception):
+        pass
+
+    def killer(stage, done, total):
+        if stage == "analyse" and done == 0:
+            raise Killed
+
+    kw = dict(engine="lammps", seed=7, workdir=tmp_path, threads=1, n_t=20, **SMALL)
+    with pytest.raises(Killed):
+        run_state("ka-lj", 1.2, 2.0, progress=killer, **kw)
+    assert json.loads((tmp_path / "progress.json").read_text())["stage"] == "analyse"
+    assert not (tmp_path / "state.nc").exists()
+    ds = run_state("ka-lj", 1.2, 2.0, **kw)
+    data.validate(ds)
