@@ -103,24 +103,30 @@ def fit_memory(
     t,
     M,
     theta0: dict[str, Any] | None = None,
-    max_nfev: int = 300,
+    max_steps: int = 300,
+    max_move: float = 1.0,
 ) -> dict[str, Any]:
     """θ whose explicit kernel best matches a tabulated memory ``M`` at times ``t``.
 
-    Least squares (trust-region reflective, Jacobian by forward-mode autodiff) in the closure's
-    unconstrained space, from ``theta0`` (default: the parameters' defaults). The residuals of each
-    species pair are scaled by the largest |M^{αβ}| of the diagonal, so fast (vibrational) and
-    slow (structural) parts weigh alike wherever M is non-negligible.
+    Levenberg-Marquardt in the closure's unconstrained space (Jacobian by forward-mode autodiff,
+    one jit-compiled loop), from ``theta0`` (default: the parameters' defaults). Residuals are
+    scaled by the largest |M^{αα}|, so fast (vibrational) and slow (structural) parts weigh alike
+    wherever M is non-negligible; unconstrained coordinates of log/logit parameters are kept in
+    [−40, 40].
 
     Args:
         t: times, shape ``(n,)``; log-spaced over the range that matters.
         M: the memory, shape ``(n, s, s)`` (or ``(n, s)`` for the diagonal only).
+        max_steps: Levenberg-Marquardt iterations (each one Jacobian and one linear solve).
+        max_move: largest change of one unconstrained coordinate per iteration (a trust region:
+            a factor e per step for log parameters), which keeps the fit in the basin it starts in.
     """
     import jax
-    from scipy.optimize import least_squares
 
     closure = get_closure(closure)
     space = closure.space(context)
+    if space.dim == 0:
+        return space.default()
     s = context.n_species
     t = jnp.asarray(np.asarray(t, dtype=float))
     M = np.asarray(M, dtype=float)
@@ -129,29 +135,43 @@ def fit_memory(
     scale = max(float(np.max(np.abs(np.diagonal(M, axis1=1, axis2=2)))), 1e-300)
     ref = jnp.asarray(M / scale)
     theta0 = space.default() if theta0 is None else theta0
-    u0 = np.asarray(space.to_unconstrained(space.pack(theta0)), dtype=float)
+    capped = jnp.asarray(
+        np.concatenate([np.full(p.size, p.transform != "identity") for p in space.parameters])
+    )
+    u0 = jnp.asarray(space.to_unconstrained(space.pack(theta0)), dtype=float)
+    u0 = jnp.where(capped, jnp.clip(u0, -40.0, 40.0), u0)
 
-    # the search box in the unconstrained space: the bounds, with infinite ones capped
-    lo, hi = (np.asarray(space.to_unconstrained(jnp.asarray(b)), dtype=float) for b in space.bounds())
-    lo, hi = np.nan_to_num(lo, nan=-40.0, neginf=-40.0), np.nan_to_num(hi, nan=40.0, posinf=40.0)
-    free = np.concatenate([np.full(p.size, p.transform == "identity") for p in space.parameters])
-    lo = np.where(free, lo, np.maximum(lo, -40.0)) if free.size else lo
-    hi = np.where(free, hi, np.minimum(hi, 40.0)) if free.size else hi
-    u0 = np.clip(u0, lo + 1e-9, hi - 1e-9)
+    lower, upper = (jnp.asarray(b) for b in space.bounds())
 
-    @jax.jit
+    def physical(u):
+        x = space.from_unconstrained(jnp.where(capped, jnp.clip(u, -40.0, 40.0), u))
+        return jnp.clip(x, lower, upper)  # identity parameters with bounds (e.g. c >= 0)
+
     def residual(u):
-        theta = space.unpack(space.from_unconstrained(u))
-        r = jnp.ravel(closure.kernel(theta, context)(t) / scale - ref)
+        r = jnp.ravel(closure.kernel(space.unpack(physical(u)), context)(t) / scale - ref)
         return jnp.where(jnp.isfinite(r), r, 1e6)
 
-    jac = jax.jit(jax.jacfwd(residual))
-    result = least_squares(
-        lambda u: np.asarray(residual(jnp.asarray(u))),
-        u0,
-        jac=lambda u: np.asarray(jac(jnp.asarray(u))),
-        method="trf",
-        bounds=(lo, hi),
-        max_nfev=max_nfev,
-    )
-    return space.unpack(space.from_unconstrained(jnp.asarray(result.x)))
+    @jax.jit
+    def levenberg_marquardt(u0):
+        def step(_, state):
+            u, cost, lam = state
+            r = residual(u)
+            J = jax.jacfwd(residual)(u)
+            JTJ = J.T @ J
+            damping = lam * (jnp.diag(JTJ) + 1e-12)
+            delta = jnp.linalg.solve(JTJ + jnp.diag(damping), -(J.T @ r))
+            delta = delta * jnp.minimum(1.0, max_move / jnp.max(jnp.abs(delta)))  # trust region
+            u_new = u + delta
+            cost_new = jnp.sum(residual(u_new) ** 2)
+            better = jnp.isfinite(cost_new) & (cost_new < cost)
+            return (
+                jnp.where(better, u_new, u),
+                jnp.where(better, cost_new, cost),
+                jnp.clip(jnp.where(better, lam / 3.0, lam * 4.0), 1e-12, 1e12),
+            )
+
+        cost0 = jnp.sum(residual(u0) ** 2)
+        u, _, _ = jax.lax.fori_loop(0, max_steps, step, (u0, cost0, jnp.asarray(1e-2)))
+        return u
+
+    return space.unpack(physical(levenberg_marquardt(u0)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from memplug.interfaces import Closure, Context, Parameter
-from memplug.model import fit_memory
+from memplug.plugins.closures._initial import MemoryInitial
 from memplug.plugins.closures._pairs import omega2_per_pair, pairs, rate_scale_per_pair, symmetric
 from memplug.plugins.closures.stretched import (
     AMPLITUDE_MAX,
@@ -24,7 +24,7 @@ from memplug.plugins.closures.stretched import (
 RATE_RANGE = (1e-12, 1e8)
 
 
-class DoubleStretchedClosure(Closure):
+class DoubleStretchedClosure(MemoryInitial, Closure):
     """Paper Eq. 8: exp(−Ω² t^ν) + K exp(−Ω̃² t^μ) for every species pair.
 
     Options:
@@ -69,16 +69,6 @@ class DoubleStretchedClosure(Closure):
                         Parameter(f"omega2_{p}", abs(om), (), *RATE_RANGE, "log", f"rate Omega^2_{p}")
                     )
         return out
-
-    def initial(self, context: Context) -> dict:
-        """The defaults, or, when ``context.extra["memory"] = (t, M)`` holds a reference memory
-        (e.g. M_mct, the paper's start of the evolutionary strategy), the least-squares fit of
-        this closure to it (:func:`memplug.model.fit_memory`)."""
-        memory = context.extra.get("memory")
-        if memory is None:
-            return super().initial(context)
-        t, M = memory
-        return fit_memory(self, context, t, M)
 
     def kernel(self, theta, context: Context) -> StretchedExponentialKernel:
         s = context.n_species

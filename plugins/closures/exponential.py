@@ -6,9 +6,10 @@ import jax.numpy as jnp
 
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.kernels import ExponentialSumKernel
+from memplug.plugins.closures._initial import MemoryInitial
 
 
-class ExponentialClosure(Closure):
+class ExponentialClosure(MemoryInitial, Closure):
     """M(t) = exp(−Ω² t) per species pair (diagonal), optionally with free amplitude and rate.
 
     Options: ``free`` — ``none`` (no parameter: M = exp(−Ω² t)), ``amplitude``, ``rate`` or ``both``.

@@ -22,9 +22,10 @@ from jax.flatten_util import ravel_pytree
 
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.kernels import ExponentialSumKernel
+from memplug.plugins.closures._initial import MemoryInitial
 
 
-class NeuralClosure(Closure):
+class NeuralClosure(MemoryInitial, Closure):
     """Memory from an MLP relaxation spectrum (positive, decaying, a sum of exponentials).
 
     Options: ``width`` and ``depth`` of the MLP (tanh), ``n_modes`` J, ``rate_min``/``rate_max``

@@ -16,7 +16,7 @@ from jaxtyping import Array, Float
 
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.kernels import ExplicitKernel, safe_power
-from memplug.model import fit_memory
+from memplug.plugins.closures._initial import MemoryInitial
 from memplug.plugins.closures._pairs import pairs, rate_scale_per_pair, symmetric
 
 # Bounds shared by the stretched-exponential closures.
@@ -58,7 +58,7 @@ class StretchedExponentialKernel(ExplicitKernel):
         return weights, rates
 
 
-class StretchedClosure(Closure):
+class StretchedClosure(MemoryInitial, Closure):
     """Paper Eq. 6: c + Σ_i w_i[(1 − a_i) exp(−(t/τ_i)^{b_i}) + a_i] for every species pair.
 
     Options:
@@ -113,16 +113,6 @@ class StretchedClosure(Closure):
                               f"stretching exponents b_i^{p}")
                 )
         return out
-
-    def initial(self, context: Context) -> dict:
-        """The defaults, or, when ``context.extra["memory"] = (t, M)`` holds a reference memory
-        (e.g. M_mct, the paper's start of the evolutionary strategy), the least-squares fit of
-        this closure to it (:func:`memplug.model.fit_memory`)."""
-        memory = context.extra.get("memory")
-        if memory is None:
-            return super().initial(context)
-        t, M = memory
-        return fit_memory(self, context, t, M)
 
     def kernel(self, theta, context: Context) -> StretchedExponentialKernel:
         s = context.n_species
