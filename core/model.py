@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
@@ -61,6 +62,12 @@ def equation_for(closure: Closure, theta: dict[str, Any], context: Context) -> M
     return MemoryEquation(0.0, 1.0, omega2, F0, kernel, newtonian=False)
 
 
+@eqx.filter_jit
+def _solve_jit(solver: Solver, eq: MemoryEquation) -> Solution:
+    """One compiled solve per solver configuration and equation structure (cached across calls)."""
+    return solver.solve(eq)
+
+
 def closure_solver(
     closure: Closure | str, context: Context | None = None, solver: Solver | None = None
 ) -> Callable[[dict[str, Any]], Solution]:
@@ -74,7 +81,7 @@ def closure_solver(
     solver = solver or TimeDoublingSolver()
 
     def solve(theta: dict[str, Any]) -> Solution:
-        return solver.solve(equation_for(closure, theta, context))
+        return _solve_jit(solver, equation_for(closure, theta, context))
 
     return solve
 
