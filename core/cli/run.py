@@ -62,9 +62,12 @@ def default_states(ds, n: int = 3) -> list[str]:
     if not ok.any():
         ok = np.ones_like(ok)
     prefer = ok & (pot == "LJ") & (np.abs(rho - 1.2) < 1e-6)
-    if not prefer.any():
-        first = np.nonzero(ok)[0][0]
-        prefer = ok & (pot == pot[first]) & (np.abs(rho - rho[first]) < 1e-6)
+    if prefer.sum() < n:  # else the (potential, ρ) with the most equilibrated states
+        groups = sorted({(p, round(r, 6)) for p, r, o in zip(pot, rho, ok, strict=True) if o})
+        counts = [int(np.sum(ok & (pot == p) & (np.abs(rho - r) < 1e-6))) for p, r in groups]
+        if counts and max(counts) > prefer.sum():
+            p, r = groups[int(np.argmax(counts))]
+            prefer = ok & (pot == p) & (np.abs(rho - r) < 1e-6)
     idx = np.nonzero(prefer)[0]
     idx = idx[np.argsort(ds["T"].values[idx])[::-1]]  # warmest first
     if len(idx) > n:
@@ -156,14 +159,15 @@ def results_table(results: list[dict[str, Any]], title: str):
     from rich.table import Table
 
     table = Table(title=title)
-    for col in ("state", "closure", "optimizer", "T/T_mct", "loss", "R²", "evaluations", "time (s)", "stop"):
+    varying = [c for c in ("closure", "optimizer") if len({r[c] for r in results}) > 1]
+    for col in ("state", *varying, "T/T_mct", "loss", "R²", "evals", "time (s)", "stop"):
         table.add_column(col, justify="left" if col in ("state", "closure", "optimizer", "stop") else "right")
     for r in results:
         tt = r.get("T_over_Tmct")
         table.add_row(
-            r["state"], r["closure"], r["optimizer"],
+            r["state"], *(r[c] for c in varying),
             f"{tt:.2f}" if tt is not None else "-",
-            f"{r['loss']:.3e}", f"{r['r2']:.6f}", str(r["evaluations"]), f"{r['elapsed_s']:.1f}",
+            f"{r['loss']:.3e}", f"{r['r2']:.5f}", str(r["evaluations"]), f"{r['elapsed_s']:.1f}",
             r["stop_reason"] + (" (reused)" if r.get("reused") else ""),
         )  # fmt: skip
     return table
