@@ -611,6 +611,8 @@ class _Runner:
         tau = obs.tau_alpha(time_, Fs[0, 0])
         status = prog["status"]
         window_ok = math.isfinite(tau) and time_[-1] >= self.P["min_lag_over_tau"] * tau
+        prog.setdefault("production_steps", int(prog["frame_steps"][-1]))  # older run directories
+        prog.setdefault("productions", 1)
         if status == "equilibrated" and not window_ok:
             # F_s decays more slowly than during equilibration: the state was still ageing.
             # Continue NVT equilibration from the end of this production (which counts as
