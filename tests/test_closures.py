@@ -267,7 +267,7 @@ def test_neural_seed_changes_the_initial_weights():
 # -- JAX friendliness ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["exponential", "stretched", "double-stretched", "neural"])
+@pytest.mark.parametrize("name", ["stretched", "double-stretched", "neural"])
 def test_explicit_kernels_jit_vmap_grad(name):
     closure = get_closure(name)
     space = closure.space(CTX)
