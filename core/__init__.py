@@ -20,6 +20,7 @@ from memplug.kernels import (  # noqa: E402
     SchematicF2Kernel,
     SchematicF12Kernel,
 )
+from memplug.model import closure_solver, solve_closure  # noqa: E402
 from memplug.solution import Solution  # noqa: E402
 from memplug.solvers import (  # noqa: E402
     DiffraxSolver,
@@ -44,7 +45,9 @@ __all__ = [
     "SchematicF2Kernel",
     "Solution",
     "TimeDoublingSolver",
+    "closure_solver",
     "nonergodicity_parameter",
     "solve",
+    "solve_closure",
     "__version__",
 ]

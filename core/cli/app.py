@@ -53,7 +53,7 @@ def build_app() -> typer.Typer:
 
 def fail(message: str) -> None:
     """Print one clear error line and exit with code 2."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise SystemExit(2)
 
 
