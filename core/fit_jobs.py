@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -102,33 +101,13 @@ class FitJob:
 # --------------------------------------------------------------------------------------------
 
 
-def fit_kernel_to_memory(problem: FitProblem, t: np.ndarray, M_ref: np.ndarray, x0: np.ndarray) -> np.ndarray:
-    """Unconstrained θ whose explicit kernel M(t; θ) best matches ``M_ref(t)`` (least squares on
-    the given times, relative to max|M_ref|): the paper's start "M = M_mct" for Eq. 6/8."""
-    import jax
-    import scipy.optimize
+def fit_kernel_to_memory(problem: FitProblem, t: np.ndarray, M_ref: np.ndarray) -> np.ndarray:
+    """Unconstrained θ whose explicit kernel M(t; θ) best matches ``M_ref(t)``
+    (:func:`memplug.model.fit_memory`, Levenberg-Marquardt): the paper's start "M = M_mct"."""
+    from memplug.model import fit_memory
 
-    ctx = problem.context
-    tj = jnp.asarray(t)
-    Mr = jnp.asarray(M_ref)
-    scale = float(np.max(np.abs(M_ref))) or 1.0
-
-    def loss(u):
-        M = problem.closure.kernel(problem.theta(u), ctx)(tj)
-        r = (jnp.reshape(M, Mr.shape) - Mr) / scale
-        return jnp.mean(r**2)
-
-    vg = jax.jit(jax.value_and_grad(loss))
-
-    def fun(u):
-        f, g = vg(jnp.asarray(u))
-        f = float(f)
-        if not math.isfinite(f):
-            return 1e30, np.zeros_like(u)
-        return f, np.asarray(g, float)
-
-    res = scipy.optimize.minimize(fun, np.asarray(x0, float), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
-    return np.asarray(res.x, float)
+    theta = fit_memory(problem.closure, problem.context, np.asarray(t, float), np.asarray(M_ref, float))
+    return problem.vector(theta)
 
 
 def initial_vector(problem: FitProblem, init: str) -> tuple[np.ndarray, str, np.ndarray | None]:
@@ -146,7 +125,7 @@ def initial_vector(problem: FitProblem, init: str) -> tuple[np.ndarray, str, np.
                 stacklevel=2,
             )
             return x_default, "default (mct pending: no MCT memory available)", None
-        return fit_kernel_to_memory(problem, t, M_ref, x_default), "mct", M_ref
+        return fit_kernel_to_memory(problem, t, M_ref), "mct", M_ref
     ds = load_result(init)
     labels = [str(v) for v in ds["param"].values]
     if labels != problem.space.labels():
