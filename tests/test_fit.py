@@ -154,3 +154,23 @@ def test_result_files(tmp_path):
     # resume of a finished job reuses the result
     again = run_job(FitJob(**{**job.__dict__, "resume": True}))
     assert again["reused"] and again["loss"] == r["loss"]
+
+
+def test_init_from_a_reference_memory(monkeypatch):
+    """--init mct fits the closure's kernel to the reference memory first (paper: M = M_mct at the
+    start). Here the reference is the true Eq. 8 kernel, standing in for M_mct."""
+    import jax.numpy as jnp
+
+    import memplug.fit_jobs as jobs
+
+    prob, x_true = problem()
+    kernel = prob.closure.kernel(prob.theta(jnp.asarray(x_true)), prob.context)
+    monkeypatch.setattr(jobs, "reference_memory", lambda ctx, t: np.asarray(kernel(jnp.asarray(t))))
+    x0, note, M_ref = jobs.initial_vector(prob, "mct")
+    assert note == "mct" and M_ref.shape == (200, 2, 2)
+    losses = prob.evaluate(np.stack([x0, prob.initial_vector()] + [x0] * (POP - 2)))
+    assert losses[0] < 1e-6 < losses[1]  # the fitted start reproduces F; the closure default does not
+    monkeypatch.setattr(jobs, "reference_memory", lambda ctx, t: None)
+    with pytest.warns(UserWarning, match="pending"):
+        _, note, _ = jobs.initial_vector(prob, "mct")
+    assert note.startswith("default")
