@@ -51,6 +51,7 @@ import numpy as np
 
 from memplug.data import (
     STATUSES,
+    _readable,
     load_dataset,
     parse_state_id,
     save_dataset,
@@ -260,6 +261,7 @@ def write_log(campaign: Campaign, log: dict[str, dict[str, Any]]) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(dict(sorted(log.items())), f, indent=1)
         f.write("\n")
+    _readable(tmp)
     os.replace(tmp, path)
 
 

@@ -386,12 +386,20 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike, *, check: bool = True)
             if np.issubdtype(ds[name].dtype, np.floating)
         }
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        _readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _readable(path: str | os.PathLike) -> None:
+    """Give a temp file (created 0600) the usual permissions (0666 minus the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _open(path: Path) -> xr.Dataset:

@@ -154,6 +154,9 @@ def _save(fig, plt, path: str | Path) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=130)
+        from memplug.data import _readable
+
+        _readable(tmp)
         os.replace(tmp, path)
     finally:
         plt.close(fig)
