@@ -181,7 +181,8 @@ def fig3_s1(sur: MLPSurrogate | None, test: StateTable, out: Path, width: float 
             ins.set_title(f"{test.ids[worst]}: {ylabel}={sc[key][worst]:.3g}", fontsize=6)
             ins.tick_params(labelsize=6)
         save_figure(fig, out / f"{name}.png")
-        write_csv(out / f"{name}.csv", {"T_over_Tmct_bin": c, "mean": m, "std": s, "count": n})
+        keep = n > 0
+        write_csv(out / f"{name}.csv", {"T_over_Tmct_bin": c[keep], "mean": m[keep], "std": s[keep], "count": n[keep]})
         result[name] = {"centres": c, "mean": m, "std": s, "count": n}
     return result
 
