@@ -17,8 +17,9 @@ import json
 import os
 import time
 
-import memplug  # noqa: F401
 import numpy as np
+
+import memplug  # noqa: F401
 from memplug.plugins.surrogate import metrics
 from memplug.plugins.surrogate.features import state_table
 from memplug.plugins.surrogate.mlp import MLPConfig, as_table, train

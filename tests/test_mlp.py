@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-import memplug  # noqa: F401  (enables float64 like every entry point)
 import numpy as np
 import pytest
+
+import memplug  # noqa: F401  (enables float64 like every entry point)
 from memplug.errors import InputError
 from memplug.plugins.surrogate import metrics
 from memplug.plugins.surrogate.features import N_INPUTS, N_STATIC, Standardizer, state_table
@@ -178,6 +179,7 @@ def test_statics_validation_property():
     """Any off-grid k, any NaN/inf in S, any non-positive T or ρ is rejected with the field named."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
+
     from memplug.plugins.surrogate.features import K_GRID, check_statics
 
     S = np.ones((3, 100))

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from memplug.cli import main
 from memplug.data import save_dataset
 from memplug.plugins.surrogate.features import K_GRID
