@@ -217,6 +217,10 @@ _LASSO = typer.Option(0.0, "--lasso", help="λ₁ of the L1 term of Eq. 7 (on ph
 _TMIN = typer.Option(None, "--t-min", help="Fit only target times >= this.")
 _TMAX = typer.Option(None, "--t-max", help="Fit only target times <= this.")
 _N = typer.Option(16, "--solver-n", help="Solver blocks of 4N points.")
+_DYN = typer.Option(
+    "newtonian", "--dynamics",
+    help="newtonian (F'' + Ω²F + M*F' = 0, ballistic like MD data) or overdamped (paper Eq. 5).",
+)  # fmt: skip
 _RESUME = typer.Option(False, "--resume", help="Continue from checkpoints; reuse finished results.")
 _WORKERS = typer.Option(0, "--workers", help="Fan out over N local Dask worker processes (0: serial).")
 _SCHED = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler.")
@@ -244,7 +248,7 @@ def run_command(
     dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
     target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
     seed: int = _SEED, sigma0: float | None = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
-    t_max: float = _TMAX, solver_n: int = _N,
+    t_max: float = _TMAX, solver_n: int = _N, dynamics: str = _DYN,
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
 ) -> None:  # fmt: skip
@@ -253,7 +257,7 @@ def run_command(
     jobs = make_jobs(
         states, [closure], [optimizer], dataset=dataset, target=target, init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
-        solver_n=solver_n, out=str(out), resume=resume,
+        solver_n=solver_n, dynamics=dynamics, out=str(out), resume=resume,
     )  # fmt: skip
     results = execute(jobs, workers=workers, scheduler=scheduler, title=f"memplug run: {closure} with {optimizer}")
     write_json(out / "summary.json", results)
@@ -265,7 +269,7 @@ def compare_command(
     dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
     target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
     seed: int = _SEED, sigma0: float | None = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
-    t_max: float = _TMAX, solver_n: int = _N,
+    t_max: float = _TMAX, solver_n: int = _N, dynamics: str = _DYN,
     out: Path = typer.Option(Path("results/compare"), "--out", help="Results directory."),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
 ) -> None:  # fmt: skip
@@ -275,7 +279,7 @@ def compare_command(
     jobs = make_jobs(
         states, cl, op, dataset=dataset, target=target, init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
-        solver_n=solver_n, out=str(out), resume=resume,
+        solver_n=solver_n, dynamics=dynamics, out=str(out), resume=resume,
     )  # fmt: skip
     results = execute(jobs, workers=workers, scheduler=scheduler, title="memplug compare")
     write_json(out / "compare.json", results)
