@@ -34,7 +34,11 @@ class _Normal:
 class CMAES(Optimizer):
     """Covariance-matrix-adaptation evolution strategy (Hansen's pycma).
 
-    Options: ``popsize`` (default: pycma's 4 + ⌊3 ln n⌋), ``cma_options`` (a dict passed to pycma).
+    Options: ``popsize`` (default: the larger of pycma's 4 + ⌊3 ln n⌋ and 32), ``cma_options`` (a
+    dict passed to pycma). A population of 32 costs little more per generation than 11-13 (it is
+    evaluated in one vmapped call) and is more robust: on ``LJ-rho1.20-T15.000`` with Eq. 8 and
+    6000 evaluations, pycma's default 11 stalled in a local minimum (R² −0.48) where 32 reached
+    R² 0.99989 with the same seed.
     σ0 (``--sigma0``, default 5e-4 as in the paper) is the initial step in the closure's
     unconstrained parameter space.
     """
@@ -67,8 +71,8 @@ class CMAES(Optimizer):
             "tolfacupx": math.inf,  # σ growing far beyond σ0 is expected when x0 is far from the fit
             "tolupsigma": math.inf,
         }
-        if self.config["popsize"]:
-            opts["popsize"] = int(self.config["popsize"])
+        n = len(np.atleast_1d(x0))
+        opts["popsize"] = int(self.config["popsize"] or max(4 + int(3 * math.log(max(n, 1))), 32))
         opts.update(self.config["cma_options"] or {})
         self.es = cma.CMAEvolutionStrategy(np.asarray(x0, float), float(sigma0), opts)
 
