@@ -118,17 +118,9 @@ def log_time_grid(t_min: float, t_max: float, n: int = N_T) -> np.ndarray:
 
 def tau_alpha_from(t: np.ndarray, fs: np.ndarray) -> float:
     """τ_α where ``fs`` first crosses 1/e (linear interpolation in log t); NaN if it never does."""
-    t = np.asarray(t, float)
-    fs = np.asarray(fs, float)
-    below = np.nonzero(fs <= np.exp(-1.0))[0]
-    if below.size == 0:
-        return float("nan")
-    i = int(below[0])
-    if i == 0:
-        return float(t[0])
-    f0, f1 = fs[i - 1], fs[i]
-    w = (f0 - np.exp(-1.0)) / (f0 - f1) if f0 != f1 else 0.0
-    return float(np.exp(np.log(t[i - 1]) + w * (np.log(t[i]) - np.log(t[i - 1]))))
+    from memplug.observables import tau_alpha
+
+    return tau_alpha(t, fs)
 
 
 # --------------------------------------------------------------------------------------------
