@@ -24,7 +24,6 @@ import hashlib
 import math
 import os
 import pickle
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ import numpy as np
 from memplug.errors import InputError
 from memplug.fit_results import HISTORY_COLUMNS
 from memplug.interfaces import Closure, Context, Optimizer
+from memplug.io import atomic_write_bytes
 from memplug.model import equation_for
 from memplug.solvers import TimeDoublingSolver
 
@@ -454,20 +454,6 @@ class FitOutcome:
 
 
 CHECKPOINT_FORMAT = "memplug-checkpoint/1"
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same directory + os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _load_checkpoint(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
