@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from memplug.errors import InputError
+from memplug.io import atomic_write_with as _atomic
 
 SCHEMA = "memplug-fit/1"
 HISTORY_COLUMNS = ("generation", "evaluations", "best_loss", "generation_loss", "elapsed")
@@ -153,18 +153,6 @@ def to_dataset(r: FitResult) -> xr.Dataset:
         "info": _json(r.info),
     }
     return ds
-
-
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_result(r: FitResult, path: str | os.PathLike, *, plot: bool = True) -> dict[str, Path]:
