@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import tempfile
 import time
@@ -118,9 +117,9 @@ def check_specs(closures: list[str], optimizers: list[str]) -> None:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    from memplug.fit import atomic_write_bytes
+    from memplug.io import atomic_write_json
 
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+    atomic_write_json(path, obj, default=str)
 
 
 def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[dict[str, Any]]:
