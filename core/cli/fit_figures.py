@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from memplug.fit_results import _atomic, load_result
+from memplug.fit_results import load_result
+from memplug.io import atomic_write_with
 
 
 def _plt():
@@ -22,7 +23,7 @@ def _plt():
 def _save(fig, path: Path) -> None:
     plt = _plt()
     fig.tight_layout()
-    _atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+    atomic_write_with(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=90))
     plt.close(fig)
 
 
