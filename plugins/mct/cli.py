@@ -10,15 +10,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import typer
 
 from memplug.errors import InputError
+from memplug.io import atomic_write_json, atomic_write_netcdf
 
 _NAMES = "ABCDEFGH"
 
@@ -56,11 +54,7 @@ def _hs_statics(system):
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, path)
+    atomic_write_json(path, data, indent=2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,12 +319,4 @@ def write_solution(path: Path, sol, statics) -> None:
         coords={"t": sol.t, "k": statics.k, "a": sp, "b": sp, "probe": sol.k_probe},
         attrs={"rho": statics.rho, "x": list(map(float, statics.x)), "dynamics": sol.dynamics, "status": sol.status},
     )
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write_netcdf(path, ds)
