@@ -27,7 +27,6 @@ attrs
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,8 @@ import numpy as np
 import xarray as xr
 
 from memplug.errors import InputError
+from memplug.io import atomic_write_netcdf
+from memplug.io import make_readable as _readable  # noqa: F401  (memplug.campaign imports it from here)
 
 SCHEMA = "memplug-dataset/1"
 PAIRS = ("AA", "AB", "BB")
@@ -368,30 +369,12 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike, *, check: bool = True)
     if check:
         validate(ds, path)
     ds = _strings_as_objects(ds)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        encoding = {
-            name: {"zlib": True, "complevel": 4}
-            for name in ds.data_vars
-            if np.issubdtype(ds[name].dtype, np.floating)
-        }
-        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
-        _readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _readable(path: str | os.PathLike) -> None:
-    """Give a temp file (created 0600) the usual permissions (0666 minus the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    encoding = {
+        name: {"zlib": True, "complevel": 4}
+        for name in ds.data_vars
+        if np.issubdtype(ds[name].dtype, np.floating)
+    }
+    return atomic_write_netcdf(path, ds, encoding=encoding)
 
 
 def _open(path: Path) -> xr.Dataset:

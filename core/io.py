@@ -78,6 +78,9 @@ def atomic_path(
         yield tmp
         make_readable(tmp)
         os.replace(tmp, path)
+        # POSIX rename does nothing when both names are links to one file (a writer that
+        # hard-linked the target's own inode): the temporary name must still go.
+        tmp.unlink(missing_ok=True)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -145,21 +145,10 @@ def plot_dataset(ds: xr.Dataset, out_dir: str | Path) -> list[Path]:
 
 
 def _save(fig, plt, path: str | Path) -> Path:
-    import os
-    import tempfile
+    from memplug.io import atomic_write_with
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=130)
-        from memplug.data import _readable
-
-        _readable(tmp)
-        os.replace(tmp, path)
+        return atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=130), suffix=path.suffix)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path

@@ -114,6 +114,19 @@ def test_suffix_for_writers_that_infer_the_format(tmp_path):
     assert seen == [".png"] and (tmp_path / "fig.png").read_bytes() == b"png"
 
 
+def test_hard_link_to_the_target_itself_leaves_no_temp(tmp_path):
+    # rename(2) is a no-op when old and new name are links to one inode
+    src = tmp_path / "src.gsd"
+    src.write_bytes(b"frames")
+    dst = tmp_path / "dst.gsd"
+    os.link(src, dst)
+    with atomic_path(dst) as tmp:
+        tmp.unlink()
+        os.link(src, tmp)
+    assert dst.read_bytes() == b"frames"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dst.gsd", "src.gsd"]
+
+
 def test_parent_is_a_file_raises_oserror_naming_target(tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a directory")

@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from memplug.errors import InputError
+from memplug.io import atomic_path
 
 
 def register(app: typer.Typer) -> None:
@@ -47,12 +48,12 @@ def _protocol(items: list[str]) -> dict:
 
 def _publish(src: Path, dst: Path) -> None:
     """Make ``dst`` a complete copy of ``src`` atomically (hard link when possible)."""
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        tmp.unlink()  # os.link creates the file itself
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
 
 
 def simulate_command(

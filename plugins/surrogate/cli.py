@@ -166,8 +166,10 @@ def predict_command(
     out: Path = typer.Option(Path("mlp-prediction.csv"), "--out", "-o", help="Output .csv or .nc; the plot goes next to it as .png."),
 ) -> None:
     """Predict F_s^{AA}(k_p, t), F_s^{BB}(k_p, t) for a dataset state or a user file; write them and a plot."""
+    from memplug.io import atomic_write_netcdf, atomic_write_text
+
     from .figures import _plt, save_figure
-    from .mlp import MLPSurrogate, atomic_write
+    from .mlp import MLPSurrogate
     from .userfile import read_statics
 
     if state is None and input is None:
@@ -193,14 +195,14 @@ def predict_command(
     t = truth[0] if truth is not None and t_min is None and t_max is None else np.geomspace(lo, hi, points)
     F = sur.predict(statics, t)
     if out.suffix.lower() == ".csv":
-        atomic_write(out, "t,Fs_A,Fs_B\n" + "".join(f"{a:.8g},{b:.8g},{c:.8g}\n" for a, b, c in zip(t, F[:, 0], F[:, 1], strict=True)))
+        atomic_write_text(out, "t,Fs_A,Fs_B\n" + "".join(f"{a:.8g},{b:.8g},{c:.8g}\n" for a, b, c in zip(t, F[:, 0], F[:, 1], strict=True)))
     else:
         import xarray as xr
 
         ds = xr.Dataset({"Fs": (("t", "species"), F)}, coords={"t": t, "species": ["A", "B"]},
                         attrs={"state": statics.name, "T": statics.T, "rho": statics.rho, "potential": statics.potential,
                                "model": str(model), "source": "memplug mlp predict"})
-        atomic_write(out, _netcdf_bytes(ds))
+        atomic_write_netcdf(out, ds)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     for a, (sp, col) in enumerate((("AA", "tab:red"), ("BB", "tab:blue"))):
@@ -218,19 +220,6 @@ def predict_command(
 
         msg += f"; R² vs data {metrics.r2(F, truth[1]):.4f}, RMSE {metrics.rmse(F, truth[1]):.4f}"
     _console().print(msg)
-
-
-def _netcdf_bytes(ds) -> bytes:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(suffix=".nc")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        return Path(tmp).read_bytes()
-    finally:
-        os.unlink(tmp)
 
 
 def _train_or_reuse(table, cfg, split: str, out: Path, progress: bool):

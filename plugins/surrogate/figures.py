@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from memplug.io import atomic_write_bytes, atomic_write_text
+
 from . import metrics
 from .features import StateTable
-from .mlp import MLPSurrogate, atomic_write
+from .mlp import MLPSurrogate
 
 
 def _plt():
@@ -28,7 +30,7 @@ def _plt():
 def save_figure(fig, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
-    atomic_write(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
     _plt().close(fig)
 
 
@@ -42,7 +44,7 @@ def write_csv(path: Path, columns: dict[str, np.ndarray | list]) -> None:
             v = columns[c][i]
             cells.append(f"{v:.6g}" if isinstance(v, float | np.floating) else str(v))
         lines.append(",".join(cells))
-    atomic_write(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def default_edges(x: np.ndarray, width: float = 0.1) -> np.ndarray:

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import optax
 
 from memplug.errors import InputError
 from memplug.interfaces import Context, Surrogate
+from memplug.io import atomic_write_text, atomic_write_with
 
 from .features import (
     K_GRID,
@@ -141,32 +141,12 @@ class MLPConfig:
 # ------------------------------------------------------------------------------------------------
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory + ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _serialise(path: Path, tree: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             eqx.tree_serialise_leaves(fh, tree)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write_with(path, write)
 
 
 def data_hash(table: StateTable) -> str:
@@ -398,7 +378,7 @@ def train(
             stop = bool(callback(epoch + 1, result.history)) if callback is not None else False
             if ckpt is not None and cfg.checkpoint_every and ((epoch + 1) % cfg.checkpoint_every == 0 or stop or epoch + 1 == cfg.epochs):
                 _serialise(ckpt / "state.eqx", (model, opt_state, best))
-                atomic_write(ckpt / "state.json", json.dumps({
+                atomic_write_text(ckpt / "state.json", json.dumps({
                     "epoch": epoch + 1, "best_val": best_val, "best_epoch": result.best_epoch,
                     "bad_epochs": bad, "history": result.history, "config": cfg.to_dict(),
                     "data_hash": dhash, "split": split.to_dict()}))
@@ -413,7 +393,7 @@ def train(
                        "stopped_early": result.stopped_early})
     if out is not None:
         sur.save(out)
-        atomic_write(Path(out) / "history.csv", "epoch,train_loss,val_loss\n" + "".join(
+        atomic_write_text(Path(out) / "history.csv", "epoch,train_loss,val_loss\n" + "".join(
             f"{h['epoch']},{h['train_loss']:.8e},{h['val_loss']:.8e}\n" for h in result.history))
     return sur, result
 
@@ -483,7 +463,7 @@ class MLPSurrogate(Surrogate):
             "outputs": ["Fs_A", "Fs_B"], "standardizer": self.standardizer.to_dict(),
             "seed": self.config.seed, "versions": versions(), **self.record,
         }
-        atomic_write(path / "model.json", json.dumps(record, indent=1))
+        atomic_write_text(path / "model.json", json.dumps(record, indent=1))
 
     @classmethod
     def load(cls, path: Any) -> MLPSurrogate:
