@@ -13,24 +13,14 @@ what an evolutionary optimizer does per generation. A failing solve is reported,
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
-
-
-def timed(fn):
-    w0, c0 = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - w0, time.process_time() - c0
+from _timing import repeat, timed
 
 
-def warm(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), float(np.median(times))
+def warm(fn, n):
+    """Best and median wall time of ``n`` calls of an already compiled ``fn``."""
+    r = repeat(fn, n)
+    return r.best_wall, r.median_wall
 
 
 def main() -> None:

@@ -13,13 +13,15 @@ includes compilation), test R² / RMSE (paper Eqs. 2-4, S1), rows (state, t) per
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import statistics
 import time
 
 import numpy as np
+from _timing import repeat, timed
 
 import memplug  # noqa: F401
+from memplug.io import atomic_write_json
 from memplug.plugins.surrogate import metrics
 from memplug.plugins.surrogate.features import state_table
 from memplug.plugins.surrogate.mlp import MLPConfig, as_table, train
@@ -55,27 +57,17 @@ def main() -> None:
         last[0] = now
         return False
 
-    t0, c0 = time.perf_counter(), time.process_time()
-    sur, res = train(table, cfg, split="random", callback=tick)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    (sur, res), wall, cpu = timed(lambda: train(table, cfg, split="random", callback=tick))
     test = table.subset([table.index(s) for s in sur.split.test])
     pred = sur.predict_table(test)
     sc = metrics.per_state(pred, test.Fs)
 
     sur.predict_table(table)  # warm-up (compilation for this shape)
-    reps = 5
-    t1 = time.perf_counter()
-    for _ in range(reps):
-        sur.predict_table(table)
-    dt = (time.perf_counter() - t1) / reps
+    dt = statistics.mean(repeat(lambda: sur.predict_table(table), 5).wall)
     rows = table.time.size
     st = table.statics(0)
     tt = table.time[0]
-    sur.predict(st, tt)
-    t2 = time.perf_counter()
-    for _ in range(20):
-        sur.predict(st, tt)
-    single = (time.perf_counter() - t2) / 20
+    single = statistics.mean(repeat(lambda: sur.predict(st, tt), 20, warmup=True).wall)
 
     out = {
         "dataset": source, "states": len(table), "train_states": len(sur.split.train),
@@ -92,8 +84,7 @@ def main() -> None:
     for k, v in out.items():
         print(f"{k:>22}: {v}")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=1)
+        atomic_write_json(args.json, out, indent=1)
 
 
 if __name__ == "__main__":

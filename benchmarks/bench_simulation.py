@@ -18,23 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from _timing import Timer
 
 from memplug import observables as obs
 from memplug.registry import get_registry
-
-
-class Timer:
-    def __enter__(self):
-        self.w0, self.c0 = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self.w0
-        self.cpu = time.process_time() - self.c0
 
 
 def main() -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import repeat
 
 import memplug
 from memplug import DiffraxSolver, ExponentialSumKernel, MemoryEquation, TimeDoublingSolver
@@ -94,19 +94,10 @@ def numpy_reference(N: int, dt0: float, n_blocks: int, gamma: float, w: float, r
     return np.concatenate(out)
 
 
-def timeit(fn, repeat: int) -> tuple[float, float]:
-    """Best wall-clock and best process-CPU time of ``repeat`` warm calls.
-
-    The CPU time is the steadier figure on a shared machine (it does not count waiting for a core).
-    """
-    fn()  # compile / warm up
-    wall = cpu = np.inf
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall = min(wall, time.perf_counter() - w0)
-        cpu = min(cpu, time.process_time() - c0)
-    return wall, cpu
+def timeit(fn, n: int) -> tuple[float, float]:
+    """Best wall-clock and best process-CPU time of ``n`` warm calls (after one to compile)."""
+    r = repeat(fn, n, warmup=True)
+    return r.best_wall, r.best_cpu
 
 
 def main() -> None:
