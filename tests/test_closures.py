@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from closure_support import BUILTIN_CLOSURES as BUILTIN
 
 from memplug.errors import InputError
 from memplug.kernels import ExplicitKernel, FunctionalKernel
@@ -18,15 +19,6 @@ from memplug.registry import get_registry
 
 CTX = default_context()  # binary mixture, T = 1, k_peak = 7.25: Omega^2 = diag(52.5625, 52.5625)
 OM2 = 7.25**2  # 52.5625
-BUILTIN = [
-    "exponential",
-    "stretched",
-    "double-stretched",
-    "schematic-f1",
-    "schematic-f2",
-    "schematic-f12",
-    "neural",
-]
 
 
 def kernel_at(spec, theta, t):

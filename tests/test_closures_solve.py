@@ -13,20 +13,12 @@ import json
 
 import numpy as np
 import pytest
+from closure_support import BUILTIN_CLOSURES
 
 import memplug
 from memplug.model import solve_closure
 
 TD = memplug.TimeDoublingSolver(N=16, t_max=1e2)
-CLOSURES = [
-    "exponential",
-    "stretched",
-    "double-stretched",
-    "schematic-f1",
-    "schematic-f2",
-    "schematic-f12",
-    "neural",
-]
 
 
 def cli_solve(spec: str, capsys, *extra: str) -> dict:
@@ -39,7 +31,7 @@ def cli_solve(spec: str, capsys, *extra: str) -> dict:
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("spec", CLOSURES)
+@pytest.mark.parametrize("spec", BUILTIN_CLOSURES)
 def test_solve_every_closure_by_name_cli_and_python(spec, capsys):
     out = cli_solve(spec, capsys)
     assert out["closure"] == spec and out["status"] == "ok" and out["species"] == ["A", "B"]
