@@ -15,7 +15,8 @@ coords
     (``"equilibrated"`` / ``"glass"``), ``cpu_seconds``, ``energy_drift``.
 data variables
     ``S(state, pair, k)``: partial structure factors N⁻¹⟨ρ_α(k) ρ_β(−k)⟩ (S^{αβ}(∞) = x_α δ_αβ);
-    ``k_below_box(k)``: grid points below 2π/L (filled from g(r));
+    ``k_below_box(k)``: grid points below 2π/L (not measurable in the box: filled by the small-k
+    continuation of :func:`memplug.observables.continue_below_box`, recorded in the ``S_below_box`` attribute);
     ``time(state, t)``: each state's own log-spaced lag times;
     ``Fs(state, species, t)``: F_s^{αα}(k_peak, t) (paper Eq. 1); ``Fs_k(state, species, kq, t)``;
     ``msd(state, species, t)``; ``tau_alpha(state)``: F_s^{AA}(k_peak, τ_α) = 1/e

@@ -16,9 +16,15 @@ Conventions (Lennard-Jones reduced units; cubic periodic box of edge ``L``):
   sin(k Δr)/(k Δr); ``directions="lattice"`` averages over the lattice vectors of the shell.
 - Mean-squared displacement ⟨|r_i(t₀+t) − r_i(t₀)|²⟩ per species, averaged over origins.
 
-Grid points below 2π/L (no lattice vector) are filled from the radial distribution function:
-S^{αβ}(k) = x_α δ_αβ + ρ x_α x_β ∫₀^{L/2} 4π r² [g_αβ(r) − 1] sin(kr)/(kr) dr
-(:func:`structure_factor_from_gr`); they are flagged by :func:`structure_factor_on_grid`.
+Grid points below 2π/L cannot be measured in the box. :func:`structure_factor_on_grid` flags them
+and by default fills them by a small-k continuation (:func:`continue_below_box`: the mean of S over
+the first in-box grid points, a convex combination, so S stays positive definite). The transform
+of the radial distribution function, S^{αβ}(k) = x_α δ_αβ + ρ x_α x_β ∫₀^{L/2} 4π r² [g_αβ(r) − 1]
+sin(kr)/(kr) dr (:func:`structure_factor_from_gr`, ``below_box="gr"``), is *not* a usable estimate
+there: the statistical noise of g(r) at large r, multiplied by the shell volume 4πr²dr, dominates
+(measured for KA LJ at ρ = 1.2, N = 1200, 8 frames: S^{AA}(0.2) = 0.37-0.58 depending on the frames
+and on the finite-size correction of g(r), against S^{AA} ≈ 0.017 at the first lattice shells), and it
+can make the 2×2 matrix S(k) indefinite. Shells above 2π/L without a lattice vector still use g(r).
 """
 
 from __future__ import annotations
@@ -268,12 +274,17 @@ def structure_factor_on_grid(
     max_per_bin: int | None = 400,
     seed: int = 0,
     gr_frames: int = 4,
+    below_box: str = "continue",
 ) -> GridStructureFactor:
     """Partial S^{αβ}(k) on the bins ``k_edges`` (default: the 100-point grid on (0, 40]).
 
-    Bins whose midpoint is below 2π/L, or that contain no lattice vector, are filled from g(r)
-    (from the last ``gr_frames`` frames) and flagged.
+    Bins whose midpoint is below 2π/L are flagged (``below_box``) and filled by
+    :func:`continue_below_box` (``below_box="continue"``, the default) or from g(r)
+    (``below_box="gr"``, from the last ``gr_frames`` frames; unreliable, see the module notes).
+    Bins above 2π/L that contain no lattice vector are filled from g(r) and flagged in ``from_gr``.
     """
+    if below_box not in ("continue", "gr"):
+        raise ValueError(f"below_box: expected 'continue' or 'gr', got {below_box!r}")
     frames = _frames(positions)
     species = np.asarray(species)
     k_edges = np.asarray(k_edges, float)
@@ -281,14 +292,39 @@ def structure_factor_on_grid(
     vectors = lattice_wave_vectors(L, k_edges, max_per_bin=max_per_bin, seed=seed)
     S = structure_factor(frames, species, L, vectors)
     below = k < 2.0 * math.pi / L
-    from_gr = below | (vectors.count == 0)
+    from_gr = (below | (vectors.count == 0)) if below_box == "gr" else (~below & (vectors.count == 0))
     if np.any(from_gr):
         n_species = int(species.max()) + 1
         N = species.size
         x = np.array([np.sum(species == a) for a in range(n_species)]) / N
         r, g = radial_distribution(frames[-gr_frames:], species, L)
         S[:, from_gr] = structure_factor_from_gr(r, g, N / L**3, x, k[from_gr])
+    if below_box == "continue":
+        S = continue_below_box(S, below)
     return GridStructureFactor(k=k, S=S, below_box=below, from_gr=from_gr, count=vectors.count)
+
+
+#: How :func:`continue_below_box` fills grid points below 2π/L (recorded in dataset files).
+BELOW_BOX_METHOD = "mean of S over the first 3 grid points above 2*pi/L (positive-definite continuation)"
+
+
+def continue_below_box(S: np.ndarray, below: np.ndarray, n: int = 3) -> np.ndarray:
+    """Fill the grid points ``below`` (k < 2π/L) with the mean of S over the first ``n`` points above.
+
+    S(k) of a dense liquid is flat at small k to within the noise of the first lattice shells, and a
+    mean of positive-definite partial-structure-factor matrices is positive definite, so the
+    continuation never makes S(k) indefinite (an extrapolation with negative weights could).
+    ``S``: ``(..., n_k)`` with the k axis last (e.g. ``(n_pairs, n_k)``); returns a copy.
+    """
+    S = np.array(S, float, copy=True)
+    below = np.asarray(below, bool)
+    inside = np.flatnonzero(~below)
+    if not below.any():
+        return S
+    if inside.size < n:
+        raise ValueError(f"continue_below_box: need {n} grid points above 2π/L, found {inside.size}")
+    S[..., below] = S[..., inside[:n]].mean(axis=-1, keepdims=True)
+    return S
 
 
 def k_peak(k: np.ndarray, S_AA: np.ndarray, *, k_min: float = 2.0, k_max: float = 15.0) -> float:

@@ -660,7 +660,10 @@ class _Runner:
             seed=self.seed, engine=self.engine.name, engine_version=version,
             steps=int(prog["steps"]), status=status, cpu_seconds=self.clock.total,
             energy_drift=drift,
-            attrs={"simulation": json.dumps(summary), "protocol": json.dumps(self.P)},
+            attrs={
+                "simulation": json.dumps(summary), "protocol": json.dumps(self.P),
+                "S_below_box": obs.BELOW_BOX_METHOD,
+            },
         )
         data.save_dataset(ds, self.path_state)
         prog["summary"] = summary

@@ -75,6 +75,26 @@ def test_ideal_gas_structure_factor_is_x_delta():
     ok = ~grid.from_gr & (grid.k > 5)
     np.testing.assert_allclose(grid.S[:, ok].mean(axis=1), [0.8, 0.0, 0.2], atol=0.02)
     assert grid.below_box.tolist()[:2] == [True, True] and not grid.below_box[2]  # 2π/10 = 0.628
+    # below 2π/L: the continuation is the mean of the first three in-box points (ideal gas: x_α δ_αβ)
+    np.testing.assert_allclose(grid.S[:, 0], grid.S[:, 2:5].mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(grid.S[:, :2], [[0.8, 0.8], [0.0, 0.0], [0.2, 0.2]], atol=0.06)
+
+
+def test_continuation_below_box_keeps_S_positive_definite():
+    # an indefinite value at a flagged point (as the g(r) transform can give) is replaced by a mean of
+    # positive-definite matrices, which is positive definite
+    k = ob.K_GRID[:8]
+    below = k < 2 * np.pi / 10.0
+    rng = np.random.default_rng(5)
+    S = np.empty((3, k.size))
+    S[0], S[2] = rng.uniform(0.02, 0.05, k.size), rng.uniform(0.08, 0.12, k.size)
+    S[1] = -0.5 * np.sqrt(S[0] * S[2])
+    S[:, 0] = [0.4, -0.09, 0.01]  # det < 0
+    out = ob.continue_below_box(S, below)
+    assert np.all(out[0] * out[2] - out[1] ** 2 > 0) and np.all(out[0] > 0)
+    np.testing.assert_array_equal(out[:, ~below], S[:, ~below])
+    with pytest.raises(ValueError, match="below_box"):
+        ob.structure_factor_on_grid(np.zeros((1, 4, 3)), np.zeros(4, int), 10.0, below_box="fft")
 
 
 def test_msd_matches_freud_window_mode():
