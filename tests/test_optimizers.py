@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -89,3 +90,35 @@ def test_optimizers_reach_1e_6_on_eq8_target(spec, budget, sigma0):
     out = run_fit(prob, create(spec), x0, FitSettings(budget=budget, target_loss=1e-6, seed=0, sigma0=sigma0))
     assert out.loss < 1e-6 and out.stop_reason == "target loss reached", (spec, out.loss, out.evaluations)
     assert math.isfinite(out.history[-1, 2])
+
+
+def test_ngopt_on_tiny_problems_never_crashes():
+    """nevergrad 1.0.12's NGOpt picks MetaModel for 3 parameters and 16 candidates per generation;
+    its surrogate step raises TypeError with numpy >= 2.4. memplug drops the surrogate (MetaModel's
+    own fallback) and says so; the fit proceeds."""
+    from memplug.plugins.optimizers.nevergrad_optimizer import metamodel_is_broken
+
+    opt = create("nevergrad:NGOpt,popsize=16")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        x, f = drive(opt, 40, np.zeros(3), sigma0=0.3)  # 640 candidates: the surrogate step would run
+    if metamodel_is_broken():
+        assert opt.substitutions == ["MetaModel -> CMA"]
+        assert any("MetaModel" in str(w.message) for w in caught)
+    restored = create("nevergrad:NGOpt,popsize=16")
+    restored.restore(opt.state())
+    assert restored.substitutions == opt.substitutions
+    X = opt.ask()
+    assert np.all(np.isfinite(quadratic(X)[0])) and np.min(quadratic(X)[0]) < 1e-3
+
+
+def test_error_inside_nevergrad_is_one_clear_message():
+    opt = create("nevergrad:TwoPointsDE,popsize=4")
+    opt.start(np.zeros(3), sigma0=0.1, seed=0, budget=100)
+
+    def broken_ask():
+        raise TypeError("only 0-dimensional arrays can be converted to Python scalars")
+
+    opt.opt.ask = broken_ask
+    with pytest.raises(InputError, match=r"nevergrad:TwoPointsDE.*nevergrad failed \(TypeError: only 0-dim.*use nevergrad:TwoPointsDE"):
+        opt.ask()
