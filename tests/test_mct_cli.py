@@ -52,7 +52,9 @@ def test_dataset_path_bisects_in_temperature(tmp_path):
     """Synthetic dataset: S(k) of PY 'identical' spheres at φ_i, labelled T_i = 1/φ_i, fixed ρ = ρ(φ_c).
 
     At T = 1/φ_c the statics are exactly critical, so the bisection must find T_mct ≈ 1/φ_c (up to
-    the linear interpolation of S in T between states).
+    the linear interpolation of S in T between states). The points below 2π/L (k = 0.2, 0.6) are
+    corrupted as a truncated g(r) transform can do (indefinite S): the default small-k continuation
+    of c(k) must still give T_mct ≈ 1/φ_c, and ``--small-k keep`` must fail with exit code 2.
     """
     from memplug import data
 
@@ -63,6 +65,9 @@ def test_dataset_path_bisects_in_temperature(tmp_path):
         st = data.synthetic_state("LJ", rho=rho_c, T=float(1 / phi), seed=i)
         S = hs.percus_yevick_mixture_S(st["k"].values, phi, [1.0, 1.0], [0.8, 0.2])
         st["S"].values[:] = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])[None]
+        below = st["k_below_box"].values
+        assert below.sum() == 2
+        st["S"].values[0, :, below] = [[-0.33, 0.1, 0.5], [0.37, -0.09, 0.08]]
         states.append(st)
     ds = data.concat_states(states)
     cp = critical_temperature(ds, "LJ", rho_c, xtol=2e-3, exponent=False)
@@ -73,3 +78,24 @@ def test_dataset_path_bisects_in_temperature(tmp_path):
     code = run(["mct", "critical", "--dataset", str(path), "--potential", "LJ", "--rho", str(rho_c),
                 "--xtol", "0.03", "--no-exponent"])
     assert code == 0
+    code = run(["mct", "critical", "--dataset", str(path), "--potential", "LJ", "--rho", str(rho_c),
+                "--small-k", "keep", "--no-exponent"])
+    assert code == 2
+
+
+def test_dataset_without_bracket_names_the_states(tmp_path, capsys):
+    from memplug import data
+
+    rho_c = 6 * PHI_C / np.pi
+    states = []
+    for i, phi in enumerate([0.40, 0.45]):  # both far below φ_c: liquid at every T of the path
+        st = data.synthetic_state("LJ", rho=rho_c, T=float(1 / phi), seed=i)
+        S = hs.percus_yevick_mixture_S(st["k"].values, phi, [1.0, 1.0], [0.8, 0.2])
+        st["S"].values[:] = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])[None]
+        states.append(st)
+    path = tmp_path / "ds.nc"
+    data.save_dataset(data.concat_states(states), path)
+    code = run(["mct", "critical", "--dataset", str(path), "--potential", "LJ", "--rho", str(rho_c), "--no-exponent"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "states at T = 2.22222, 2.5" in err and "both ends" in err

@@ -62,13 +62,17 @@ def _write_json(path: Path, data: dict) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def dataset_path_statics(ds, potential: str, rho: float):
+def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadratic"):
     """(T values, statics_at(T)) for the states of ``potential`` at density ``rho`` in a dataset.
 
-    S^{αβ}(k) is interpolated linearly in T between neighbouring states (no extrapolation).
+    The grid points flagged in ``k_below_box`` are first replaced in every state by the small-k
+    continuation of c(k) (:mod:`memplug.plugins.mct.small_k`, ``small_k`` = quadratic, constant or
+    keep). S^{αβ}(k) is then interpolated linearly in T between neighbouring states (no
+    extrapolation); a convex combination of positive-definite S is positive definite.
     """
     from memplug.data import select_states, structure_factor_matrix
     from memplug.plugins.mct.kernels import make_statics
+    from memplug.plugins.mct.small_k import continue_small_k
 
     sub = select_states(ds, potential=potential, rho=rho)
     T = np.asarray(sub["T"].values, float)
@@ -78,10 +82,21 @@ def dataset_path_statics(ds, potential: str, rho: float):
         raise InputError(
             f"--dataset: potential {potential} at rho {rho} has {len(np.unique(T))} temperature(s); need at least 2 to bisect"
         )
+    if np.any(np.diff(T) == 0):
+        raise InputError(f"--dataset: potential {potential} at rho {rho} has two states at T = {T[1:][np.diff(T) == 0][0]:g}")
     S_all = structure_factor_matrix(np.asarray(sub["S"].values, float))[order]  # (n_T, n_k, 2, 2)
     k = np.asarray(sub["k"].values, float)
     x = np.array([0.8, 0.2])
     rho_v = float(np.asarray(sub["rho"].values, float)[0])
+    states = np.asarray(sub["state"].values)[order]
+    flagged = np.asarray(sub["k_below_box"].values, bool) if "k_below_box" in sub else np.zeros(k.size, bool)
+    for i, sid in enumerate(states):
+        S_all[i] = continue_small_k(k, S_all[i], flagged, rho_v, x, method=small_k, where=f"state {sid}")
+        try:
+            make_statics(k, S_all[i], rho_v, x)
+        except InputError as err:
+            hint = " (use --small-k quadratic: the points below 2π/L are unreliable)" if small_k == "keep" else ""
+            raise InputError(f"--dataset: state {sid}: {err}{hint}") from None
 
     def at(temp):
         i = int(np.clip(np.searchsorted(T, temp) - 1, 0, len(T) - 2))
@@ -91,12 +106,33 @@ def dataset_path_statics(ds, potential: str, rho: float):
     return T, at
 
 
-def critical_temperature(ds, potential: str, rho: float, xtol: float = 1e-4, exponent: bool = True):
-    """T_mct along the dataset's temperatures at fixed ρ (glass below)."""
+def critical_temperature(
+    ds,
+    potential: str,
+    rho: float,
+    xtol: float | None = None,
+    exponent: bool = True,
+    small_k: str = "quadratic",
+    max_iter: int = 100_000,
+):
+    """T_mct along the dataset's temperatures at fixed ρ (glass below).
+
+    ``xtol`` defaults to 1e-4 × the lowest temperature of the path (far below the uncertainty of
+    the interpolation in T). Raises :class:`InputError` naming the states when the dataset does
+    not bracket the transition.
+    """
     from memplug.plugins.mct.steady import critical_point
 
-    T, at = dataset_path_statics(ds, potential, rho)
-    return critical_point(at, float(T[0]), float(T[-1]), glass_above=False, xtol=xtol, exponent=exponent)
+    T, at = dataset_path_statics(ds, potential, rho, small_k=small_k)
+    if xtol is None:
+        xtol = 1e-4 * float(T[0])
+    try:
+        return critical_point(
+            at, float(T[0]), float(T[-1]), glass_above=False, xtol=xtol, exponent=exponent, max_iter=max_iter
+        )
+    except InputError as err:
+        temps = ", ".join(f"{t:g}" for t in T)
+        raise InputError(f"--dataset: {potential} rho {rho} (states at T = {temps}): {err}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,7 +152,13 @@ def critical_command(
     hi: float = typer.Option(0.60, "--hi", help="Hard spheres: upper end of the φ bracket."),
     n_k: int = typer.Option(100, "--n-k", help="Hard spheres: grid points on (0, k_max]."),
     k_max: float = typer.Option(40.0, "--k-max", help="Hard spheres: largest wave number."),
-    xtol: float = typer.Option(1e-6, "--xtol", help="Bisection stops when the bracket is narrower."),
+    xtol: float = typer.Option(
+        None, "--xtol", help="Bisection stops when the bracket is narrower [default: 1e-6 in φ; 1e-4 × lowest T of a dataset path]."
+    ),
+    small_k: str = typer.Option(
+        "quadratic", "--small-k", help="Dataset: S(k) below 2π/L from the continuation of c(k): quadratic, constant or keep (raw)."
+    ),
+    max_iter: int = typer.Option(100_000, "--max-iter", help="Iterations of f per bisection step."),
     no_exponent: bool = typer.Option(False, "--no-exponent", help="Skip the exponent parameter λ."),
     json_out: Path = typer.Option(None, "--json", help="Also write the result as JSON (atomically)."),
 ) -> None:
@@ -128,15 +170,24 @@ def critical_command(
 
     if (system is None) == (dataset is None):
         raise InputError("mct critical: give exactly one of --system hard-spheres or --dataset NAME")
-    if xtol <= 0:
+    if xtol is not None and xtol <= 0:
         raise InputError("--xtol: expected a positive number")
+    if max_iter < 1:
+        raise InputError("--max-iter: expected a positive integer")
+    from memplug.plugins.mct.small_k import METHODS
+
+    if small_k not in METHODS:
+        raise InputError(f"--small-k {small_k!r}: expected one of {', '.join(METHODS)}")
     if system is not None:
         if system != "hard-spheres":
             raise InputError(f"--system {system!r}: mct critical supports hard-spheres (use --dataset for others)")
         if not 0 < lo < hi < 0.7:
             raise InputError(f"--lo/--hi: expected 0 < lo < hi < 0.7, got {lo}, {hi}")
         hs = _hard_spheres(diameters, x, n_k, k_max)
-        cp = critical_point(_hs_statics(hs), lo, hi, glass_above=True, xtol=xtol, exponent=not no_exponent)
+        cp = critical_point(
+            _hs_statics(hs), lo, hi, glass_above=True, xtol=1e-6 if xtol is None else xtol,
+            exponent=not no_exponent, max_iter=max_iter,
+        )
         label, what = "φ_c", f"hard spheres, diameters {hs.diameters.tolist()}, x {hs.x.tolist()}"
     else:
         from memplug.data import load_dataset
@@ -144,8 +195,10 @@ def critical_command(
         if rho is None:
             raise InputError("--rho: required with --dataset")
         ds = load_dataset(dataset)
-        cp = critical_temperature(ds, potential, rho, xtol=xtol, exponent=not no_exponent)
-        label, what = "T_mct", f"dataset {dataset}, {potential}, rho = {rho}"
+        cp = critical_temperature(
+            ds, potential, rho, xtol=xtol, exponent=not no_exponent, small_k=small_k, max_iter=max_iter
+        )
+        label, what = "T_mct", f"dataset {dataset}, {potential}, rho = {rho}, small k: {small_k}"
     st = cp.statics
     ip = int(np.argmax(st.S[:, 0, 0]))
     table = Table(title=f"MCT critical point: {what}")
@@ -161,6 +214,11 @@ def critical_command(
         table.add_row(f"f_s^{n}(k_peak)", f"{cp.fs_c[ip, a]:.4f}")
     table.add_row("bisection steps", str(len(cp.steps)))
     console.print(table)
+    if not cp.resolved:
+        console.print(
+            f"note: stopped before --xtol: the iteration at a midpoint did not converge in {max_iter} iterations; "
+            f"the bracket above is what was reached (raise --max-iter to refine)"
+        )
     if json_out is not None:
         _write_json(
             json_out,
@@ -171,6 +229,7 @@ def critical_command(
                 "liquid": cp.liquid,
                 "glass": cp.glass,
                 "lambda": None if no_exponent else cp.lam,
+                "resolved": cp.resolved,
                 "k": st.k.tolist(),
                 "f_c": cp.f_c.tolist(),
                 "fs_c": cp.fs_c.tolist(),

@@ -184,10 +184,35 @@ def solve_msd(statics: MCTStatics, D, dynamics: str, sol: MCTSolution, solver: T
 # --------------------------------------------------------------------------------------------
 
 
-def statics_from_context(context: Context) -> MCTStatics:
+def context_below_box(context: Context) -> np.ndarray | None:
+    """Grid points of a simulated state below 2π/L: ``extra["k_below_box"]`` if given, else from the
+    box of ``extra["N"]`` particles at density ρ (L = (N/ρ)^⅓); None for analytic statics."""
+    from memplug.plugins.mct.small_k import below_box, box_length
+
+    if context.extra.get("k_below_box") is not None:
+        return np.asarray(context.extra["k_below_box"], bool)
+    if context.extra.get("N") and context.rho:
+        return below_box(context.k, box_length(float(context.extra["N"]), float(context.rho)))
+    return None
+
+
+def statics_from_context(context: Context, small_k: str = "quadratic") -> MCTStatics:
+    """MCT statics of a context; for simulated states the points below 2π/L are replaced by the
+    small-k continuation of c(k) (:mod:`memplug.plugins.mct.small_k`; ``small_k="keep"`` keeps them)."""
+    from memplug.plugins.mct.small_k import continue_small_k
+
     context.require("k", "S", "rho")
     x = context.x if context.x is not None else np.full(context.n_species, 1.0 / context.n_species)
-    return make_statics(context.k, np.asarray(context.S, float).reshape(len(context.k), context.n_species, context.n_species), context.rho, x)
+    S = np.asarray(context.S, float).reshape(len(context.k), context.n_species, context.n_species)
+    flagged = context_below_box(context)
+    if flagged is None:
+        return make_statics(context.k, S, context.rho, x)
+    where = f"state {context.extra.get('state', '?')}"
+    S = continue_small_k(context.k, S, flagged, context.rho, x, method=small_k, where=where)
+    try:
+        return make_statics(context.k, S, context.rho, x)
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from None
 
 
 def mobility_from_context(context: Context, friction=None) -> np.ndarray:

@@ -236,6 +236,8 @@ class CriticalPoint:
         lam: exponent parameter λ (NaN if not computed).
         eigenvalue: largest eigenvalue of the stability matrix on the glass side (→ 1).
         steps: list of (parameter, glass?, iterations).
+        resolved: False if the bisection stopped before ``xtol`` because the iteration at a
+            midpoint did not converge within ``max_iter`` (the bracket is still valid).
     """
 
     value: float
@@ -247,6 +249,7 @@ class CriticalPoint:
     eigenvalue: float = float("nan")
     statics: MCTStatics | None = None
     steps: list = field(default_factory=list)
+    resolved: bool = True
 
 
 def critical_point(
@@ -264,7 +267,9 @@ def critical_point(
 
     ``statics_at(p)`` gives the statics along the path (φ for hard spheres, T at fixed ρ, ...).
     ``glass_above``: the glass is at large p (φ) or, if False, at small p (T). Raises
-    :class:`InputError` if the ends are not a liquid and a glass.
+    :class:`InputError` if the ends are not a liquid and a glass. Each step iterates f at most
+    ``max_iter`` times (the count grows like 1/√|p − p_c| near the transition); if a midpoint does
+    not converge, the bisection stops there with ``resolved = False`` and the bracket reached so far.
     """
     if not lo < hi:
         raise InputError(f"critical point: need lo < hi, got {lo} and {hi}")
@@ -276,6 +281,12 @@ def critical_point(
         return ne
 
     ne_lo, ne_hi = glass(lo), glass(hi)
+    for p, ne in ((lo, ne_lo), (hi, ne_hi)):
+        if not ne.converged:
+            raise InputError(
+                f"critical point: the nonergodicity iteration at the bracket end {p:g} did not converge in "
+                f"{max_iter} iterations (residual {ne.residual:.1e}); the end is too close to the transition"
+            )
     g_lo, g_hi = (ne_hi, ne_lo) if not glass_above else (ne_lo, ne_hi)
     liquid_p, glass_p = (lo, hi) if glass_above else (hi, lo)
     if g_lo.glass or not g_hi.glass:
@@ -287,9 +298,13 @@ def critical_point(
             what = f"{liquid_p:g} is a glass and {glass_p:g} a liquid (the path is reversed)"
         raise InputError(f"critical point: no liquid-glass bracket; {what}")
     glass_ne = g_hi
+    resolved = True
     while abs(glass_p - liquid_p) > xtol:
         mid = 0.5 * (glass_p + liquid_p)
         ne = glass(mid)
+        if not ne.converged:
+            resolved = False
+            break
         if ne.glass:
             glass_p, glass_ne = mid, ne
         else:
@@ -305,6 +320,7 @@ def critical_point(
         fs_c=np.asarray(fs),
         statics=st,
         steps=steps,
+        resolved=resolved,
     )
     if exponent:
         out.lam, out.eigenvalue, _ = mct_exponent_parameter(st, glass_ne.f)
