@@ -4,6 +4,7 @@ checkpoint/resume and result files. Targets are made by known kernels (tests/fit
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -174,3 +175,52 @@ def test_init_from_a_reference_memory(monkeypatch):
     with pytest.warns(UserWarning, match="pending"):
         _, note, _ = jobs.initial_vector(prob, "mct")
     assert note.startswith("default")
+
+
+def test_compiled_losses_are_bounded_lru(monkeypatch):
+    """The in-memory cache of compiled losses keeps the COMPILED_CACHE_SIZE most recently used
+    problems (building a FitProblem only wraps functions in jax.jit; nothing compiles here)."""
+    from collections import OrderedDict
+
+    import memplug.fit as fit
+
+    monkeypatch.setattr(fit, "_COMPILED", OrderedDict())
+    monkeypatch.setattr(fit, "COMPILED_CACHE_SIZE", 3)
+    prob, _ = problem()
+
+    def make(lasso):
+        return fit.FitProblem(prob.closure, prob.target, N=8, lasso=lasso)
+
+    first = [make(v) for v in (1e-3, 2e-3, 3e-3)]
+    assert len(fit._COMPILED) == 3
+    assert make(1e-3)._batch_loss is first[0]._batch_loss  # a hit, now the most recent
+    make(4e-3)  # evicts the least recently used: λ₁ = 2e-3
+    assert len(fit._COMPILED) == 3
+    assert sorted(k[3] for k in fit._COMPILED) == [1e-3, 3e-3, 4e-3]
+    assert make(2e-3)._batch_loss is not first[1]._batch_loss  # rebuilt after eviction
+
+
+def test_persistent_compilation_cache(tmp_path, monkeypatch):
+    """--compile-cache / $MEMPLUG_COMPILATION_CACHE: compiled losses land on disk; a bad path is an
+    InputError naming the option."""
+    import jax
+
+    import memplug.fit as fit
+
+    monkeypatch.delenv(fit.COMPILATION_CACHE_ENV, raising=False)
+    assert fit.enable_compilation_cache(None) is None  # off unless asked for
+    previous = jax.config.jax_compilation_cache_dir
+    try:
+        path = fit.enable_compilation_cache(tmp_path / "jit")
+        assert os.environ[fit.COMPILATION_CACHE_ENV] == str(path)
+        prob, x = problem()
+        # a problem key no other test uses (λ₁), so this compiles now (> 1 s: JAX's threshold to store)
+        fresh = fit.FitProblem(prob.closure, prob.target, N=8, lasso=1.234e-9)
+        fresh.evaluate(np.stack([x] * 3))
+        assert any(p.is_file() for p in path.rglob("*"))
+    finally:
+        jax.config.update("jax_compilation_cache_dir", previous)
+        monkeypatch.delenv(fit.COMPILATION_CACHE_ENV, raising=False)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="--compile-cache"):
+        fit.enable_compilation_cache(tmp_path / "file" / "sub")

@@ -49,6 +49,7 @@ def fit_args(ds_file, out, *extra):
         (["--out", "{file}/sub"], "cannot write there"),
         (["--T", "abc"], "--T 'abc': expected a number"),
         (["--target", "nope"], "--target: unknown target 'nope'; available: data, mct, synthetic"),
+        (["--compile-cache", "{file}/sub"], "--compile-cache"),
     ],
 )
 def test_bad_input_exits_2_with_one_message(tmp_path, ds_file, capsys, args, message):

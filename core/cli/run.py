@@ -223,9 +223,16 @@ _DYN = typer.Option(
 _RESUME = typer.Option(False, "--resume", help="Continue from checkpoints; reuse finished results.")
 _WORKERS = typer.Option(0, "--workers", help="Fan out over N local Dask worker processes (0: serial).")
 _SCHED = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler.")
+_CACHE = typer.Option(
+    None, "--compile-cache",
+    help="Directory for compiled losses kept across runs (default: $MEMPLUG_COMPILATION_CACHE; unset: off).",
+)  # fmt: skip
 
 
-def _prepare(out, budget, workers, closures, optimizers, dataset, state, potential, rho, T):
+def _prepare(out, budget, workers, closures, optimizers, dataset, state, potential, rho, T, compile_cache=None):
+    from memplug.fit import enable_compilation_cache
+
+    enable_compilation_cache(compile_cache)
     if budget <= 0:
         raise InputError(f"--budget: expected a positive number of evaluations, got {budget}")
     if workers < 0:
@@ -250,9 +257,10 @@ def run_command(
     t_max: float = _TMAX, solver_n: int = _N, dynamics: str = _DYN,
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
+    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit a closure to the dynamics of each selected state (paper Eq. 7) and write results."""
-    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T)
+    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T, compile_cache)
     jobs = make_jobs(
         states, [closure], [optimizer], dataset=dataset, target=target, init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
@@ -271,10 +279,11 @@ def compare_command(
     t_max: float = _TMAX, solver_n: int = _N, dynamics: str = _DYN,
     out: Path = typer.Option(Path("results/compare"), "--out", help="Results directory."),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
+    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit several closures (and/or optimizers) to the same states: one table and one figure."""
     cl, op = _split(closures), _split(optimizers)
-    _, states = _prepare(out, budget, workers, cl, op, dataset, state, potential, rho, T)
+    _, states = _prepare(out, budget, workers, cl, op, dataset, state, potential, rho, T, compile_cache)
     jobs = make_jobs(
         states, cl, op, dataset=dataset, target=target, init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
@@ -301,6 +310,7 @@ def nexp_scan_command(
     seed: int = _SEED, sigma0: float | None = _SIGMA, solver_n: int = _N,
     out: Path = typer.Option(Path("results/nexp-scan"), "--out"),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
+    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """R² vs N_exp of Eq. 6 per state (paper Fig. 7: N_exp = 2 is the minimum)."""
     try:
@@ -308,7 +318,7 @@ def nexp_scan_command(
     except ValueError:
         raise InputError(f"--n-exp {n_exp!r}: expected a comma list of integers") from None
     closures = [f"stretched:n_exp={n}" for n in ns]
-    _, states = _prepare(out, budget, workers, closures, [optimizer], dataset, state, potential, rho, T)
+    _, states = _prepare(out, budget, workers, closures, [optimizer], dataset, state, potential, rho, T, compile_cache)
     jobs = make_jobs(
         states, closures, [optimizer], dataset=dataset, target=target, init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
@@ -329,9 +339,10 @@ def mct_recovery_command(
     solver_n: int = _N,
     out: Path = typer.Option(Path("results/mct-recovery"), "--out"),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
+    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit F produced by M_mct through Eq. 5 and compare the fitted M with M_mct (paper SI Figs. S5-S6)."""
-    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T)
+    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T, compile_cache)
     jobs = make_jobs(
         states, [closure], [optimizer], dataset=dataset, target="mct", init="default", budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
@@ -355,9 +366,10 @@ def memory_vs_T_command(
     mct_reference: bool = typer.Option(True, "--mct-reference/--no-mct-reference", help="Compare with M_mct (one MCT solve per state)."),
     out: Path = typer.Option(Path("results/memory-vs-T"), "--out"),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
+    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fitted M(t) against M_mct across the temperatures of one (potential, ρ) (paper Fig. 6)."""
-    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, None, potential, rho, T)
+    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, None, potential, rho, T, compile_cache)
     jobs = make_jobs(
         states, [closure], [optimizer], dataset=dataset, target="data", init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
