@@ -6,8 +6,11 @@ Measures, for a binary PY hard-sphere mixture (diameters 1 and 0.8, x = 1/2, φ 
 (0, 40]): the warm time of one collective kernel evaluation and of one collective + tagged
 evaluation (jit-compiled JAX), the same collective kernel in plain NumPy (vertex contraction over
 s⁴ species indices + the sequential Bengtzelius recurrence), one steady-state solve, and full
-time-doubling solves (collective only; collective + tagged + probe at k_peak) to t_max: first call
-(compile + run) and warm call.
+time-doubling solves (collective only; collective + tagged + probe at k_peak) to t_max, overdamped
+and Newtonian: first call (compile + run) and warm call, each as wall time and as CPU time of the
+process (all threads), with the 1-minute load average before and after. A last, untimed solve per
+dynamics counts the kernel evaluations (a host callback in the kernel) to split the warm time into
+kernel evaluations and the solver's own work.
 """
 
 from __future__ import annotations
@@ -18,6 +21,14 @@ import os
 import time
 
 import numpy as np
+
+
+def timed(fn):
+    """(result, wall s, CPU s of this process, load average before, after)."""
+    load0 = os.getloadavg()[0]
+    w0, c0 = time.perf_counter(), time.process_time()
+    res = fn()
+    return res, time.perf_counter() - w0, time.process_time() - c0, load0, os.getloadavg()[0]
 
 
 def best_of(fn, repeat):
@@ -83,19 +94,36 @@ def main() -> None:
     out["glass"] = ne.glass
 
     solver = dyn.default_solver(t_max=args.t_max, N=args.N)
-    for name, kw in (("collective", {"tagged": False}), ("joint", {"k_probe": [joint_probe := float(k[np.argmax(st.S[:, 0, 0])])]})):
-        t0 = time.perf_counter()
-        sol = dyn.solve_mct(st, D, **kw, solver=solver)
-        out[f"solve_{name}_first_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        sol = dyn.solve_mct(st, D, **kw, solver=solver)
-        out[f"solve_{name}_warm_s"] = time.perf_counter() - t0
-        out[f"solve_{name}_status"] = sol.describe
-        out["time_points"] = len(sol.t)
-    del joint_probe
-    eq = dyn.collective_equation(st, D)
-    res = solver.solve(eq)
-    out["max_fixed_point_iterations"] = int(res.iterations)
+    probe = [float(k[np.argmax(st.S[:, 0, 0])])]
+    for dynamics in ("overdamped", "newtonian"):
+        for name, kw in (("collective", {"tagged": False}), ("joint", {"k_probe": probe})):
+            tag = f"{dynamics}_{name}"
+            for when in ("first", "warm"):
+                sol, wall, cpu, l0, l1 = timed(lambda kw=kw, dyn_=dynamics: dyn.solve_mct(st, D, dyn_, **kw, solver=solver))
+                out[f"solve_{tag}_{when}_wall_s"] = wall
+                out[f"solve_{tag}_{when}_cpu_s"] = cpu
+                out[f"solve_{tag}_{when}_load"] = f"{l0:.1f} -> {l1:.1f}"
+            out[f"solve_{tag}_status"] = sol.describe
+            out["time_points"] = len(sol.t)
+        # kernel evaluations of the joint solve, counted by a host callback (untimed run)
+        calls = [0]
+
+        def count(_, calls=calls):
+            calls[0] += 1
+
+        class Counted(kernels.MCTKernel):
+            def __call__(self, F):
+                jax.debug.callback(count, F[0, 0, 0])
+                return super().__call__(F)
+
+        eq = dyn.joint_equation(st, D, dynamics, probe)
+        eq = eqx.tree_at(lambda e: e.kernel, eq, Counted(st, D, tagged=True, k_probe=probe))
+        res = solver.solve(eq)
+        res.F.block_until_ready()
+        out[f"{dynamics}_joint_kernel_evaluations"] = calls[0]
+        out[f"{dynamics}_joint_max_iterations_per_point"] = int(res.iterations)
+        share = calls[0] * out["kernel_joint_s"]
+        out[f"{dynamics}_joint_kernel_share_of_warm_wall"] = share / out[f"solve_{dynamics}_joint_warm_wall_s"]
     jax.clear_caches()
 
     width = max(map(len, out))

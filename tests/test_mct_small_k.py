@@ -119,3 +119,18 @@ def test_unconverged_bisection_stops_with_a_valid_bracket():
     assert cp.liquid < 0.515912 < cp.glass  # Franosch et al. (1997)
     with pytest.raises(InputError, match="did not converge"):
         steady.critical_point(at, 0.5159, 0.53, max_iter=5, exponent=False)
+
+
+def test_table_one_regression_on_two_shipped_states():
+    # LJ ρ = 1.2 bracketed by the two shipped states around T_mct: the full path over all LJ ρ = 1.2
+    # states interpolates between the same two (docs/mct.md, Table I: 0.8769, measured with
+    # `memplug mct critical --dataset default --potential LJ --rho 1.2`); paper Table I: 0.90.
+    from memplug import data
+    from memplug.plugins.mct.cli import critical_temperature
+
+    folder = data.dataset_path("default")
+    parts = [data.load_dataset(folder / f"LJ-rho1.20-T{T}.nc") for T in ("0.810", "0.900")]
+    cp = critical_temperature(data.concat_states(parts), "LJ", 1.2, xtol=5e-3, exponent=False)
+    assert cp.glass < cp.value < cp.liquid
+    assert cp.value == pytest.approx(0.8769, abs=4e-3)  # the bracket is 5e-3 wide
+    assert abs(cp.value / 0.90 - 1) < 0.10
