@@ -39,6 +39,9 @@ def test_critical_hard_spheres_command(tmp_path, capsys):
         ["mct", "critical", "--system", "hard-spheres", "--lo", "0.6", "--hi", "0.5"],
         ["mct", "critical", "--system", "hard-spheres", "--diameters", "1,x"],
         ["mct", "critical", "--dataset", "default"],  # no --rho
+        ["mct", "critical", "--dataset", "default", "--rho", "1.2", "--interpolate", "log"],
+        ["mct", "critical", "--dataset", "default", "--rho", "1.2", "--small-k", "cubic"],
+        ["mct", "critical", "--dataset", "default", "--rho", "1.2", "--max-iter", "0"],
         ["mct", "solve", "--system", "hard-spheres"],  # no --phi
         ["mct", "solve", "--system", "hard-spheres", "--phi", "0.5", "--dynamics", "lazy"],
         ["mct", "critical", "--system", "hard-spheres", "--n-k", "30", "--lo", "0.3", "--hi", "0.4", "--xtol", "0.05"],

@@ -134,3 +134,16 @@ def test_table_one_regression_on_two_shipped_states():
     assert cp.glass < cp.value < cp.liquid
     assert cp.value == pytest.approx(0.8769, abs=4e-3)  # the bracket is 5e-3 wide
     assert abs(cp.value / 0.90 - 1) < 0.10
+
+
+@pytest.mark.parametrize("interpolate", ["T", "1/T"])
+def test_path_interpolates_in_T_or_inverse_T(interpolate):
+    from memplug import data
+    from memplug.plugins.mct.cli import dataset_path_statics
+
+    folder = data.dataset_path("default")
+    ds = data.concat_states([data.load_dataset(folder / f"LJ-rho1.20-T{T}.nc") for T in ("0.810", "0.900")])
+    T, at = dataset_path_statics(ds, "LJ", 1.2, interpolate=interpolate)
+    mid = 0.5 * (T[0] + T[1]) if interpolate == "T" else 2.0 / (1 / T[0] + 1 / T[1])
+    np.testing.assert_allclose(at(mid).S, 0.5 * (at(T[0]).S + at(T[1]).S), rtol=1e-12)
+    assert np.all(np.linalg.eigvalsh(at(T[0]).S) > 0)  # the k = 0.2, 0.6 points are continued

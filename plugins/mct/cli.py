@@ -62,14 +62,17 @@ def _write_json(path: Path, data: dict) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadratic"):
+def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadratic", interpolate: str = "T"):
     """(T values, statics_at(T)) for the states of ``potential`` at density ``rho`` in a dataset.
 
     The grid points flagged in ``k_below_box`` are first replaced in every state by the small-k
     continuation of c(k) (:mod:`memplug.plugins.mct.small_k`, ``small_k`` = quadratic, constant or
-    keep). S^{αβ}(k) is then interpolated linearly in T between neighbouring states (no
-    extrapolation); a convex combination of positive-definite S is positive definite.
+    keep). S^{αβ}(k) is then interpolated linearly in T (``interpolate="T"``) or in 1/T
+    (``"1/T"``) between neighbouring states (no extrapolation); a convex combination of
+    positive-definite S is positive definite.
     """
+    if interpolate not in ("T", "1/T"):
+        raise InputError(f"--interpolate {interpolate!r}: expected T or 1/T")
     from memplug.data import select_states, structure_factor_matrix
     from memplug.plugins.mct.kernels import make_statics
     from memplug.plugins.mct.small_k import continue_small_k
@@ -100,7 +103,10 @@ def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadrat
 
     def at(temp):
         i = int(np.clip(np.searchsorted(T, temp) - 1, 0, len(T) - 2))
-        w = (temp - T[i]) / (T[i + 1] - T[i])
+        if interpolate == "T":
+            w = (temp - T[i]) / (T[i + 1] - T[i])
+        else:
+            w = (1 / temp - 1 / T[i]) / (1 / T[i + 1] - 1 / T[i])
         return make_statics(k, (1 - w) * S_all[i] + w * S_all[i + 1], rho_v, x)
 
     return T, at
@@ -114,6 +120,7 @@ def critical_temperature(
     exponent: bool = True,
     small_k: str = "quadratic",
     max_iter: int = 100_000,
+    interpolate: str = "T",
 ):
     """T_mct along the dataset's temperatures at fixed ρ (glass below).
 
@@ -123,7 +130,7 @@ def critical_temperature(
     """
     from memplug.plugins.mct.steady import critical_point
 
-    T, at = dataset_path_statics(ds, potential, rho, small_k=small_k)
+    T, at = dataset_path_statics(ds, potential, rho, small_k=small_k, interpolate=interpolate)
     if xtol is None:
         xtol = 1e-4 * float(T[0])
     try:
@@ -159,6 +166,7 @@ def critical_command(
         "quadratic", "--small-k", help="Dataset: S(k) below 2π/L from the continuation of c(k): quadratic, constant or keep (raw)."
     ),
     max_iter: int = typer.Option(100_000, "--max-iter", help="Iterations of f per bisection step."),
+    interpolate: str = typer.Option("T", "--interpolate", help="Dataset: S(k) linear in T or in 1/T between states."),
     no_exponent: bool = typer.Option(False, "--no-exponent", help="Skip the exponent parameter λ."),
     json_out: Path = typer.Option(None, "--json", help="Also write the result as JSON (atomically)."),
 ) -> None:
@@ -178,6 +186,8 @@ def critical_command(
 
     if small_k not in METHODS:
         raise InputError(f"--small-k {small_k!r}: expected one of {', '.join(METHODS)}")
+    if interpolate not in ("T", "1/T"):
+        raise InputError(f"--interpolate {interpolate!r}: expected T or 1/T")
     if system is not None:
         if system != "hard-spheres":
             raise InputError(f"--system {system!r}: mct critical supports hard-spheres (use --dataset for others)")
@@ -196,9 +206,11 @@ def critical_command(
             raise InputError("--rho: required with --dataset")
         ds = load_dataset(dataset)
         cp = critical_temperature(
-            ds, potential, rho, xtol=xtol, exponent=not no_exponent, small_k=small_k, max_iter=max_iter
+            ds, potential, rho, xtol=xtol, exponent=not no_exponent, small_k=small_k, max_iter=max_iter,
+            interpolate=interpolate,
         )
-        label, what = "T_mct", f"dataset {dataset}, {potential}, rho = {rho}, small k: {small_k}"
+        label = "T_mct"
+        what = f"dataset {dataset}, {potential}, rho = {rho}, small k: {small_k}, S linear in {interpolate}"
     st = cp.statics
     ip = int(np.argmax(st.S[:, 0, 0]))
     table = Table(title=f"MCT critical point: {what}")
