@@ -45,6 +45,11 @@ class Repeats:
     cpu: list[float] = field(default_factory=list)
 
     @property
+    def best(self) -> tuple[float, float]:
+        """(best wall, best CPU)."""
+        return self.best_wall, self.best_cpu
+
+    @property
     def best_wall(self) -> float:
         return min(self.wall)
 

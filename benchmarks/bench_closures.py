@@ -17,12 +17,6 @@ import argparse
 from _timing import repeat, timed
 
 
-def warm(fn, n):
-    """Best and median wall time of ``n`` calls of an already compiled ``fn``."""
-    r = repeat(fn, n)
-    return r.best_wall, r.median_wall
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=32, help="time-doubling block parameter N")
@@ -61,7 +55,8 @@ def main() -> None:
             solve = closure_solver(closure, ctx, solver)
             try:
                 sol, wall, cpu = timed(lambda s=solve, th=theta: jax.block_until_ready(s(th)))
-                best, med = warm(lambda s=solve, th=theta: jax.block_until_ready(s(th).F), args.repeat)
+                r = repeat(lambda s=solve, th=theta: jax.block_until_ready(s(th).F), args.repeat)
+                best, med = r.best_wall, r.median_wall
                 print(f"| {name} | {dim} | {sname} | {wall:.2f} s / {cpu:.2f} s | "
                       f"{best * 1e3:.1f} / {med * 1e3:.1f} ms | {sol.describe()} |")
             except Exception as exc:
@@ -81,7 +76,8 @@ def main() -> None:
 
     try:
         _, wall, cpu = timed(lambda: jax.block_until_ready(population(U)))
-        best, med = warm(lambda: jax.block_until_ready(population(U)), args.repeat)
+        r = repeat(lambda: jax.block_until_ready(population(U)), args.repeat)
+        best, med = r.best_wall, r.median_wall
         print(f"\nstretched, population of {args.population} (vmapped, jit): first {wall:.2f} s wall / "
               f"{cpu:.2f} s CPU; warm best {best * 1e3:.1f} ms, median {med * 1e3:.1f} ms "
               f"({best / args.population * 1e3:.2f} ms per candidate)")

@@ -94,12 +94,6 @@ def numpy_reference(N: int, dt0: float, n_blocks: int, gamma: float, w: float, r
     return np.concatenate(out)
 
 
-def timeit(fn, n: int) -> tuple[float, float]:
-    """Best wall-clock and best process-CPU time of ``n`` warm calls (after one to compile)."""
-    r = repeat(fn, n, warmup=True)
-    return r.best_wall, r.best_cpu
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--N", type=int, default=16, help="points per quarter block (block = 4N)")
@@ -117,23 +111,23 @@ def main() -> None:
 
     theta = jnp.array([w, r])
     single = jax.jit(lambda th: solver.solve(make(th)).F)
-    t_single = timeit(lambda: single(theta).block_until_ready(), args.repeat)
+    t_single = repeat(lambda: single(theta).block_until_ready(), args.repeat, warmup=True).best
 
     pop = jnp.abs(theta + 0.1 * jax.random.normal(jax.random.PRNGKey(0), (args.population, 2)))
     batched = jax.jit(jax.vmap(lambda th: solver.solve(make(th)).F))
-    t_pop = timeit(lambda: batched(pop).block_until_ready(), max(3, args.repeat // 4))
+    t_pop = repeat(lambda: batched(pop).block_until_ready(), max(3, args.repeat // 4), warmup=True).best
 
     ts = tuple(float(x) for x in np.geomspace(1e-4, 1e5, 100))
     dsolver = DiffraxSolver(ts=ts, rtol=1e-8, atol=1e-10)
     dx = jax.jit(lambda th: dsolver.solve(make(th)).F)
-    t_dx = timeit(lambda: dx(theta).block_until_ready(), max(3, args.repeat // 4))
+    t_dx = repeat(lambda: dx(theta).block_until_ready(), max(3, args.repeat // 4), warmup=True).best
 
     ref = {}
 
     def run_ref():
         ref["F"] = numpy_reference(args.N, dt0, solver.n_blocks, gamma, w, r)
 
-    t_np = timeit(run_ref, 1)
+    t_np = repeat(run_ref, 1, warmup=True).best
     diff = float(np.max(np.abs(ref["F"] - np.asarray(single(theta)))))
 
     print(f"memplug {memplug.__version__}, jax {jax.__version__}, {platform.processor() or platform.machine()}, "

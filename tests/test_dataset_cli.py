@@ -11,10 +11,10 @@ import types
 
 import numpy as np
 import pytest
+from cli_support import exit_code as cli
 
 from memplug import data
 from memplug.campaign import load_campaign, survey
-from memplug.cli import main
 from memplug.errors import InputError
 
 SPEC = """
@@ -50,14 +50,6 @@ status = "glass"
 state = "WCA-rho1.20-T1.480"
 reason = "crystallised"
 """
-
-
-def cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.fixture

