@@ -147,3 +147,29 @@ def test_path_interpolates_in_T_or_inverse_T(interpolate):
     mid = 0.5 * (T[0] + T[1]) if interpolate == "T" else 2.0 / (1 / T[0] + 1 / T[1])
     np.testing.assert_allclose(at(mid).S, 0.5 * (at(T[0]).S + at(T[1]).S), rtol=1e-12)
     assert np.all(np.linalg.eigvalsh(at(T[0]).S) > 0)  # the k = 0.2, 0.6 points are continued
+
+
+def test_fit_in_inverse_T_reproduces_statics_linear_in_inverse_T():
+    from memplug import data
+    from memplug.plugins.mct.cli import dataset_path_statics
+
+    Sa, rho = py_mixture(0.45)
+    Sb, _ = py_mixture(0.50)
+    temps = [1.0, 1.2, 1.5, 2.0, 2.5, 4.0]  # 4.0 > 3 T_min: not used by the fit
+
+    def exact(T):  # S linear in 1/T: Sa at T = 2.5, Sb at T = 1
+        w = (1 / T - 1 / 2.5) / (1 - 1 / 2.5)
+        return (1 - w) * Sa + w * Sb
+
+    states = []
+    for i, T in enumerate(temps):
+        st = data.synthetic_state("LJ", rho=rho, T=T, seed=i)
+        S = exact(T)
+        st["S"].values[:] = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])[None]
+        states.append(st)
+    ds = data.concat_states(states)
+    T, at = dataset_path_statics(ds, "LJ", rho, interpolate="fit")
+    np.testing.assert_allclose(T, temps[:5])
+    np.testing.assert_allclose(at(1.7).S[2:], exact(1.7)[2:], rtol=1e-9, atol=1e-12)
+    with pytest.raises(InputError, match="need 4"):
+        dataset_path_statics(data.concat_states(states[:3]), "LJ", rho, interpolate="fit")

@@ -19,6 +19,7 @@ from memplug.errors import InputError
 from memplug.io import atomic_write_json, atomic_write_netcdf
 
 _NAMES = "ABCDEFGH"
+INTERPOLATIONS = ("T", "1/T", "fit")
 
 mct_app = typer.Typer(help="Mode-coupling theory: critical points, nonergodicity parameters, dynamics.", no_args_is_help=True)
 
@@ -69,10 +70,12 @@ def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadrat
     continuation of c(k) (:mod:`memplug.plugins.mct.small_k`, ``small_k`` = quadratic, constant or
     keep). S^{αβ}(k) is then interpolated linearly in T (``interpolate="T"``) or in 1/T
     (``"1/T"``) between neighbouring states (no extrapolation); a convex combination of
-    positive-definite S is positive definite.
+    positive-definite S is positive definite. ``"fit"`` instead smooths out the sampling noise of
+    single states: at every k and pair, a quadratic in 1/T is fitted by least squares to the states
+    with T ≤ 3 T_min, and the path runs over that range.
     """
-    if interpolate not in ("T", "1/T"):
-        raise InputError(f"--interpolate {interpolate!r}: expected T or 1/T")
+    if interpolate not in INTERPOLATIONS:
+        raise InputError(f"--interpolate {interpolate!r}: expected one of {', '.join(INTERPOLATIONS)}")
     from memplug.data import select_states, structure_factor_matrix
     from memplug.plugins.mct.kernels import make_statics
     from memplug.plugins.mct.small_k import continue_small_k
@@ -100,6 +103,21 @@ def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadrat
         except InputError as err:
             hint = " (use --small-k quadratic: the points below 2π/L are unreliable)" if small_k == "keep" else ""
             raise InputError(f"--dataset: state {sid}: {err}{hint}") from None
+
+    if interpolate == "fit":
+        sel = T <= 3.0 * T[0] * (1 + 1e-12)
+        if sel.sum() < 4:
+            raise InputError(
+                f"--interpolate fit: {potential} rho {rho} has {int(sel.sum())} states with T <= 3 T_min = {3 * T[0]:g}; need 4"
+            )
+        basis = lambda temp: np.array([1.0, 1.0 / temp, 1.0 / temp**2])  # noqa: E731
+        X = np.stack([basis(t) for t in T[sel]])
+        coef = np.linalg.lstsq(X, S_all[sel].reshape(int(sel.sum()), -1), rcond=None)[0]
+
+        def smooth(temp):
+            return make_statics(k, (basis(temp) @ coef).reshape(S_all.shape[1:]), rho_v, x)
+
+        return T[sel], smooth
 
     def at(temp):
         i = int(np.clip(np.searchsorted(T, temp) - 1, 0, len(T) - 2))
@@ -166,7 +184,7 @@ def critical_command(
         "quadratic", "--small-k", help="Dataset: S(k) below 2π/L from the continuation of c(k): quadratic, constant or keep (raw)."
     ),
     max_iter: int = typer.Option(100_000, "--max-iter", help="Iterations of f per bisection step."),
-    interpolate: str = typer.Option("T", "--interpolate", help="Dataset: S(k) linear in T or in 1/T between states."),
+    interpolate: str = typer.Option("T", "--interpolate", help="Dataset: S(k) linear in T or in 1/T between states, or fit (quadratic in 1/T over T <= 3 T_min)."),
     no_exponent: bool = typer.Option(False, "--no-exponent", help="Skip the exponent parameter λ."),
     json_out: Path = typer.Option(None, "--json", help="Also write the result as JSON (atomically)."),
 ) -> None:
@@ -186,8 +204,8 @@ def critical_command(
 
     if small_k not in METHODS:
         raise InputError(f"--small-k {small_k!r}: expected one of {', '.join(METHODS)}")
-    if interpolate not in ("T", "1/T"):
-        raise InputError(f"--interpolate {interpolate!r}: expected T or 1/T")
+    if interpolate not in INTERPOLATIONS:
+        raise InputError(f"--interpolate {interpolate!r}: expected one of {', '.join(INTERPOLATIONS)}")
     if system is not None:
         if system != "hard-spheres":
             raise InputError(f"--system {system!r}: mct critical supports hard-spheres (use --dataset for others)")
@@ -210,7 +228,8 @@ def critical_command(
             interpolate=interpolate,
         )
         label = "T_mct"
-        what = f"dataset {dataset}, {potential}, rho = {rho}, small k: {small_k}, S linear in {interpolate}"
+        between = "quadratic fit in 1/T" if interpolate == "fit" else f"linear in {interpolate}"
+        what = f"dataset {dataset}, {potential}, rho = {rho}, small k: {small_k}, S(k) {between}"
     st = cp.statics
     ip = int(np.argmax(st.S[:, 0, 0]))
     table = Table(title=f"MCT critical point: {what}")
@@ -242,6 +261,8 @@ def critical_command(
                 "glass": cp.glass,
                 "lambda": None if no_exponent else cp.lam,
                 "resolved": cp.resolved,
+                "interpolate": interpolate if dataset is not None else None,
+                "small_k": small_k if dataset is not None else None,
                 "k": st.k.tolist(),
                 "f_c": cp.f_c.tolist(),
                 "fs_c": cp.fs_c.tolist(),
