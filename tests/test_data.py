@@ -18,6 +18,12 @@ def _states(tmp_path, specs=(("LJ", 1.2, 0.8), ("LJ", 1.2, 10.0), ("WCA", 1.4, 2
     return d
 
 
+@pytest.fixture(scope="module")
+def four_states(tmp_path_factory):
+    """A directory of four per-state files, written once for the tests that only read it."""
+    return _states(tmp_path_factory.mktemp("four"))
+
+
 def test_state_id_round_trip():
     assert data.state_id("LJ", 1.2, 0.8) == "LJ-rho1.20-T0.800"  # the contract's example
     assert data.parse_state_id("WCA-rho1.80-T20.400") == ("WCA", 1.8, 20.4)
@@ -39,8 +45,8 @@ def test_tau_alpha_of_an_exponential():
     assert np.isnan(data.tau_alpha_from(t, np.full_like(t, 0.9)))
 
 
-def test_directory_loads_concatenated_and_sorted(tmp_path):
-    d = _states(tmp_path)
+def test_directory_loads_concatenated_and_sorted(tmp_path, four_states):
+    d = four_states
     ds = data.load_dataset(d)
     assert ds.sizes["state"] == 4
     # sorted by (potential, rho, T), not by file name ("T10.000" < "T2.000" as strings)
@@ -79,8 +85,8 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["one.nc"]  # no temp file left behind
 
 
-def test_context_for(tmp_path):
-    ds = data.load_dataset(_states(tmp_path))
+def test_context_for(four_states):
+    ds = data.load_dataset(four_states)
     ctx = data.context_for(ds, "LJ-rho1.20-T2.000")
     assert ctx.S.shape == (100, 2, 2)
     np.testing.assert_array_equal(ctx.S[:, 0, 1], ctx.S[:, 1, 0])
@@ -96,8 +102,8 @@ def test_context_for(tmp_path):
         data.context_for(ds, "LJ-rho1.20-T9.999")
 
 
-def test_select_states(tmp_path):
-    ds = data.load_dataset(_states(tmp_path))
+def test_select_states(four_states):
+    ds = data.load_dataset(four_states)
     assert data.select_states(ds, potential="LJ").sizes["state"] == 3
     assert data.select_states(ds, potential="LJ", T=slice(1.0, 20)).sizes["state"] == 2
     assert list(data.select_states(ds, T=[0.8, 10.0])["T"].values) == [0.8, 10.0]
