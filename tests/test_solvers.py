@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,13 +30,8 @@ SMALL = TimeDoublingSolver(N=16, dt0=1e-3, t_max=1e2)
 F2_SOLVER = TimeDoublingSolver(N=32, t_max=1e12)
 
 
-@eqx.filter_jit
 def diffrax_solve(solver: DiffraxSolver, eq: MemoryEquation):
-    """``solver.solve(eq)`` compiled once per configuration and equation structure.
-
-    DiffraxSolver.solve builds its vector field as a new closure on every call, so diffrax would
-    trace and compile again for each call; under one jit it is traced once.
-    """
+    """``solver.solve(eq)``: jit-compiled once per configuration and equation structure."""
     return solver.solve(eq)
 
 

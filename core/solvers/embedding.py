@@ -51,7 +51,9 @@ class DiffraxSolver(eqx.Module):
             return np.asarray(self.ts, dtype=float)
         return np.concatenate([[0.0], np.geomspace(self.t_min, self.t_max, self.n_out)])
 
+    @eqx.filter_jit
     def solve(self, eq: MemoryEquation, newtonian: bool | None = None) -> Solution:
+        """Solve ``eq`` (jit-compiled once per configuration, equation structure and ``newtonian``)."""
         parts = getattr(eq.kernel, "exponential_sum", lambda: None)()
         if parts is None:
             raise InputError(
