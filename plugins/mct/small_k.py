@@ -1,13 +1,13 @@
 """Structure factors below 2π/L: replace unreliable grid points by a small-k continuation.
 
-A periodic box of side L has no wave vectors with 0 < |k| < 2π/L. The dataset fills its grid
-points below 2π/L (k = 0.2 and 0.6 for L = 10) from a Fourier transform of g(r) truncated at L/2
-and flags them in ``k_below_box``; these values are dominated by the truncation (S^AA(0.2) can be
-0.37 or even negative where S^AA(1.0) = 0.015) and can make S(k) indefinite, which MCT cannot use.
-
-MCT treatment (used by ``memplug mct`` on dataset statics): continue the **direct correlation
-functions** from the first reliable grid points. By the Ornstein-Zernike relation
-S⁻¹_αβ(k) = δ_αβ/x_α − ρ c_αβ(k), and c_αβ(r) is short-ranged (it decays like the pair potential),
+A periodic box of side L has no wave vectors with 0 < |k| < 2π/L. The dataset flags its grid
+points below 2π/L (k = 0.2 and 0.6 for L = 10) in ``k_below_box``; what a file stores there is an
+estimate (the first release: a g(r) transform truncated at L/2, dominated by noise, S^AA(0.2) = 0.37
+or even negative where S^AA(1.0) = 0.015, which made S(k) indefinite; later files: the mean of S
+over the first in-box points). MCT replaces whatever is stored by its own continuation of the
+**direct correlation functions** from the first reliable grid points (used by ``memplug mct`` on
+dataset statics and by every MCT solve of a simulated state's ``Context``). By the Ornstein-Zernike
+relation S⁻¹_αβ(k) = δ_αβ/x_α − ρ c_αβ(k), and c_αβ(r) is short-ranged (it decays like the pair potential),
 so c_αβ(k) is an analytic, even function of k:
 
     c_αβ(k) = c_αβ(0) + c₂_αβ k² + O(k⁴).
