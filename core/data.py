@@ -563,7 +563,7 @@ def context_for(ds: xr.Dataset, state: str | int):
 
     k: the 100-point grid; S: (100, 2, 2); x = [0.8, 0.2]; masses = 1; Ω² = diag(k_peak² T)
     (the self part of paper Eq. 5). ``extra`` carries ``state``, ``potential``, ``N``,
-    ``status``, ``tau_alpha``.
+    ``status``, ``tau_alpha`` and ``k_below_box`` (the grid points below 2π/L, see the schema).
     """
     from memplug.interfaces import Context
 
@@ -588,6 +588,7 @@ def context_for(ds: xr.Dataset, state: str | int):
             "N": int(one["N"]),
             "status": str(one["status"].values),
             "tau_alpha": float(one["tau_alpha"]),
+            "k_below_box": np.asarray(ds["k_below_box"].values, bool).copy(),
         },
     )
 
