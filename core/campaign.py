@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 import tomllib
 import zlib
@@ -51,7 +50,6 @@ import numpy as np
 
 from memplug.data import (
     STATUSES,
-    _readable,
     load_dataset,
     parse_state_id,
     save_dataset,
@@ -60,6 +58,7 @@ from memplug.data import (
     validate,
 )
 from memplug.errors import InputError
+from memplug.io import atomic_write_text
 
 #: The systems that simulate each potential.
 SYSTEMS = {"LJ": "ka-lj", "WCA": "ka-wca"}
@@ -255,14 +254,7 @@ def read_log(campaign: Campaign) -> dict[str, dict[str, Any]]:
 
 
 def write_log(campaign: Campaign, log: dict[str, dict[str, Any]]) -> None:
-    path = campaign.log_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(dict(sorted(log.items())), f, indent=1)
-        f.write("\n")
-    _readable(tmp)
-    os.replace(tmp, path)
+    atomic_write_text(campaign.log_path, json.dumps(dict(sorted(log.items())), indent=1) + "\n")
 
 
 # --------------------------------------------------------------------------------------------

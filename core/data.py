@@ -37,7 +37,6 @@ import xarray as xr
 
 from memplug.errors import InputError
 from memplug.io import atomic_write_netcdf
-from memplug.io import make_readable as _readable  # noqa: F401  (memplug.campaign imports it from here)
 
 SCHEMA = "memplug-dataset/1"
 PAIRS = ("AA", "AB", "BB")

@@ -42,6 +42,7 @@ import numpy as np
 from memplug import observables as obs
 from memplug.errors import InputError, MemplugError
 from memplug.interfaces import Engine
+from memplug.io import atomic_write_text, atomic_write_with
 
 #: Tunable protocol settings (keyword arguments of :func:`run_state`) and their defaults.
 PROTOCOL_DEFAULTS: dict[str, Any] = {
@@ -172,15 +173,11 @@ class MDEngine(Engine):
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 def _atomic_save_npz(path: Path, **arrays: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    atomic_write_with(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
 def _remove_restart(path: Path) -> None:
