@@ -322,16 +322,6 @@ def compiled_for(key: tuple, build: Callable[[], tuple[Callable, Callable, Calla
     return fns
 
 
-def _context_fingerprint(context: Context) -> str:
-    h = hashlib.sha256()
-    for name in ("k", "S", "x", "omega2", "masses"):
-        v = getattr(context, name)
-        if v is not None:
-            h.update(name.encode() + np.ascontiguousarray(v, dtype=float).tobytes())
-    h.update(repr((context.n_species, context.rho, context.T, context.k_peak, context.dynamics)).encode())
-    return h.hexdigest()
-
-
 class FitProblem:
     """Loss (Eq. 7) of a closure against a target, on the unconstrained parameter vector u.
 
@@ -380,7 +370,7 @@ class FitProblem:
         # the target's times and values are arguments, so another target (noise, another window of
         # the same length, a resumed fit) reuses the compiled code.
         key = (
-            closure.spec(), type(closure).__qualname__, _context_fingerprint(self.context),
+            closure.spec(), type(closure).__qualname__, self.context.fingerprint(),
             self.lasso, self.solver, tuple(self.space.labels()),
         )  # fmt: skip
         _compilation_cache_from_env()

@@ -14,6 +14,7 @@ an unknown option raises :class:`memplug.InputError` listing the valid ones.
 from __future__ import annotations
 
 import abc
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -75,6 +76,19 @@ class Context:
         self.require("k_peak", "T")
         m = np.ones(self.n_species) if self.masses is None else np.asarray(self.masses, float)
         return np.diag(self.k_peak**2 * self.T / m)
+
+    def fingerprint(self) -> str:
+        """A digest of the statics (arrays and scalars, not ``extra``): equal for contexts that any
+        solve or fit sees as the same, whatever the object identity (contexts copied with
+        :func:`dataclasses.replace` share their ``extra`` dict). Keys caches of compiled losses
+        and of MCT solutions."""
+        h = hashlib.sha256()
+        for name in ("k", "S", "x", "omega2", "masses"):
+            v = getattr(self, name)
+            if v is not None:
+                h.update(name.encode() + np.ascontiguousarray(v, dtype=float).tobytes())
+        h.update(repr((self.n_species, self.rho, self.T, self.k_peak, self.dynamics)).encode())
+        return h.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------

@@ -172,10 +172,6 @@ class MDEngine(Engine):
 # --------------------------------------------------------------------------------------------
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_text(path, text)
-
-
 def _atomic_save_npz(path: Path, **arrays: Any) -> None:
     atomic_write_with(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
@@ -322,7 +318,7 @@ class _Runner:
             name = f"restart-{prog['stage']}-{self.session.step}.bin"
             self.session.save(self.workdir / name)
             prog["restart"] = name
-        _atomic_write_text(self.path_progress, json.dumps(prog, indent=1))
+        atomic_write_text(self.path_progress, json.dumps(prog, indent=1))
         if restart and old and old != prog["restart"]:
             _remove_restart(self.workdir / old)
 

@@ -54,10 +54,6 @@ def _hs_statics(system):
     return at
 
 
-def _write_json(path: Path, data: dict) -> None:
-    atomic_write_json(path, data, indent=2)
-
-
 # --------------------------------------------------------------------------------------------
 # dataset path: S(k) interpolated in T at fixed ρ
 # --------------------------------------------------------------------------------------------
@@ -251,7 +247,7 @@ def critical_command(
             f"the bracket above is what was reached (raise --max-iter to refine)"
         )
     if json_out is not None:
-        _write_json(
+        atomic_write_json(
             json_out,
             {
                 "what": what,

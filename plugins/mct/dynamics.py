@@ -21,7 +21,6 @@ keeps Y₂₁ = L constant, so the first row is the MSD equation.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import jax.numpy as jnp
@@ -220,21 +219,11 @@ def mobility_from_context(context: Context, friction=None) -> np.ndarray:
     return mobility(context.T, context.dynamics, context.masses, friction, context.n_species)
 
 
-def _fingerprint(context: Context) -> str:
-    """A digest of everything the MCT solution depends on (contexts copied with dataclasses.replace
-    share their ``extra`` dict, so the cache must not trust the object identity)."""
-    h = hashlib.sha1()
-    for a in (context.k, context.S, context.x, context.masses):
-        h.update(b"-" if a is None else np.ascontiguousarray(np.asarray(a, float)).tobytes())
-    h.update(repr((context.rho, context.T, context.k_peak, context.dynamics, context.n_species)).encode())
-    return h.hexdigest()
-
-
 def solve_context(context: Context, solver: TimeDoublingSolver | None = None, *, msd: bool = False) -> MCTSolution:
     """Collective + tagged MCT for a context, with a probe at k_peak; cached in ``context.extra``."""
     context.require("k_peak")
     solver = solver or default_solver()
-    key = ("mct-solution", solver, bool(msd), _fingerprint(context))
+    key = ("mct-solution", solver, bool(msd), context.fingerprint())
     cache = context.extra.setdefault("_mct_cache", {})
     if key not in cache:
         st = statics_from_context(context)
