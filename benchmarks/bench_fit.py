@@ -41,6 +41,7 @@ import time
 
 import jax
 import numpy as np
+from _timing import Timer, timed
 
 from memplug.data import context_for, load_dataset
 from memplug.fit import FitProblem, FitSettings, Target, make_target, run_fit
@@ -59,9 +60,7 @@ def problem_for(ds, state, closure, dynamics="newtonian", target=None):
 def timed_fit(prob, spec, x0, budget, sigma0, target_loss, seed=0):
     """(outcome, wall seconds, CPU seconds of this process)."""
     opt = get_registry().create("optimizers", spec)
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = run_fit(prob, opt, x0, FitSettings(budget=budget, target_loss=target_loss, seed=seed, sigma0=sigma0))
-    return out, time.perf_counter() - t0, time.process_time() - c0
+    return timed(lambda: run_fit(prob, opt, x0, FitSettings(budget=budget, target_loss=target_loss, seed=seed, sigma0=sigma0)))
 
 
 def time_to(outcome, wall, cpu, level):
@@ -112,9 +111,8 @@ def compile_probe(a):
     x = prob.initial_vector()
     out = {}
     for name, fn, X in (("population", prob.evaluate, np.stack([x] * 32)), ("gradient", prob.evaluate_with_grad, x[None])):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn(X)
-        out[name] = (time.perf_counter() - t0, time.process_time() - c0)
+        _, wall, cpu = timed(lambda fn=fn, X=X: fn(X))
+        out[name] = (wall, cpu)
     print(json.dumps(out))
 
 
@@ -137,10 +135,10 @@ def bench_closure(a, ds, closure):
     x_default = prob.initial_vector()
     row["params"] = prob.dim
     # compile in this process (excluded from every timing below)
-    t0 = time.perf_counter()
-    prob.evaluate(np.stack([x_default] * 32))
-    prob.evaluate_with_grad(x_default[None])
-    row["compile_in_process_s"] = time.perf_counter() - t0
+    with Timer() as t:
+        prob.evaluate(np.stack([x_default] * 32))
+        prob.evaluate_with_grad(x_default[None])
+    row["compile_in_process_s"] = t.wall
 
     # 1. real state: time to the noise floor
     es, w_es, c_es = timed_fit(prob, "cmaes", x_default, a.real_budget, 0.3, 0.0)

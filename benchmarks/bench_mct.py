@@ -21,23 +21,14 @@ import os
 import time
 
 import numpy as np
+from _timing import repeat, timed
 
 
-def timed(fn):
+def timed_with_load(fn):
     """(result, wall s, CPU s of this process, load average before, after)."""
     load0 = os.getloadavg()[0]
-    w0, c0 = time.perf_counter(), time.process_time()
-    res = fn()
-    return res, time.perf_counter() - w0, time.process_time() - c0, load0, os.getloadavg()[0]
-
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), float(np.median(times))
+    res, wall, cpu = timed(fn)
+    return res, wall, cpu, load0, os.getloadavg()[0]
 
 
 def main() -> None:
@@ -74,16 +65,16 @@ def main() -> None:
     Fj = jnp.concatenate([F, jnp.broadcast_to(jnp.eye(2), (args.n_k + 1, 2, 2))])
     call(coll, F).block_until_ready()
     call(joint, Fj).block_until_ready()
-    out["kernel_collective_s"] = best_of(lambda: call(coll, F).block_until_ready(), args.repeat)[0]
-    out["kernel_joint_s"] = best_of(lambda: call(joint, Fj).block_until_ready(), args.repeat)[0]
+    out["kernel_collective_s"] = repeat(lambda: call(coll, F).block_until_ready(), args.repeat).best_wall
+    out["kernel_joint_s"] = repeat(lambda: call(joint, Fj).block_until_ready(), args.repeat).best_wall
     c0 = time.process_time()
     for _ in range(args.repeat):
         call(joint, Fj).block_until_ready()
     out["kernel_joint_cpu_s"] = (time.process_time() - c0) / args.repeat  # incl. Python dispatch
     Fn = np.asarray(st.S)
-    out["kernel_numpy_s"] = best_of(
+    out["kernel_numpy_s"] = repeat(
         lambda: reference.collective_kernel_bengtzelius(Fn, k, st.c, st.rho, st.x, D), max(3, args.repeat // 5)
-    )[0]
+    ).best_wall
     out["kernel_ratio_numpy_over_jax"] = out["kernel_numpy_s"] / out["kernel_collective_s"]
     K_np = reference.collective_kernel_bengtzelius(Fn, k, st.c, st.rho, st.x, D)
     out["kernel_max_rel_diff"] = float(np.max(np.abs(np.asarray(call(coll, F)) - K_np)) / np.max(np.abs(K_np)))
@@ -103,7 +94,7 @@ def main() -> None:
         for name, kw in (("collective", {"tagged": False}), ("joint", {"k_probe": probe})):
             tag = f"{dynamics}_{name}"
             for when in ("first", "warm"):
-                sol, wall, cpu, l0, l1 = timed(lambda kw=kw, dyn_=dynamics: dyn.solve_mct(st, D, dyn_, **kw, solver=solver))
+                sol, wall, cpu, l0, l1 = timed_with_load(lambda kw=kw, dyn_=dynamics: dyn.solve_mct(st, D, dyn_, **kw, solver=solver))
                 out[f"solve_{tag}_{when}_wall_s"] = wall
                 out[f"solve_{tag}_{when}_cpu_s"] = cpu
                 out[f"solve_{tag}_{when}_load"] = f"{l0:.1f} -> {l1:.1f}"
