@@ -85,24 +85,82 @@ class PlannedState:
     def T_over_Tmct(self) -> float:
         return self.T / self.T_mct if self.T_mct else float("nan")
 
-    def estimated_seconds(self) -> float:
-        """A rough CPU-time estimate on 2 threads, used only to run the cheapest states first.
+    def estimated_seconds(self, measured: list[Measured] | None = None) -> float:
+        """CPU seconds this state is expected to cost (see :func:`estimate`)."""
+        return estimate(self, measured or []).seconds
 
-        τ_α(T/T_mct) from a Vogel-Fulcher fit through LJ ρ = 1.2 measurements (T = 1.0, 0.6, 0.5:
-        τ_α ≈ 1, 11, 95), ~2 s of MD per τ_α for N = 1200 (≥ 10 τ_α of equilibration + production),
-        WCA 2.5× cheaper per τ_α, plus ~100 s per state of fixed cost (time-step test, minimum
-        equilibration, frame output, analysis; measured for the hottest states). Glass states are
-        capped by their protocol and put last.
-        """
-        r = self.T_over_Tmct if math.isfinite(self.T_over_Tmct) else 1.0
-        tau = math.exp(-1.754 + 1.350 / max(r - 0.3416, 0.02))
-        md = 2.0 * tau * self.rho / 1.2
-        if self.potential == "WCA":
-            md /= 2.5
-        cost = 100.0 + md
-        if self.status == "glass":
-            cost = max(cost, 1e6)
-        return cost
+
+@dataclass(frozen=True)
+class Measured:
+    """A finished state of a campaign, as recorded in its build log."""
+
+    potential: str
+    rho: float
+    T: float
+    tau_alpha: float
+    cpu_seconds: float
+    status: str
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    tau_alpha: float  # predicted τ_α (nan for glass states and the prior)
+    basis: str
+
+
+#: CPU seconds per particle per MD step measured with the lammps engine (LJ ρ = 1.8, N = 1800:
+#: 2.6 ms per step; WCA ρ = 1.8, T = 3.06: 0.37 ms per step), used to cost capped glass runs.
+SECONDS_PER_PARTICLE_STEP = {"LJ": 1.45e-6, "WCA": 0.21e-6}
+
+
+def estimate(s: PlannedState, measured: list[Measured]) -> Estimate:
+    """The CPU cost of a planned state, from the finished states of its potential and density.
+
+    Equilibrated states: τ_α is interpolated in ln τ_α vs 1/T between finished equilibrated states of
+    the same potential and density, or extrapolated below the coldest with the slope of the two
+    coldest (the local, fragile slope: this under-predicts rather than over-predicts only if the
+    liquid becomes *less* fragile on cooling). The run costs ≥ 20 τ_α of MD (equilibration and
+    production), so the cost is the coldest finished state's CPU per τ_α times the predicted τ_α,
+    and never less than the cheapest finished state of that density. Without two finished states
+    the prior below is used: a Vogel-Fulcher fit of τ_α(T/T_mct) through LJ ρ = 1.2 measurements
+    (T = 1.0, 0.6, 0.5: τ_α ≈ 1, 11, 95), ~2 s of MD per τ_α for N = 1200, WCA 2.5× cheaper, plus
+    ~100 s of fixed cost. Glass states cost their capped number of steps.
+    """
+    if s.status == "glass":
+        P = {"max_equil_steps": 2_000_000, "glass_lag_steps": 400_000, "n_origins": 8, "origin_spacing": 0.25}
+        P.update({k: v for k, v in s.protocol.items() if k in P})
+        steps = P["max_equil_steps"] + P["glass_lag_steps"] * (1 + P["origin_spacing"] * (P["n_origins"] - 1))
+        n = s.protocol.get("N", round(1000 * s.rho))
+        return Estimate(steps * n * SECONDS_PER_PARTICLE_STEP[s.potential], float("nan"),
+                        f"glass: {steps / 1e6:.2g} M capped MD steps")
+    same = sorted(
+        (m for m in measured if m.potential == s.potential and abs(m.rho - s.rho) < 1e-9
+         and m.status == "equilibrated" and math.isfinite(m.tau_alpha) and m.tau_alpha > 0
+         and math.isfinite(m.cpu_seconds) and m.cpu_seconds > 0),
+        key=lambda m: m.T,
+    )
+    if len(same) >= 2:
+        inv = np.array([1.0 / m.T for m in same])
+        lnt = np.log([m.tau_alpha for m in same])
+        x = 1.0 / s.T
+        if x <= inv[0]:
+            ln_tau = float(np.interp(-x, -inv, lnt))
+            how = "interpolated"
+        else:
+            slope = (lnt[0] - lnt[1]) / (inv[0] - inv[1])
+            ln_tau = float(lnt[0] + max(slope, 0.0) * (x - inv[0]))
+            how = f"extrapolated from T = {same[1].T:g}, {same[0].T:g}"
+        tau = math.exp(ln_tau)
+        cold = same[0]
+        cost = max(min(m.cpu_seconds for m in same), cold.cpu_seconds * tau / cold.tau_alpha)
+        return Estimate(cost, tau, f"τ_α ≈ {tau:.3g} {how}")
+    r = s.T_over_Tmct if math.isfinite(s.T_over_Tmct) else 1.0
+    tau = math.exp(-1.754 + 1.350 / max(r - 0.3416, 0.02))
+    md = 2.0 * tau * s.rho / 1.2
+    if s.potential == "WCA":
+        md /= 2.5
+    return Estimate(100.0 + md, tau, "prior (fewer than 2 finished states at this density)")
 
 
 @dataclass
@@ -119,10 +177,37 @@ class Campaign:
     protocol: dict[str, Any]
     states: list[PlannedState]
     excluded: dict[str, str]
+    max_state_cpu_hours: float | None = None
 
-    def ordered(self) -> list[PlannedState]:
-        """The planned states, cheapest first."""
-        return sorted(self.states, key=lambda s: (s.estimated_seconds(), s.id))
+    def measured(self) -> list[Measured]:
+        """The finished states recorded in the build log (failed ones left out)."""
+        out = []
+        for sid, e in read_log(self).items():
+            if e.get("error") or "tau_alpha" not in e:
+                continue
+            try:
+                pot, rho, T = parse_state_id(sid)
+            except InputError:
+                continue
+            out.append(Measured(pot, rho, T, float(e["tau_alpha"]), float(e.get("cpu_seconds", "nan")),
+                                str(e.get("status", ""))))
+        return out
+
+    def ordered(self, measured: list[Measured] | None = None) -> list[PlannedState]:
+        """The planned states: equilibrated ones cheapest first, then the (capped) glass states."""
+        measured = self.measured() if measured is None else measured
+        return sorted(self.states, key=lambda s: (s.status == "glass", s.estimated_seconds(measured), s.id))
+
+    def over_budget(self, s: PlannedState, measured: list[Measured], budget_hours: float | None = None) -> str:
+        """Why ``s`` is deferred (its estimate exceeds the per-state CPU budget), or ``""``."""
+        budget = self.max_state_cpu_hours if budget_hours is None else budget_hours
+        if not budget or budget <= 0:
+            return ""
+        e = estimate(s, measured)
+        if e.seconds <= budget * 3600:
+            return ""
+        return (f"beyond the per-state budget: {e.basis}, ~{_human(e.seconds)} of CPU > "
+                f"max_state_cpu_hours = {budget:g} (raise max_state_cpu_hours in the spec or pass --budget-hours)")
 
     def get(self, sid: str) -> PlannedState:
         for s in self.states:
@@ -172,6 +257,9 @@ def load_campaign(path: str | os.PathLike) -> Campaign:
     seed = int(head.get("seed", 0))
     if threads < 1 or n_t < 2:
         raise InputError(f"{where}: threads must be ≥ 1 and n_t ≥ 2")
+    budget = head.get("max_state_cpu_hours")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0):
+        raise InputError(f"{where}: max_state_cpu_hours: expected a positive number of hours, found {budget!r}")
     protocol = dict(spec.get("protocol", {}))
 
     tm = spec.get("t_mct", {})
@@ -236,7 +324,8 @@ def load_campaign(path: str | os.PathLike) -> Campaign:
         parse_state_id(str(e["state"]))
         excluded[str(e["state"])] = str(e["reason"])
     planned = [s for s in states.values() if s.id not in excluded]
-    return Campaign(path, name, output, engine, threads, n_t, seed, protocol, planned, excluded)
+    return Campaign(path, name, output, engine, threads, n_t, seed, protocol, planned, excluded,
+                    None if budget is None else float(budget))
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,7 +356,7 @@ class StateStatus:
     planned: PlannedState | None
     sid: str
     done: bool
-    status: str  # equilibrated / glass / planned / failed / excluded / invalid
+    status: str  # equilibrated / glass / planned / deferred / failed / excluded / invalid
     tau_alpha: float = float("nan")
     cpu_seconds: float = float("nan")
     reason: str = ""
@@ -276,15 +365,16 @@ class StateStatus:
 def survey(campaign: Campaign) -> list[StateStatus]:
     """Every planned, finished, failed and excluded state of a campaign, cheapest first."""
     log = read_log(campaign)
+    measured = campaign.measured()
     files = {p.stem: p for p in state_files(campaign.output)} if campaign.output.is_dir() else {}
     out: list[StateStatus] = []
     seen = set()
-    for s in campaign.ordered():
+    for s in campaign.ordered(measured):
         seen.add(s.id)
-        out.append(_status_of(s, s.id, files.get(s.id), log.get(s.id)))
+        out.append(_status_of(s, s.id, files.get(s.id), log.get(s.id), campaign, measured))
     for sid, f in sorted(files.items()):
         if sid not in seen:
-            st = _status_of(None, sid, f, log.get(sid))
+            st = _status_of(None, sid, f, log.get(sid), campaign, measured)
             st.reason = (st.reason + "; " if st.reason else "") + "not in the campaign spec"
             out.append(st)
     for sid, reason in campaign.excluded.items():
@@ -293,7 +383,10 @@ def survey(campaign: Campaign) -> list[StateStatus]:
     return out
 
 
-def _status_of(s: PlannedState | None, sid: str, f: Path | None, entry: dict | None) -> StateStatus:
+def _status_of(
+    s: PlannedState | None, sid: str, f: Path | None, entry: dict | None,
+    campaign: Campaign, measured: list[Measured],
+) -> StateStatus:
     if f is not None:
         try:
             ds = load_dataset(f)
@@ -305,12 +398,14 @@ def _status_of(s: PlannedState | None, sid: str, f: Path | None, entry: dict | N
         )
     if entry and entry.get("error"):
         return StateStatus(s, sid, False, "failed", reason=entry["error"])
-    est = s.estimated_seconds() if s else float("nan")
-    reason = "not run yet"
-    if s is not None and s.status != "glass":
-        reason += f" (estimated ~{_human(est)})"
-    elif s is not None:
-        reason += " (glass: capped run, last in the queue)"
+    if s is None:
+        return StateStatus(s, sid, False, "planned", reason="not run yet")
+    deferred = campaign.over_budget(s, measured)
+    if deferred:
+        return StateStatus(s, sid, False, "deferred", reason=deferred)
+    e = estimate(s, measured)
+    reason = f"not run yet (~{_human(e.seconds)} of CPU; {e.basis}"
+    reason += ", last in the queue)" if s.status == "glass" else ")"
     return StateStatus(s, sid, False, "planned", reason=reason)
 
 

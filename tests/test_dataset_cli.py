@@ -93,8 +93,8 @@ def test_default_campaign_covers_the_grid():
         assert Ts[-1] >= min(15.0, 3 * tc) and Ts[-1] <= max(15.0, 5 * tc)
         assert glass and max(s.T for s in glass) < Ts[0]
     assert len({s.seed for s in c.states}) == len(c.states)
-    # cheapest first: the hottest states lead, the glass states come last
-    order = c.ordered()
+    # cheapest first by the prior (no state measured yet): the hottest lead, the glass states come last
+    order = c.ordered(measured=[])
     assert order[0].T_over_Tmct > 2 and all(s.status == "glass" for s in order[-8:])
 
 
@@ -140,7 +140,7 @@ def test_build_resume_info(spec, tmp_path, fake_simulation, capsys):
     capsys.readouterr()
     assert cli("dataset", "info", str(spec)) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "5 done, 0 planned but missing, 1 excluded" in out
+    assert "5 done, 0 planned but missing, 0 deferred (over the per-state budget), 1 excluded" in out
     assert "crystallised" in out
 
 
@@ -190,3 +190,72 @@ def test_plot_dataset(tmp_path, capsys):
     packed, parts = data.load_dataset(tmp_path / "all.nc"), data.load_dataset(d)
     assert list(packed["state"].values) == list(parts["state"].values)
     np.testing.assert_array_equal(packed["Fs_k"].values, parts["Fs_k"].values)
+
+
+BUDGET_SPEC = """
+[campaign]
+name = "budget"
+output = "states"
+seed = 5
+max_state_cpu_hours = 0.5
+
+[t_mct]
+rho = [1.2]
+LJ = [0.90]
+
+[[grid]]
+potential = ["LJ"]
+rho = [1.2]
+T = [0.54, 0.63, 0.75, 0.9, 1.8]
+"""
+
+
+def test_budget_defers_states_predicted_too_slow(tmp_path, fake_simulation, capsys):
+    """τ_α of an unfinished state comes from the finished states of its density: interpolated in
+    ln τ_α vs 1/T between them, extrapolated with the two coldest below them; its cost is the
+    coldest state's CPU per τ_α times the prediction. The numbers here are recomputed by hand."""
+    from memplug.campaign import estimate
+
+    spec = tmp_path / "campaign.toml"
+    spec.write_text(BUDGET_SPEC)
+    log = {  # finished: T = 1.8, 0.9, 0.63 (no files needed: the estimate reads the build log)
+        "LJ-rho1.20-T1.800": {"tau_alpha": 0.5, "cpu_seconds": 50.0, "status": "equilibrated"},
+        "LJ-rho1.20-T0.900": {"tau_alpha": 3.0, "cpu_seconds": 80.0, "status": "equilibrated"},
+        "LJ-rho1.20-T0.630": {"tau_alpha": 30.0, "cpu_seconds": 600.0, "status": "equilibrated"},
+        "LJ-rho1.20-T0.750": {"error": "RuntimeError: lost atoms"},
+    }
+    (tmp_path / "states-log.json").write_text(json.dumps(log))
+    c = load_campaign(spec)
+    assert c.max_state_cpu_hours == 0.5
+    m = c.measured()
+    assert len(m) == 3  # the failed state is not a measurement
+    by_id = {s.id: s for s in c.states}
+    # below the coldest: slope of ln τ vs 1/T through T = 0.9 and 0.63
+    slope = np.log(30.0 / 3.0) / (1 / 0.63 - 1 / 0.9)
+    tau = 30.0 * np.exp(slope * (1 / 0.54 - 1 / 0.63))
+    e = estimate(by_id["LJ-rho1.20-T0.540"], m)
+    assert e.tau_alpha == pytest.approx(tau, rel=1e-9)
+    assert e.seconds == pytest.approx(600.0 / 30.0 * tau, rel=1e-9)
+    assert e.seconds > 0.5 * 3600  # so it is over the budget
+    # between finished states: interpolated (τ(0.75) between 3 and 30), never below the cheapest cost
+    e75 = estimate(by_id["LJ-rho1.20-T0.750"], m)
+    assert 3.0 < e75.tau_alpha < 30.0 and e75.seconds >= 50.0
+    assert c.over_budget(by_id["LJ-rho1.20-T0.540"], m).startswith("beyond the per-state budget")
+    assert c.over_budget(by_id["LJ-rho1.20-T0.540"], m, budget_hours=10.0) == ""
+    assert c.over_budget(by_id["LJ-rho1.20-T0.750"], m) == ""
+
+    # info lists it as deferred with the reason; build skips it unless the budget is raised
+    assert cli("dataset", "info", str(spec)) == 0
+    out = capsys.readouterr().out
+    assert "deferred" in out and "1 deferred" in out
+    assert cli("dataset", "build", str(spec), "--workdir", str(tmp_path / "w"), "--jobs", "1", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "deferred LJ-rho1.20-T0.540" in out and "LJ-rho1.20-T0.540     equilibrated" not in out
+    assert cli("dataset", "build", str(spec), "--workdir", str(tmp_path / "w"), "--jobs", "1",
+               "--dry-run", "--budget-hours", "10") == 0
+    assert "LJ-rho1.20-T0.540" in capsys.readouterr().out.split("to run")[1]
+    assert cli("dataset", "build", str(spec), "--budget-hours", "-1") == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BUDGET_SPEC.replace("max_state_cpu_hours = 0.5", 'max_state_cpu_hours = "lots"'))
+    with pytest.raises(InputError, match="max_state_cpu_hours: expected a positive number"):
+        load_campaign(bad)

@@ -39,12 +39,16 @@ def _default_workdir(name: str) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue) -> dict:
+def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue, budget: float | None) -> dict:
     """Run one state in a worker process; progress goes through ``queue``."""
     from memplug.campaign import load_campaign, run_planned_state
 
     campaign = load_campaign(spec)
+    campaign.output = Path(output)
     s = campaign.get(sid)
+    why = _deferred_now(campaign, s, budget)
+    if why:
+        return {"deferred": why}
 
     def progress(state: str, done: float, total: float) -> None:
         queue.put((state, done, total))
@@ -53,6 +57,14 @@ def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue)
         return run_planned_state(campaign, s, workdir, threads=threads, output=Path(output), progress=progress)
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+
+
+def _deferred_now(campaign, s, budget: float | None) -> str:
+    """Re-check the budget just before a state starts: states finished since the build began (colder
+    ones in particular) sharpen the τ_α extrapolation."""
+    if budget is False:
+        return ""
+    return campaign.over_budget(s, campaign.measured(), budget)
 
 
 @dataset_app.command("build")
@@ -65,6 +77,7 @@ def build_command(
     threads: int = typer.Option(0, "--threads", help="OpenMP threads per state. Default: the spec's."),
     limit: int = typer.Option(0, "--limit", help="Stop after this many states (0: all)."),
     skip_failed: bool = typer.Option(False, "--skip-failed", help="Do not retry states that failed before."),
+    budget_hours: float = typer.Option(None, "--budget-hours", help="Per-state CPU budget (hours): states predicted to cost more are deferred. Default: the spec's max_state_cpu_hours (none: no limit)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run, in order, and stop."),
     fresh: bool = typer.Option(False, "--fresh", help="Delete each state's work directory first (regenerate from scratch instead of resuming)."),
 ) -> None:
@@ -92,14 +105,23 @@ def build_command(
     wd = Path(workdir) if workdir else _default_workdir(campaign.name)
     log = read_log(campaign)
 
+    if budget_hours is not None and budget_hours <= 0:
+        raise InputError(f"--budget-hours: expected a positive number of hours, got {budget_hours:g}")
+    measured = campaign.measured()
+    deferred: list[tuple[str, str]] = []
     if only:
         todo = [campaign.get(sid) for sid in only]
     else:
         status = {st.sid: st for st in survey(campaign)}
-        todo = [
-            s for s in campaign.ordered()
-            if not status[s.id].done and not (skip_failed and status[s.id].status == "failed")
-        ]
+        todo = []
+        for s in campaign.ordered(measured):
+            if status[s.id].done or (skip_failed and status[s.id].status == "failed"):
+                continue
+            why = campaign.over_budget(s, measured, budget_hours)
+            if why:
+                deferred.append((s.id, why))
+            else:
+                todo.append(s)
     if limit:
         todo = todo[:limit]
     jobs = max(1, min(jobs, len(todo)))
@@ -107,9 +129,12 @@ def build_command(
         f"campaign [bold]{campaign.name}[/]: {len(campaign.states)} planned, {len(todo)} to run; "
         f"{jobs} job(s) × {threads} thread(s); output {out_dir}; work {wd}"
     )
+    for sid, why in deferred:
+        console.print(f"  [yellow]deferred[/] {sid}: {why}")
+    check = False if only else budget_hours  # --only runs what it is told
     if dry_run:
         for s in todo:
-            console.print(f"  {s.id:22s} {s.status:12s} est. {s.estimated_seconds():10.0f} s  seed {s.seed}")
+            console.print(f"  {s.id:22s} {s.status:12s} est. {s.estimated_seconds(measured):10.0f} s  seed {s.seed}")
         return
     if not todo:
         return
@@ -121,6 +146,10 @@ def build_command(
             shutil.rmtree(wd / s.id, ignore_errors=True)
 
     def record(sid: str, entry: dict) -> None:
+        if "deferred" in entry:
+            console.print(f"  [yellow]deferred[/] {sid}: {entry['deferred']}")
+            return
+        log.update(read_log(campaign))  # other builds may have written since
         log[sid] = {k: v for k, v in entry.items() if k != "traceback"}
         write_log(campaign, log)
         if "error" in entry:
@@ -152,8 +181,10 @@ def build_command(
 
         if jobs == 1:
             for s in todo:
+                why = _deferred_now(campaign, s, check)
                 try:
-                    entry = run_planned_state(campaign, s, wd, threads=threads, output=out_dir, progress=on_progress)
+                    entry = {"deferred": why} if why else run_planned_state(
+                        campaign, s, wd, threads=threads, output=out_dir, progress=on_progress)
                 except InputError:
                     raise
                 except Exception as exc:
@@ -167,7 +198,7 @@ def build_command(
             queue = manager.Queue()
             with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
                 futures = {
-                    pool.submit(_worker, str(campaign.path), s.id, str(wd), threads, str(out_dir), queue): s.id
+                    pool.submit(_worker, str(campaign.path), s.id, str(wd), threads, str(out_dir), queue, check): s.id
                     for s in todo
                 }
                 pending = set(futures)
@@ -246,22 +277,20 @@ def info_command(
     table = Table(title=f"campaign {campaign.name}: {campaign.output}")
     for col in ("state", "T/T_mct", "status", "τ_α", "CPU s", "note"):
         table.add_column(col, justify="right" if col in ("T/T_mct", "τ_α", "CPU s") else "left")
-    n_done = 0
-    cpu = 0.0
+    cpu = sum(r.cpu_seconds for r in rows if r.done and math.isfinite(r.cpu_seconds))
     for r in rows:
         if missing and r.done:
             continue
-        n_done += r.done
-        if r.done and math.isfinite(r.cpu_seconds):
-            cpu += r.cpu_seconds
         ratio = r.planned.T_over_Tmct if r.planned else float("nan")
-        style = {"equilibrated": "green", "glass": "cyan", "failed": "red", "invalid": "red", "excluded": "yellow"}.get(r.status, "dim")
+        style = {"equilibrated": "green", "glass": "cyan", "failed": "red", "invalid": "red", "excluded": "yellow", "deferred": "yellow"}.get(r.status, "dim")
         cpu_fmt = ".0f" if r.cpu_seconds >= 10 else ".2g"
         table.add_row(r.sid, _fmt(ratio, ".2f"), f"[{style}]{r.status}[/]", _fmt(r.tau_alpha), _fmt(r.cpu_seconds, cpu_fmt), r.reason)
     console.print(table)
     done = sum(r.done for r in rows)
+    n_deferred = sum(1 for r in rows if r.status == "deferred")
+    n_missing = sum(1 for r in rows if not r.done and r.status not in ("excluded", "deferred"))
     console.print(
-        f"{done} done, {sum(1 for r in rows if not r.done and r.status != 'excluded')} planned but missing, "
+        f"{done} done, {n_missing} planned but missing, {n_deferred} deferred (over the per-state budget), "
         f"{len(campaign.excluded)} excluded; CPU time of the finished states {cpu / 3600:.2f} h"
     )
 
