@@ -209,3 +209,35 @@ def test_duplicate_states_rejected(tmp_path):
     data.save_dataset(data.synthetic_state("LJ", 1.2, 0.8), d / "b.nc")
     with pytest.raises(InputError, match="state: duplicate state ids"):
         data.load_dataset(d)
+
+
+def test_directory_cache_is_keyed_by_content(tmp_path, monkeypatch):
+    """A directory of per-state files is consolidated into one cached file keyed by the files'
+    content: a second load is served from it (identical data), and any change to any state file —
+    a new state, a corrupted one — misses it, so per-file validation still names the bad file."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MEMPLUG_DATASET_CACHE", str(cache))
+    d = _states(tmp_path, (("LJ", 1.2, 0.8), ("LJ", 1.2, 2.0)))
+    first = data.load_dataset(d)
+    (entry,) = cache.glob("*.nc")
+    opened = []
+    real_open = data._open
+    monkeypatch.setattr(data, "_open", lambda p: opened.append(p) or real_open(p))
+    again = data.load_dataset(d)
+    assert opened == [entry]  # one file opened, not the two state files
+    xr.testing.assert_identical(first, again)
+    # a new state: a new key, three states
+    data.save_dataset(data.synthetic_state("WCA", 1.4, 2.0), d / "WCA-rho1.40-T2.000.nc")
+    assert data.load_dataset(d).sizes["state"] == 3
+    assert len(list(cache.glob("*.nc"))) == 2
+    # a corrupted state file is read and named, never masked by the cache
+    bad = d / "LJ-rho1.20-T0.800.nc"
+    ds = data.load_dataset(bad).drop_vars("msd")
+    data.save_dataset(ds, bad, check=False)
+    with pytest.raises(InputError, match="LJ-rho1.20-T0.800.nc.*msd"):
+        data.load_dataset(d)
+    # disabled: nothing written
+    monkeypatch.setenv("MEMPLUG_DATASET_CACHE", "off")
+    bad.unlink()
+    opened.clear()
+    assert data.load_dataset(d).sizes["state"] == 2 and len(opened) == 2
