@@ -16,7 +16,7 @@ mlp_app = typer.Typer(
     no_args_is_help=True,
 )
 
-OPTION_HELP = ("Hyper-parameter key=value (repeatable): hidden=500-400-400-300-200, activation, output, "
+OPTION_HELP = ("Hyper-parameter key=value (repeatable): hidden=500-400-400-300-200, activation, output, short_time (ballistic|none), "
                "loss, lasso, lr, schedule, batch_size, epochs, patience, val_fraction, seed, checkpoint_every, min_steps_per_epoch.")
 
 
@@ -81,9 +81,12 @@ def _evaluate_and_save(sur, table, ids, out: Path | None, title: str):
         _console().print(f"{title}: no states")
         return None
     sub = table.subset([table.index(s) for s in ids])
-    sc = metrics.per_state(sur.predict_table(sub), sub.Fs)
+    pred = sur.predict_table(sub)
+    sc = metrics.per_state(pred, sub.Fs)
     _console().print(_score_table(title, sub, sc))
     _console().print(f"{title}: {len(ids)} states, {_summary(sc)}")
+    _console().print(f"{title}: short times (short_time={sur.config.short_time}): max |F_MLP − F_sim| at t < 0.1 "
+                     f"{metrics.short_time_error(pred, sub.Fs, sub.time):.4f}, max F_MLP {np.nanmax(pred):.4f}")
     if out is not None:
         _score_csv(out, sub, sc)
     return sc
@@ -146,7 +149,7 @@ def evaluate_command(
             raise InputError(f"--dataset {dataset}: lacks {len(missing)} state(s) of the model's {states} part, e.g. {missing[0]}")
     else:
         raise InputError(f"--states {states!r}: expected test, val, train or all")
-    if sur.record.get("data_hash") not in (None, data_hash(table)):
+    if sur.record.get("data_hash") not in (None, data_hash(table, sur.config.short_time)):
         _console().print("[yellow]note:[/] the dataset differs from the one the model was trained on")
     _evaluate_and_save(sur, table, ids, out, f"{states} states")
 
@@ -228,7 +231,7 @@ def _train_or_reuse(table, cfg, split: str, out: Path, progress: bool):
 
     if (out / "model.json").exists():
         meta = json.loads((out / "model.json").read_text())
-        if (meta.get("config") == cfg.to_dict() and meta.get("data_hash") == data_hash(table)
+        if (meta.get("config") == cfg.to_dict() and meta.get("data_hash") == data_hash(table, cfg.short_time)
                 and meta.get("split", {}).get("spec") == split):
             return MLPSurrogate.load(out)
     return train(table, cfg, split=split, out=out, progress=progress)[0]

@@ -13,6 +13,7 @@ training states only (:meth:`Standardizer.fit`) and stored with the model.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,8 @@ class Statics:
         rho: number density.
         potential: ``"LJ"`` or ``"WCA"``.
         name: a label for messages and outputs.
+        k_peak: position of the main peak of S^{AA}, where F_s is measured; ``None``: computed from
+            ``S`` like the dataset does (:func:`peak_of`).
     """
 
     S: np.ndarray
@@ -64,12 +67,33 @@ class Statics:
     rho: float
     potential: str
     name: str = "state"
+    k_peak: float | None = None
+
+    def peak(self) -> float:
+        """k_p: the given ``k_peak`` or the main peak of S^{AA} on the grid (:func:`peak_of`)."""
+        return float(self.k_peak) if self.k_peak is not None else peak_of(self.S[0])
 
     def features(self) -> np.ndarray:
         """The 303 static features (unstandardised), float64."""
         return np.concatenate(
             [np.asarray(self.S, float).reshape(-1), [self.T, self.rho, POTENTIALS[self.potential]]]
         )
+
+
+def peak_of(S_AA: np.ndarray) -> float:
+    """k_p of a state from S^{AA} on :data:`K_GRID`: the maximum in 2 ≤ k ≤ 15 refined by a parabola,
+    the same function the simulation uses for the dataset's ``k_peak`` (identical on the default
+    dataset's states)."""
+    from memplug.observables import k_peak
+
+    return k_peak(K_GRID, np.asarray(S_AA, float))
+
+
+def ballistic_u(k_peak: np.ndarray, T: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """u = k_p² T t² / (2 m), m = 1, per state and time: the free-particle (ballistic) limit of
+    paper Eq. 1 is F_s = exp(−u). ``k_peak``, ``T``: ``(n,)``; ``time``: ``(n, n_t)``."""
+    k_peak, T = np.asarray(k_peak, float), np.asarray(T, float)
+    return 0.5 * (k_peak**2 * T)[:, None] * np.asarray(time, float) ** 2
 
 
 def check_statics(
@@ -119,6 +143,7 @@ class StateTable:
         time: lag times, ``(n, n_t)``.
         Fs: targets F_s^{AA}, F_s^{BB}, ``(n, n_t, 2)`` (NaN where missing).
         T, rho: ``(n,)``; potential: ``(n,)`` strings; tmct: T_mct from Table I, ``(n,)``.
+        k_peak: k_p of each state, ``(n,)`` (the dataset's ``k_peak``, else computed from S^{AA}).
     """
 
     ids: np.ndarray
@@ -129,6 +154,7 @@ class StateTable:
     rho: np.ndarray
     potential: np.ndarray
     tmct: np.ndarray
+    k_peak: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -136,7 +162,7 @@ class StateTable:
     def subset(self, idx) -> StateTable:
         idx = np.asarray(idx, dtype=int)
         return StateTable(
-            *(getattr(self, f)[idx] for f in ("ids", "static", "time", "Fs", "T", "rho", "potential", "tmct"))
+            *(getattr(self, f.name)[idx] for f in dataclasses.fields(self))
         )
 
     def index(self, state: str) -> int:
@@ -148,7 +174,7 @@ class StateTable:
     def statics(self, i: int) -> Statics:
         return Statics(
             self.static[i, : 3 * N_K].reshape(3, N_K), float(self.T[i]), float(self.rho[i]),
-            str(self.potential[i]), str(self.ids[i]),
+            str(self.potential[i]), str(self.ids[i]), float(self.k_peak[i]),
         )
 
 
@@ -185,7 +211,13 @@ def state_table(ds, source: str = "dataset") -> StateTable:
     )
     time = np.asarray(ds["time"].transpose("state", "t").values, float)
     tm = np.array([t_mct(p, r) for p, r in zip(pot, rho, strict=True)])
-    return StateTable(ids, static, time, Fs, T, rho, pot, tm)
+    if "k_peak" in ds.coords or "k_peak" in ds:
+        kp = np.asarray(ds["k_peak"].values, float).reshape(len(ids))
+        if not np.all(np.isfinite(kp) & (kp > 0)):
+            raise InputError(f"{source}: k_peak: expected positive finite values")
+    else:
+        kp = np.array([peak_of(S[i, 0]) for i in range(len(ids))])
+    return StateTable(ids, static, time, Fs, T, rho, pot, tm, kp)
 
 
 # ------------------------------------------------------------------------------------------------

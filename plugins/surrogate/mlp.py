@@ -1,7 +1,9 @@
 """The ``mlp`` surrogate: F_s^{AA}(k_p, t), F_s^{BB}(k_p, t) from S^{αβ}(k), T, ρ, potential (paper sec. II A).
 
 Training (:func:`train`) works on rows (state, t_i): the 303 static features of the state plus
-``log10 t_i``, standardised with statistics of the training states only. Every epoch is one jitted
+``log10 t_i``, standardised with statistics of the training states only. With ``short_time="ballistic"``
+(the default) the network output passes through :func:`.network.ballistic_output`, which builds in
+F_s(0) = 1 and the free-particle decay 1 − F_s ≈ k_p² T t² / 2 at short times; the loss is on F_s. Every epoch is one jitted
 call that shuffles the rows and runs Adam over all minibatches in a ``lax.scan``; the validation
 loss (L1 on validation states) drives early stopping, and the best model is kept. Checkpoints
 (model, optimiser state, history) are written atomically every ``checkpoint_every`` epochs and a run
@@ -42,10 +44,20 @@ from .features import (
     Standardizer,
     StateTable,
     Statics,
+    ballistic_u,
     check_statics,
     state_table,
 )
-from .network import ACTIVATIONS, LOSSES, MLP, OUTPUTS, data_loss, weight_l1
+from .network import (
+    ACTIVATIONS,
+    LOSSES,
+    MLP,
+    OUTPUTS,
+    SHORT_TIME,
+    ballistic_output,
+    data_loss,
+    weight_l1,
+)
 from .splits import Split, make_split
 
 FORMAT = "memplug-mlp/1"
@@ -60,6 +72,9 @@ class MLPConfig:
         hidden: hidden layer widths (paper: 500-400-400-300-200).
         activation: hidden activation (paper: relu).
         output: output activation, ``none`` (paper) or ``sigmoid``.
+        short_time: ``ballistic``: F_s(0) = 1 and the exact free-particle t² decay by construction
+            (:func:`.network.ballistic_output`); ``none``: the plain network output (paper; models
+            saved before this option existed load as ``none``).
         loss: ``l1`` (paper), ``l2`` or ``huber``.
         lasso: λ of the L1 weight penalty λ Σ|W| added to the loss (paper: Lasso, value not given).
         lr: Adam learning rate; ``schedule`` ``constant`` or ``cosine`` (decay to lr/100 over ``epochs``).
@@ -75,6 +90,7 @@ class MLPConfig:
     hidden: tuple[int, ...] = PAPER_HIDDEN
     activation: str = "relu"
     output: str = "none"
+    short_time: str = "ballistic"
     loss: str = "l1"
     lasso: float = 1e-7
     lr: float = 1e-3
@@ -93,6 +109,7 @@ class MLPConfig:
             (all(h > 0 for h in self.hidden), "hidden", "positive layer widths"),
             (self.activation in ACTIVATIONS, "activation", f"one of {', '.join(ACTIVATIONS)}"),
             (self.output in OUTPUTS, "output", f"one of {', '.join(OUTPUTS)}"),
+            (self.short_time in SHORT_TIME, "short_time", f"one of {', '.join(SHORT_TIME)}"),
             (self.loss in LOSSES, "loss", f"one of {', '.join(LOSSES)}"),
             (self.lasso >= 0, "lasso", "λ ≥ 0"),
             (self.lr > 0, "lr", "a positive learning rate"),
@@ -149,10 +166,14 @@ def _serialise(path: Path, tree: Any) -> None:
     atomic_write_with(path, write)
 
 
-def data_hash(table: StateTable) -> str:
-    """sha256 of the arrays a model is trained on (ids, static features, times, targets)."""
+def data_hash(table: StateTable, short_time: str = "none") -> str:
+    """sha256 of the arrays a model is trained on (ids, static features, times, targets, and k_p
+    when the ``short_time`` gate uses it)."""
     h = hashlib.sha256()
-    for a in (table.ids.astype("U"), table.static, table.time, table.Fs):
+    arrays = [table.ids.astype("U"), table.static, table.time, table.Fs]
+    if short_time != "none":
+        arrays.append(np.asarray(table.k_peak, float))
+    for a in arrays:
         h.update(np.ascontiguousarray(a).tobytes())
     return "sha256:" + h.hexdigest()
 
@@ -195,7 +216,8 @@ def statics_of(obj: Any, potential: str | None = None) -> Statics:
             raise InputError(f"context: S: expected shape (100, 2, 2) (two species), got {S.shape}")
         S3 = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])
         check_statics("context", obj.k, S3, obj.T, obj.rho, pot)
-        return Statics(S3, float(obj.T), float(obj.rho), str(pot), str(obj.extra.get("state", "context")))
+        kp = None if obj.k_peak is None else float(obj.k_peak)
+        return Statics(S3, float(obj.T), float(obj.rho), str(pot), str(obj.extra.get("state", "context")), kp)
     raise InputError(f"mlp: cannot read statics from a {type(obj).__name__}; give Statics or a Context")
 
 
@@ -204,12 +226,29 @@ def statics_of(obj: Any, potential: str | None = None) -> Statics:
 # ------------------------------------------------------------------------------------------------
 
 
-def _rows(table: StateTable, std: Standardizer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Standardised inputs (float32), targets (NaN → 0) and weights (0 where a target is missing)."""
+def _network(cfg: MLPConfig, key: jax.Array) -> MLP:
+    """The network of ``cfg``; with the ballistic gate its last layer is linear (the gate applies ``output``)."""
+    output = "none" if cfg.short_time == "ballistic" else cfg.output
+    return MLP(N_INPUTS, cfg.hidden, 2, key=key, activation=cfg.activation, output=output)
+
+
+def _apply(model: MLP, X, U, short_time: str, output: str):
+    """F_s for input rows ``X`` ``(rows, 304)`` with ballistic arguments ``U = k_p² T t²/2`` ``(rows,)``."""
+    z = model.batch(X)
+    if short_time == "ballistic":
+        return ballistic_output(z.astype(U.dtype), U, output)
+    return z
+
+
+def _rows(table: StateTable, std: Standardizer) -> tuple[np.ndarray, ...]:
+    """Standardised inputs (float32), ballistic arguments u = k_p² T t²/2 (float32), targets (NaN → 0)
+    and weights (0 where a target is missing)."""
     X = std.rows(table.static, table.time).astype(np.float32)
+    U = ballistic_u(table.k_peak, table.T, table.time).reshape(-1)
     Y = table.Fs.reshape(-1, 2)
-    W = np.all(np.isfinite(Y), axis=1) & np.all(np.isfinite(X), axis=1)
-    return np.where(np.isfinite(X), X, 0).astype(np.float32), np.where(W[:, None], Y, 0).astype(np.float32), W.astype(np.float32)
+    W = np.all(np.isfinite(Y), axis=1) & np.all(np.isfinite(X), axis=1) & np.isfinite(U)
+    return (np.where(np.isfinite(X), X, 0).astype(np.float32), np.where(W, U, 0).astype(np.float32),
+            np.where(W[:, None], Y, 0).astype(np.float32), W.astype(np.float32))
 
 
 def _make_optimizer(cfg: MLPConfig, steps_per_epoch: int) -> optax.GradientTransformation:
@@ -228,13 +267,13 @@ def _epoch_fn(optimizer, cfg: MLPConfig, n_batches: int, batch_size: int):
     smaller than ``min_steps_per_epoch`` batches).
     """
 
-    def loss_fn(params, static, x, y, w):
+    def loss_fn(params, static, x, u, y, w):
         model = eqx.combine(params, static)
-        dl = data_loss(cfg.loss, model.batch(x), y, w)
+        dl = data_loss(cfg.loss, _apply(model, x, u, cfg.short_time, cfg.output), y, w)
         return dl + cfg.lasso * weight_l1(model), dl
 
     @eqx.filter_jit
-    def epoch(model, opt_state, X, Y, W, key):
+    def epoch(model, opt_state, X, U, Y, W, key):
         n = X.shape[0]
         passes = -(-n_batches * batch_size // n)
         perms = jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(key, passes))
@@ -243,7 +282,7 @@ def _epoch_fn(optimizer, cfg: MLPConfig, n_batches: int, batch_size: int):
 
         def step(carry, idx):
             params, opt_state = carry
-            (_, dl), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, static, X[idx], Y[idx], W[idx])
+            (_, dl), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, static, X[idx], U[idx], Y[idx], W[idx])
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), dl
 
@@ -268,14 +307,15 @@ def _compiled(cfg: MLPConfig, n_batches: int, batch_size: int):
 
 
 @eqx.filter_jit
-def _forward(model: MLP, X):
-    return model.batch(X)
+def _forward(model: MLP, X, U, short_time: str, output: str):
+    return _apply(model, X, U, short_time, output)
 
 
-def _eval_loss(model: MLP, cfg: MLPConfig, X, Y, W) -> float:
+def _eval_loss(model: MLP, cfg: MLPConfig, X, U, Y, W) -> float:
     if X.shape[0] == 0:
         return float("nan")
-    return float(data_loss(cfg.loss, _forward(model, jnp.asarray(X)), jnp.asarray(Y), jnp.asarray(W)))
+    pred = _forward(model, jnp.asarray(X), jnp.asarray(U), cfg.short_time, cfg.output)
+    return float(data_loss(cfg.loss, pred, jnp.asarray(Y), jnp.asarray(W)))
 
 
 @dataclass
@@ -328,15 +368,15 @@ def train(
     train_t = table.subset([idx[s] for s in split.train])
     val_t = table.subset([idx[s] for s in split.val])
     std = Standardizer.fit(train_t.static, train_t.time)
-    Xtr, Ytr, Wtr = _rows(train_t, std)
-    Xva, Yva, Wva = _rows(val_t, std)
+    Xtr, Utr, Ytr, Wtr = _rows(train_t, std)
+    Xva, Uva, Yva, Wva = _rows(val_t, std)
     batch_size = min(cfg.batch_size, Xtr.shape[0])
     n_batches = max(1, Xtr.shape[0] // batch_size, cfg.min_steps_per_epoch)
     optimizer, epoch_fn = _compiled(cfg, n_batches, batch_size)
     key = jax.random.PRNGKey(cfg.seed)
-    model = MLP(N_INPUTS, cfg.hidden, 2, key=jax.random.fold_in(key, 1), activation=cfg.activation, output=cfg.output)
+    model = _network(cfg, jax.random.fold_in(key, 1))
     opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
-    dhash = data_hash(table)
+    dhash = data_hash(table, cfg.short_time)
     sur = MLPSurrogate(**cfg.to_dict())
     sur.standardizer = std
     sur.record = {"split": split.to_dict(), "data_hash": dhash, "t_range": [float(np.nanmin(table.time)), float(np.nanmax(table.time))]}
@@ -355,7 +395,7 @@ def train(
         best_val, bad, start = meta["best_val"], meta["bad_epochs"], meta["epoch"]
         result.best_epoch = meta["best_epoch"]
         result.resumed_from = start
-    Xtr_j, Ytr_j, Wtr_j = jnp.asarray(Xtr), jnp.asarray(Ytr), jnp.asarray(Wtr)
+    Xtr_j, Utr_j, Ytr_j, Wtr_j = jnp.asarray(Xtr), jnp.asarray(Utr), jnp.asarray(Ytr), jnp.asarray(Wtr)
     has_val = Xva.shape[0] > 0
     t0 = _time.perf_counter()
     with _progress(progress) as bar:
@@ -364,9 +404,9 @@ def train(
             if bad >= cfg.patience:
                 result.stopped_early = True
                 break
-            model, opt_state, tl = epoch_fn(model, opt_state, Xtr_j, Ytr_j, Wtr_j, jax.random.fold_in(key, 1000 + epoch))
+            model, opt_state, tl = epoch_fn(model, opt_state, Xtr_j, Utr_j, Ytr_j, Wtr_j, jax.random.fold_in(key, 1000 + epoch))
             tl = float(tl)
-            vl = _eval_loss(model, cfg, Xva, Yva, Wva) if has_val else tl
+            vl = _eval_loss(model, cfg, Xva, Uva, Yva, Wva) if has_val else tl
             if not np.isfinite(tl):
                 raise InputError(f"mlp: training diverged at epoch {epoch + 1} (loss {tl}); lower lr")
             if vl < best_val:
@@ -442,14 +482,21 @@ class MLPSurrogate(Surrogate):
         if t.ndim != 1 or np.any(~np.isfinite(t)) or np.any(t <= 0):
             raise InputError("mlp: t: expected positive finite lag times")
         X = self.standardizer.rows(st.features()[None, :], t[None, :]).astype(np.float32)
-        return np.asarray(_forward(self.model, jnp.asarray(X)), dtype=float)
+        kp = st.peak() if self.config.short_time != "none" else np.nan
+        return self._evaluate(X, ballistic_u(np.array([kp]), np.array([st.T]), t[None, :]).reshape(-1))
 
     def predict_table(self, table: StateTable) -> np.ndarray:
         """Predictions on every state's own times: ``(n, n_t, 2)``."""
         self._require()
         X = self.standardizer.rows(table.static, table.time).astype(np.float32)
-        out = np.asarray(_forward(self.model, jnp.asarray(X)), dtype=float)
+        out = self._evaluate(X, ballistic_u(table.k_peak, table.T, table.time).reshape(-1))
         return out.reshape(len(table), table.time.shape[1], 2)
+
+    def _evaluate(self, X: np.ndarray, U: np.ndarray) -> np.ndarray:
+        """Network (float32) on rows ``X``; the short-time gate in float64 with ``U = k_p² T t²/2``."""
+        cfg = self.config
+        out = _forward(self.model, jnp.asarray(X), jnp.asarray(U, dtype=jnp.float64), cfg.short_time, cfg.output)
+        return np.asarray(out, dtype=float)
 
     def save(self, path: Any) -> None:
         """Directory ``path`` with ``model.eqx`` (serialised leaves) and ``model.json`` (everything else)."""
@@ -460,7 +507,11 @@ class MLPSurrogate(Surrogate):
             "format": FORMAT, "surrogate": self.name, "config": self.config.to_dict(),
             "n_inputs": N_INPUTS, "k_grid": {"n": N_K, "first": float(K_GRID[0]), "last": float(K_GRID[-1])},
             "inputs": "S_AA(k_1..k_100), S_AB(...), S_BB(...), T, rho, potential (LJ=0, WCA=1), log10 t",
-            "outputs": ["Fs_A", "Fs_B"], "standardizer": self.standardizer.to_dict(),
+            "outputs": ["Fs_A", "Fs_B"],
+            "short_time": {"ballistic": "F = 1 - w + w^2 z (output none) or 1 - w/(1 + w e^z) (sigmoid), "
+                                        "w = 1 - exp(-k_peak^2 T t^2 / 2), z = network output",
+                           "none": "F = network output"}[self.config.short_time],
+            "standardizer": self.standardizer.to_dict(),
             "seed": self.config.seed, "versions": versions(), **self.record,
         }
         atomic_write_text(path / "model.json", json.dumps(record, indent=1))
@@ -479,12 +530,13 @@ class MLPSurrogate(Surrogate):
             raise InputError(f"{meta_file}: not valid JSON: {exc}") from None
         if meta.get("format") != FORMAT:
             raise InputError(f"{meta_file}: format: expected {FORMAT!r}, got {meta.get('format')!r}")
-        sur = cls(**meta["config"])
-        cfg = sur.config
-        like = MLP(N_INPUTS, cfg.hidden, 2, key=jax.random.PRNGKey(0), activation=cfg.activation, output=cfg.output)
+        # models saved before the short_time option existed were trained without the gate
+        sur = cls(**{"short_time": "none", **meta["config"]})
+        like = _network(sur.config, jax.random.PRNGKey(0))
         sur.model = eqx.tree_deserialise_leaves(leaves, like)
         sur.standardizer = Standardizer.from_dict(meta["standardizer"])
-        sur.record = {k: v for k, v in meta.items() if k not in ("format", "surrogate", "config", "standardizer")}
+        sur.record = {k: v for k, v in meta.items()
+                      if k not in ("format", "surrogate", "config", "standardizer", "short_time")}
         return sur
 
     @property

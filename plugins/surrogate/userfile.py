@@ -4,9 +4,10 @@ Accepted formats (S^{αβ}(k) on the 100-point grid k_i = 0.4 (i + 1/2), normali
 
 - **CSV** (``.csv``): columns ``k,S_AA,S_AB,S_BB`` (100 rows); T, ρ and the potential either in
   comment lines at the top (``# T = 0.8``, ``# rho = 1.2``, ``# potential = LJ``) or given with
-  ``--T``, ``--rho``, ``--potential`` (which take precedence).
+  ``--T``, ``--rho``, ``--potential`` (which take precedence). An optional ``# k_peak = 7.2``
+  gives k_p (else it is computed from S^{AA}, as for the dataset).
 - **JSON** (``.json``): ``{"k": [...], "S": {"AA": [...], "AB": [...], "BB": [...]}, "T": 0.8,
-  "rho": 1.2, "potential": "LJ"}``.
+  "rho": 1.2, "potential": "LJ"}`` (optional ``"k_peak"``).
 - **netCDF** (``.nc``): a dataset in the shared schema (pick the state with ``--state`` when it has
   several), or a single-state file with ``S(pair, k)`` and ``T``, ``rho``, ``potential`` as
   coordinates, variables or attributes.
@@ -37,11 +38,14 @@ def _number(src: str, name: str, value: Any) -> float | None:
         raise InputError(f"{src}: {name}: expected a number, got {value!r}") from None
 
 
-def _finish(src: str, k, S, T, rho, potential, name: str) -> Statics:
+def _finish(src: str, k, S, T, rho, potential, name: str, k_peak=None) -> Statics:
     T, rho = _number(src, "T", T), _number(src, "rho", rho)
     potential = None if potential is None else str(potential)
     check_statics(src, k, S, T, rho, potential)
-    return Statics(np.asarray(S, float), T, rho, potential, name)
+    kp = _number(src, "k_peak", k_peak)
+    if kp is not None and not (np.isfinite(kp) and kp > 0):
+        raise InputError(f"{src}: k_peak: expected a positive finite number, got {kp}")
+    return Statics(np.asarray(S, float), T, rho, potential, name, kp)
 
 
 def _read_csv(path: Path, overrides: dict) -> Statics:
@@ -71,7 +75,7 @@ def _read_csv(path: Path, overrides: dict) -> Statics:
     T = overrides.get("T") if overrides.get("T") is not None else meta.get("T")
     rho = overrides.get("rho") if overrides.get("rho") is not None else meta.get("rho")
     pot = overrides.get("potential") or meta.get("potential")
-    return _finish(src, data["k"], S, T, rho, pot, path.stem)
+    return _finish(src, data["k"], S, T, rho, pot, path.stem, meta.get("k_peak"))
 
 
 def _read_json(path: Path, overrides: dict) -> Statics:
@@ -95,7 +99,7 @@ def _read_json(path: Path, overrides: dict) -> Statics:
     T = overrides.get("T") if overrides.get("T") is not None else d.get("T")
     rho = overrides.get("rho") if overrides.get("rho") is not None else d.get("rho")
     pot = overrides.get("potential") or d.get("potential")
-    return _finish(src, k, S, T, rho, pot, str(d.get("name", path.stem)))
+    return _finish(src, k, S, T, rho, pot, str(d.get("name", path.stem)), d.get("k_peak"))
 
 
 def _read_netcdf(path: Path, overrides: dict, state: str | None) -> Statics:
@@ -138,7 +142,7 @@ def _read_netcdf(path: Path, overrides: dict, state: str | None) -> Statics:
             return v.item() if np.ndim(v) == 0 else v
         return ds.attrs.get(field)
 
-    return _finish(src, k, S, get("T"), get("rho"), get("potential"), name)
+    return _finish(src, k, S, get("T"), get("rho"), get("potential"), name, get("k_peak"))
 
 
 def read_statics(path: str | Path, *, T=None, rho=None, potential=None, state: str | None = None) -> Statics:
