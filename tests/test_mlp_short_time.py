@@ -26,7 +26,7 @@ from memplug.plugins.surrogate.features import (
     state_table,
 )
 from memplug.plugins.surrogate.mlp import MLPConfig, MLPSurrogate, _network, data_hash, train
-from memplug.plugins.surrogate.network import ballistic_output
+from memplug.plugins.surrogate.network import ballistic_linear_output, ballistic_output
 from memplug.plugins.surrogate.synthetic import synthetic_dataset
 
 SMALL = dict(hidden=(24, 16), epochs=6, batch_size=16, lr=1e-2, patience=50, checkpoint_every=0)
@@ -55,13 +55,22 @@ def random_statics(rng: np.random.Generator, k_peak: float | None) -> Statics:
                    "random", k_peak)
 
 
-@pytest.mark.parametrize("output", ["none", "sigmoid"])
+# (1 − F)/u = 1 − u·second(z) + O(u²) for each construction (Taylor expansion of the formulas in
+# memplug.plugins.surrogate.network): the network enters at order t⁴ only.
+SECOND_ORDER = {
+    ("ballistic", "none"): lambda z: 1.0 - z,
+    ("ballistic_linear", "none"): lambda z: 0.5 + z,
+    ("ballistic_linear", "sigmoid"): lambda z: 0.5 + np.exp(z),
+}
+
+
+@pytest.mark.parametrize(("short_time", "output"), list(SECOND_ORDER))
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("gain", [1.0, 30.0])
-def test_short_time_limit_exact_for_untrained_networks(output, seed, gain):
+def test_short_time_limit_exact_for_untrained_networks(short_time, output, seed, gain):
     """Random weights and random inputs: F(t → 0) → 1 and (1 − F)/t² → k_p² T / 2 (free particle)."""
     rng = np.random.default_rng(100 + seed)
-    sur = untrained(seed, output, gain=gain)
+    sur = untrained(seed, output, short_time=short_time, gain=gain)
     for kp in (float(rng.uniform(5.0, 9.0)), None):
         st = random_statics(rng, kp)
         k_p = st.peak()
@@ -76,12 +85,12 @@ def test_short_time_limit_exact_for_untrained_networks(output, seed, gain):
         # free-particle limit of Eq. 1: 1 − F = k_p² T t² / 2 + O(t⁴), whatever the network says.
         # At t = 1e-5 the O(t⁴) part is ~u|z| ≈ 1e-8 |z| relative and float64 rounding of 1 − F ~1e-8.
         coeff = (1.0 - F) / t[:, None] ** 2
-        np.testing.assert_allclose(coeff[1:3], ref, rtol=1e-6)
-        # the deviation is the O(t⁴) term, (1 − F)/u = 1 − u/2 − u c + O(u²) with c = z (output none)
-        # or e^z (sigmoid): checked at t = 1e-3
-        u = ref * t[3] ** 2
-        c = z[3].astype(float) if output == "none" else np.exp(z[3].astype(float))
-        np.testing.assert_allclose(coeff[3] / ref, 1 - u / 2 - u * c, rtol=0, atol=10 * u**2 * (1 + np.max(c**2)) + 1e-8)
+        np.testing.assert_allclose(coeff[1], ref, rtol=1e-6)
+        # the deviation is the O(t⁴) term of SECOND_ORDER, checked at t = 3e-5 and 1e-3
+        for j in (2, 3):
+            u = ref * t[j] ** 2
+            c = SECOND_ORDER[short_time, output](z[j].astype(float))
+            np.testing.assert_allclose(coeff[j] / ref, 1 - u * c, rtol=0, atol=10 * u**2 * (1 + np.max(c**2)) + 1e-8)
 
 
 def test_without_the_gate_the_limit_is_not_built_in():
@@ -95,9 +104,9 @@ def test_gate_formula_limits_and_bounds():
     z = jnp.asarray(np.random.default_rng(0).normal(0, 20, (400, 2)))
     u = jnp.asarray(np.geomspace(1e-12, 1e3, 400))
     w = -np.expm1(-np.asarray(u))[:, None]
-    lin = np.asarray(ballistic_output(z, u, "none"))
+    lin = np.asarray(ballistic_linear_output(z, u, "none"))
     np.testing.assert_allclose(lin, np.exp(-np.asarray(u))[:, None] + w**2 * np.asarray(z), rtol=1e-12, atol=1e-12)
-    sig = np.asarray(ballistic_output(z, u, "sigmoid"))
+    sig = np.asarray(ballistic_linear_output(z, u, "sigmoid"))
     # sigmoid form: exp(−u) ≤ F ≤ 1 for any network output (equalities only by float rounding)
     assert np.all(sig <= 1.0) and np.all(sig >= np.exp(-np.asarray(u))[:, None] - 1e-15)
     # t ≫ τ_0 (u ≫ 1): the plain network output, z or σ(z)
@@ -105,13 +114,18 @@ def test_gate_formula_limits_and_bounds():
     np.testing.assert_allclose(lin[big], np.asarray(z)[big], rtol=1e-12)
     np.testing.assert_allclose(sig[big], np.asarray(jax.nn.sigmoid(z))[big], rtol=1e-12, atol=1e-15)
     # exactly t = 0
-    assert np.all(np.asarray(ballistic_output(z[:2], jnp.zeros(2), "sigmoid")) == 1.0)
-    assert np.all(np.asarray(ballistic_output(z[:2], jnp.zeros(2), "none")) == 1.0)
+    assert np.all(np.asarray(ballistic_linear_output(z[:2], jnp.zeros(2), "sigmoid")) == 1.0)
+    assert np.all(np.asarray(ballistic_linear_output(z[:2], jnp.zeros(2), "none")) == 1.0)
+    # the log form: 0 ≤ F ≤ 1 for any z, = 1 at t = 0, exp(−e^z) for t ≫ τ_0
+    lg = np.asarray(ballistic_output(z, u))
+    assert np.all((lg >= 0) & (lg <= 1)) and np.all(np.asarray(ballistic_output(z[:2], jnp.zeros(2))) == 1.0)
+    zz = np.clip(np.asarray(z)[big], -50, 30)
+    np.testing.assert_allclose(lg[big], np.exp(-np.exp(zz)), rtol=1e-12, atol=1e-300)
 
 
-@pytest.mark.parametrize("output", ["none", "sigmoid"])
-def test_training_converges_with_the_gate(table, output, tmp_path):
-    cfg = MLPConfig(**SMALL, output=output)
+@pytest.mark.parametrize(("short_time", "output"), list(SECOND_ORDER))
+def test_training_converges_with_the_gate(table, short_time, output, tmp_path):
+    cfg = MLPConfig(**SMALL, output=output, short_time=short_time)
     assert MLPConfig().short_time == "ballistic"  # on by default
     sur, res = train(table, cfg, split="random:test=0.2", out=tmp_path)
     losses = [h["train_loss"] for h in res.history]
@@ -123,12 +137,12 @@ def test_training_converges_with_the_gate(table, output, tmp_path):
     assert np.all(pred[:, 0] <= 1.0)
     # save → load → identical predictions, gate recorded
     back = MLPSurrogate.load(tmp_path)
-    assert back.config.short_time == "ballistic" and back.config.output == output
+    assert back.config.short_time == short_time and back.config.output == output
     np.testing.assert_array_equal(back.predict_table(table), pred)
     st = table.statics(0)
     np.testing.assert_array_equal(back.predict(st, table.time[0]), pred[0])
     rec = json.loads((tmp_path / "model.json").read_text())
-    assert rec["config"]["short_time"] == "ballistic" and "exp(-k_peak^2 T t^2 / 2)" in rec["short_time"]
+    assert rec["config"]["short_time"] == short_time and "exp(-k_peak^2 T t^2 / 2)" in rec["short_time"]
 
 
 def test_model_saved_without_the_field_loads_as_none(table, tmp_path):
@@ -163,3 +177,5 @@ def test_k_peak_sources(table, tmp_path):
         read_statics(bad)
     with pytest.raises(InputError, match="short_time"):
         MLPConfig(short_time="quadratic")
+    with pytest.raises(InputError, match="output=sigmoid"):
+        MLPConfig(short_time="ballistic", output="sigmoid")

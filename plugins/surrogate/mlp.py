@@ -54,6 +54,7 @@ from .network import (
     MLP,
     OUTPUTS,
     SHORT_TIME,
+    ballistic_linear_output,
     ballistic_output,
     data_loss,
     weight_l1,
@@ -72,9 +73,10 @@ class MLPConfig:
         hidden: hidden layer widths (paper: 500-400-400-300-200).
         activation: hidden activation (paper: relu).
         output: output activation, ``none`` (paper) or ``sigmoid``.
-        short_time: ``ballistic``: F_s(0) = 1 and the exact free-particle t² decay by construction
-            (:func:`.network.ballistic_output`); ``none``: the plain network output (paper; models
-            saved before this option existed load as ``none``).
+        short_time: ``ballistic``: F_s(0) = 1 and the exact free-particle t² decay by construction,
+            F = exp(−w e^{w z}) (:func:`.network.ballistic_output`); ``ballistic_linear``: the same
+            limit with F = 1 − w + w² z (:func:`.network.ballistic_linear_output`); ``none``: the
+            plain network output (paper; models saved before this option existed load as ``none``).
         loss: ``l1`` (paper), ``l2`` or ``huber``.
         lasso: λ of the L1 weight penalty λ Σ|W| added to the loss (paper: Lasso, value not given).
         lr: Adam learning rate; ``schedule`` ``constant`` or ``cosine`` (decay to lr/100 over ``epochs``).
@@ -124,6 +126,9 @@ class MLPConfig:
         for ok, name, expected in checks:
             if not ok:
                 raise InputError(f"mlp option {name}={getattr(self, name)!r}: expected {expected}")
+        if self.short_time == "ballistic" and self.output != "none":
+            raise InputError(f"mlp option output={self.output}: not with short_time=ballistic, whose "
+                             "F = exp(-w exp(w z)) is in (0, 1] already; use output=none (or short_time=ballistic_linear)")
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> MLPConfig:
@@ -228,7 +233,7 @@ def statics_of(obj: Any, potential: str | None = None) -> Statics:
 
 def _network(cfg: MLPConfig, key: jax.Array) -> MLP:
     """The network of ``cfg``; with the ballistic gate its last layer is linear (the gate applies ``output``)."""
-    output = "none" if cfg.short_time == "ballistic" else cfg.output
+    output = "none" if cfg.short_time != "none" else cfg.output
     return MLP(N_INPUTS, cfg.hidden, 2, key=key, activation=cfg.activation, output=output)
 
 
@@ -236,7 +241,9 @@ def _apply(model: MLP, X, U, short_time: str, output: str):
     """F_s for input rows ``X`` ``(rows, 304)`` with ballistic arguments ``U = k_p² T t²/2`` ``(rows,)``."""
     z = model.batch(X)
     if short_time == "ballistic":
-        return ballistic_output(z.astype(U.dtype), U, output)
+        return ballistic_output(z.astype(U.dtype), U)
+    if short_time == "ballistic_linear":
+        return ballistic_linear_output(z.astype(U.dtype), U, output)
     return z
 
 
@@ -508,8 +515,9 @@ class MLPSurrogate(Surrogate):
             "n_inputs": N_INPUTS, "k_grid": {"n": N_K, "first": float(K_GRID[0]), "last": float(K_GRID[-1])},
             "inputs": "S_AA(k_1..k_100), S_AB(...), S_BB(...), T, rho, potential (LJ=0, WCA=1), log10 t",
             "outputs": ["Fs_A", "Fs_B"],
-            "short_time": {"ballistic": "F = 1 - w + w^2 z (output none) or 1 - w/(1 + w e^z) (sigmoid), "
-                                        "w = 1 - exp(-k_peak^2 T t^2 / 2), z = network output",
+            "short_time": {"ballistic": "F = exp(-w exp(w z)), w = 1 - exp(-k_peak^2 T t^2 / 2), z = network output",
+                           "ballistic_linear": "F = 1 - w + w^2 z (output none) or 1 - w/(1 + w e^z) (sigmoid), "
+                                               "w = 1 - exp(-k_peak^2 T t^2 / 2), z = network output",
                            "none": "F = network output"}[self.config.short_time],
             "standardizer": self.standardizer.to_dict(),
             "seed": self.config.seed, "versions": versions(), **self.record,

@@ -12,23 +12,36 @@ from jaxtyping import Array, Float
 ACTIVATIONS = {"relu": jax.nn.relu, "gelu": jax.nn.gelu, "tanh": jnp.tanh, "silu": jax.nn.silu}
 OUTPUTS = {"none": lambda x: x, "sigmoid": jax.nn.sigmoid}
 LOSSES = ("l1", "l2", "huber")
-SHORT_TIME = ("ballistic", "none")
+SHORT_TIME = ("ballistic", "ballistic_linear", "none")
 
 
-def ballistic_output(z: Array, u: Array, output: str) -> Array:
+def ballistic_output(z: Array, u: Array) -> Array:
     """F_s from the raw network output ``z`` with the exact free-particle short-time limit built in.
 
-    ``u = k_p² T t² / (2m)`` per row (broadcast over the species axis of ``z``); the free-particle
-    (ballistic) limit of paper Eq. 1 is F_s = exp(−u), and w = 1 − exp(−u) = 1 − exp(−t²/τ_0²),
-    τ_0 = √2 / (k_p √(T/m)), is the fraction of that decay completed by t.
+    ``u = k_p² T t² / (2m)`` per row (broadcast over the species axis of ``z``): the free-particle
+    (ballistic) limit of paper Eq. 1 is F_s = exp(−u). w = 1 − exp(−u) = 1 − exp(−t²/τ_0²),
+    τ_0 = √2 / (k_p √(T/m)), is the fraction of that decay completed by t, and
+
+        F = exp(−w e^{w z}).
+
+    For t → 0: −ln F = w (1 + w z + …) = u + O(t⁴), so F(0) = 1 and 1 − F = k_p² T t² / 2m + O(t⁴)
+    for *any* z: the network changes F only from order t⁴ on, where the interparticle forces
+    first enter the exact short-time expansion. For t ≫ τ_0 (w = 1): F = exp(−e^z), i.e. the
+    network predicts z = ln(−ln F), which is linear in ln t for a stretched exponential
+    exp(−(t/τ)^β). 0 < F ≤ 1 for every z (the sigmoid output is not needed and not allowed).
+    """
+    w = -jnp.expm1(-u)[..., None]
+    return jnp.exp(-w * jnp.exp(jnp.minimum(w * z, 30.0)))
+
+
+def ballistic_linear_output(z: Array, u: Array, output: str) -> Array:
+    """The additive variant (``short_time="ballistic_linear"``), w as in :func:`ballistic_output`:
 
     - ``output="none"``:    F = 1 − w + w² z = exp(−u) + w² z
     - ``output="sigmoid"``: F = 1 − w / (1 + w e^z) = 1 − w σ(−z − ln w)
 
-    Both give F(0) = 1 and 1 − F = u + O(t⁴) = k_p² T t² / 2m + O(t⁴) for *any* z: the network
-    can only change F from order t⁴ on, where the interparticle forces first enter the exact
-    short-time expansion. For t ≫ τ_0 (w → 1) they reduce to F = z and F = σ(z), the plain
-    network. The sigmoid form keeps exp(−u) < F < 1 for every z.
+    Both give F(0) = 1 and 1 − F = u + O(t⁴) for any z, and reduce to F = z, F = σ(z) (the plain
+    network) for t ≫ τ_0. The sigmoid form keeps exp(−u) < F < 1 for every z.
     """
     w = -jnp.expm1(-u)[..., None]
     if output == "sigmoid":
