@@ -80,3 +80,42 @@ def test_build_one_state_and_regenerate_bit_for_bit(tmp_path):
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
     for name in ("k_peak", "dt", "steps", "energy_drift", "status"):
         assert a[name].values[0] == b[name].values[0], name
+
+
+def test_sigterm_stops_a_parallel_build_and_its_workers(tmp_path):
+    """`kill` of `dataset build --jobs 2` must stop the MD workers too (they resume from their
+    checkpoints later), not leave the parent waiting for states that run for hours."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    slow = SPEC.replace("t_equil_min = 1.0", "t_equil_min = 5000.0").replace("T = [5.0]", "T = [5.0, 6.0]")
+    spec = tmp_path / "campaign.toml"
+    spec.write_text(slow)
+    env = {**os.environ, "MEMPLUG_DATASET_CACHE": "off"}
+    code = "from memplug.cli import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "dataset", "build", str(spec), "--workdir", str(tmp_path / "w"),
+         "--jobs", "2", "--threads", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len(list((tmp_path / "w").glob("*/progress.json"))) < 2:
+            time.sleep(0.5)
+        assert len(list((tmp_path / "w").glob("*/progress.json"))) == 2, "the workers never started"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        # nothing of the session is left running (workers included)
+        time.sleep(1)
+        left = [line for line in subprocess.run(["pgrep", "-a", "-s", str(proc.pid)], capture_output=True,
+                                                  text=True).stdout.splitlines() if "<defunct>" not in line]
+        assert left == [], f"processes still running after SIGTERM: {left}"
+        assert proc.returncode != 0 and not list((tmp_path / "states").glob("*.nc"))
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

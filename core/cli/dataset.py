@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import traceback
@@ -65,6 +66,33 @@ def _deferred_now(campaign, s, budget: float | None) -> str:
     if budget is False:
         return ""
     return campaign.over_budget(s, campaign.measured(), budget)
+
+
+def _stop_pool(pool) -> None:
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in list(getattr(pool, "_processes", {}).values()):  # no public API for running workers
+        proc.terminate()
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.join(timeout=10)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Within the block SIGTERM behaves like Ctrl-C, so ``kill`` of a build also stops its workers."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataset_app.command("build")
@@ -194,14 +222,15 @@ def build_command(
             return
 
         ctx = mp.get_context("spawn")
-        with ctx.Manager() as manager:
+        with _sigterm_as_interrupt(), ctx.Manager() as manager:
             queue = manager.Queue()
-            with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futures = {
-                    pool.submit(_worker, str(campaign.path), s.id, str(wd), threads, str(out_dir), queue, check): s.id
-                    for s in todo
-                }
-                pending = set(futures)
+            pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+            futures = {
+                pool.submit(_worker, str(campaign.path), s.id, str(wd), threads, str(out_dir), queue, check): s.id
+                for s in todo
+            }
+            pending = set(futures)
+            try:
                 while pending:
                     done, pending = cf.wait(pending, timeout=0.5)
                     while not queue.empty():
@@ -214,6 +243,12 @@ def build_command(
                             entry = {"error": f"{type(exc).__name__}: {exc}"}
                         finish(sid)
                         record(sid, entry)
+            except BaseException:
+                # Interrupted (Ctrl-C, SIGTERM): stop the workers now instead of waiting for their
+                # states to finish; each resumes from its last checkpoint on the next build.
+                _stop_pool(pool)
+                raise
+            pool.shutdown(wait=True)
 
 
 # --------------------------------------------------------------------------------------------
