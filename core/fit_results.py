@@ -27,6 +27,7 @@ import xarray as xr
 
 from memplug.errors import InputError
 from memplug.io import atomic_write_with as _atomic
+from memplug.provenance import versions
 
 SCHEMA = "memplug-fit/1"
 HISTORY_COLUMNS = ("generation", "evaluations", "best_loss", "generation_loss", "elapsed")
@@ -86,18 +87,6 @@ class FitResult:
         }
 
 
-def versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {}
-    for dist in ("memplug", "jax", "numpy", "cma", "nevergrad", "optax", "xarray"):
-        try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
 def _json(obj: Any) -> str:
     def default(o):
         if isinstance(o, np.ndarray):
@@ -148,7 +137,7 @@ def to_dataset(r: FitResult) -> xr.Dataset:
         "generations": int(r.generations),
         "stop_reason": r.stop_reason,
         "elapsed_s": float(r.elapsed),
-        "versions": _json(versions()),
+        "versions": _json(versions("cma", "nevergrad", "optax", "diffrax")),
         "inputs": _json(r.inputs),
         "info": _json(r.info),
     }

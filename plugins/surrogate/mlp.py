@@ -19,11 +19,9 @@ import dataclasses
 import hashlib
 import json
 import os
-import platform
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +34,7 @@ import optax
 from memplug.errors import InputError
 from memplug.interfaces import Context, Surrogate
 from memplug.io import atomic_write_text, atomic_write_with
+from memplug.provenance import versions
 
 from .features import (
     K_GRID,
@@ -181,16 +180,6 @@ def data_hash(table: StateTable, short_time: str = "none") -> str:
     for a in arrays:
         h.update(np.ascontiguousarray(a).tobytes())
     return "sha256:" + h.hexdigest()
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in ("memplug", "jax", "jaxlib", "equinox", "optax", "numpy", "xarray"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "?"
-    return out
 
 
 def as_table(dataset: Any, source: str = "dataset") -> StateTable:
@@ -520,7 +509,7 @@ class MLPSurrogate(Surrogate):
                                                "w = 1 - exp(-k_peak^2 T t^2 / 2), z = network output",
                            "none": "F = network output"}[self.config.short_time],
             "standardizer": self.standardizer.to_dict(),
-            "seed": self.config.seed, "versions": versions(), **self.record,
+            "seed": self.config.seed, "versions": versions("equinox", "optax"), **self.record,
         }
         atomic_write_text(path / "model.json", json.dumps(record, indent=1))
 
