@@ -150,6 +150,31 @@ def _binned_plot(ax, x, y, edges, label, color, style="-"):
     return c, m, s, n
 
 
+#: R² axes stop here: a nearly flat curve (a glass plateau) makes R² arbitrarily negative and would
+#: squash every other state into a line at the top; such states are drawn as ▼ at the bottom edge
+#: (their values are in the CSV).
+R2_FLOOR = -1.0
+
+
+def _clip_r2(ax, x: np.ndarray, r2: np.ndarray, color: str = "gray") -> None:
+    r2 = np.asarray(r2, float)
+    low = np.isfinite(r2) & (r2 < R2_FLOOR)
+    if not low.any():
+        return
+    ax.set_ylim(R2_FLOOR - 0.08, 1.05)
+    ax.scatter(np.asarray(x)[low], np.full(int(low.sum()), R2_FLOOR - 0.04), marker="v", s=18, color=color,
+               label=f"{int(low.sum())} with $R^2 < {R2_FLOOR:g}$ (values in CSV)")
+
+
+def _clip_bins(ax, means: list[np.ndarray]) -> None:
+    """Bin means below the R² floor leave the axis at the floor (the CSV has every value)."""
+    values = np.concatenate(means) if means else np.zeros(0)
+    if values.size and np.nanmin(values) < R2_FLOOR:
+        ax.set_ylim(R2_FLOOR - 0.08, 1.05)
+        ax.text(0.01, 0.01, f"axis cut at $R^2 = {R2_FLOOR:g}$ (values in CSV)", transform=ax.transAxes,
+                fontsize=6, va="bottom")
+
+
 def fig3_s1(sur: MLPSurrogate | None, test: StateTable, out: Path, width: float = 0.1,
             pred: np.ndarray | None = None) -> dict:
     """R² (Fig. 3) and RMSE (SI Fig. S1) of the test states vs T/T_mct: scatter, bin mean ± std, inset.
@@ -170,6 +195,9 @@ def fig3_s1(sur: MLPSurrogate | None, test: StateTable, out: Path, width: float 
         ax.scatter(x, sc[key], s=12, color="gray", alpha=0.6, label="test states")
         c, m, s, n = _binned_plot(ax, x, sc[key], edges, f"bin mean ± std (width {width})", "tab:blue")
         ax.axvline(1.0, color="k", lw=0.5, ls=":")
+        if key == "r2":
+            _clip_r2(ax, x, sc[key])
+        ax.set_xscale("log")  # 0.45 … 20: the supercooled range would be squeezed on a linear axis
         ax.set_xlabel("$T/T_{mct}$")
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8, loc="lower right" if key == "r2" else "upper right")
@@ -197,6 +225,7 @@ def fig4(models: dict[float, MLPSurrogate], table: StateTable, out: Path, width:
     edges = default_edges(x, width)
     cmap = plt.get_cmap("viridis")
     rows = {"cut": [], "state": [], "T_over_Tmct": [], "in_training": [], "r2": [], "rmse": []}
+    all_r2: list[np.ndarray] = []
     for j, (cut, sur) in enumerate(sorted(models.items(), reverse=True)):
         _, sc = scores(sur, table)
         color = cmap(j / max(1, len(models) - 1))
@@ -209,6 +238,7 @@ def fig4(models: dict[float, MLPSurrogate], table: StateTable, out: Path, width:
         ax.plot(c[ok & ~above], m[ok & ~above], "--", color=color, marker="o", ms=3)
         if ok.any():  # the rhombus marks the cut on the curve
             ax.plot([cut], [np.interp(cut, c[ok], m[ok])], "D", color=color)
+        all_r2.append(m[ok])
         for i in range(len(table)):
             rows["cut"].append(cut)
             rows["state"].append(table.ids[i])
@@ -216,6 +246,8 @@ def fig4(models: dict[float, MLPSurrogate], table: StateTable, out: Path, width:
             rows["in_training"].append(bool(inside[i]))
             rows["r2"].append(float(sc["r2"][i]))
             rows["rmse"].append(float(sc["rmse"][i]))
+    _clip_bins(ax, all_r2)
+    ax.set_xscale("log")
     ax.set_xlabel("$T/T_{mct}$")
     ax.set_ylabel("$R^2$")
     ax.legend(fontsize=7)
@@ -231,6 +263,7 @@ def fig5(models: dict[str, MLPSurrogate], table: StateTable, out: Path, width: f
     x = table.T / table.tmct
     edges = default_edges(x, width)
     rows = {"trained_on": [], "state": [], "potential": [], "T_over_Tmct": [], "r2": [], "rmse": []}
+    all_r2: list[np.ndarray] = []
     for (train_pot, sur), color in zip(sorted(models.items()), ("tab:orange", "tab:blue"), strict=False):
         test_ids = set(sur.split.test)
         sel = np.array([s in test_ids for s in table.ids])
@@ -239,7 +272,8 @@ def fig5(models: dict[str, MLPSurrogate], table: StateTable, out: Path, width: f
         sub = table.subset(np.flatnonzero(sel))
         _, sc = scores(sur, sub)
         other = ",".join(sorted(set(sub.potential)))
-        _binned_plot(ax, x[sel], sc["r2"], edges, f"trained on {train_pot}, tested on {other}", color)
+        _, m, _, n = _binned_plot(ax, x[sel], sc["r2"], edges, f"trained on {train_pot}, tested on {other}", color)
+        all_r2.append(m[n > 0])
         for i in range(len(sub)):
             rows["trained_on"].append(train_pot)
             rows["state"].append(sub.ids[i])
@@ -247,6 +281,8 @@ def fig5(models: dict[str, MLPSurrogate], table: StateTable, out: Path, width: f
             rows["T_over_Tmct"].append(float(sub.T[i] / sub.tmct[i]))
             rows["r2"].append(float(sc["r2"][i]))
             rows["rmse"].append(float(sc["rmse"][i]))
+    _clip_bins(ax, all_r2)
+    ax.set_xscale("log")
     ax.set_xlabel("$T/T_{mct}$")
     ax.set_ylabel("$R^2$")
     ax.legend(fontsize=8)
