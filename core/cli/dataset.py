@@ -40,7 +40,7 @@ def _default_workdir(name: str) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue, budget: float | None) -> dict:
+def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue, budget: float | bool | None) -> dict:
     """Run one state in a worker process; progress goes through ``queue``."""
     from memplug.campaign import load_campaign, run_planned_state
 
@@ -60,9 +60,10 @@ def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue,
         return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
 
 
-def _deferred_now(campaign, s, budget: float | None) -> str:
+def _deferred_now(campaign, s, budget: float | bool | None) -> str:
     """Re-check the budget just before a state starts: states finished since the build began (colder
-    ones in particular) sharpen the τ_α extrapolation."""
+    ones in particular) sharpen the τ_α extrapolation. ``budget`` False: no check (``--only``); None:
+    the spec's ``max_state_cpu_hours``."""
     if budget is False:
         return ""
     return campaign.over_budget(s, campaign.measured(), budget)
