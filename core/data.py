@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 from memplug.errors import InputError
-from memplug.io import atomic_write_netcdf
+from memplug.io import atomic_write_netcdf, user_cache_dir
 
 SCHEMA = "memplug-dataset/1"
 PAIRS = ("AA", "AB", "BB")
@@ -475,8 +475,7 @@ def _consolidated_cache(files: Sequence[Path]) -> Path | None:
     if where.lower() in ("0", "off", "no", "false"):
         return None
     if not where:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        where = os.path.join(base, "memplug", "datasets")
+        where = str(user_cache_dir("datasets"))
     h = hashlib.sha256(SCHEMA.encode())
     try:
         for f in files:
@@ -516,13 +515,19 @@ def load_dataset(name_or_path: str | os.PathLike = "default", *, check: bool = T
                     validate(part, f)
                 parts.append(part)
             ds = concat_states(parts, [str(f) for f in files])
-            ds.attrs = {**parts[0].attrs}
+            ds.attrs = {**parts[0].attrs, "source": str(path)}
+            try:
+                validate(ds, path)  # once: for the caller (check) and so that only valid data is cached
+            except InputError:
+                if check:
+                    raise
+                return ds
             if cache is not None:
                 try:
-                    validate(ds, path)
                     save_dataset(ds, cache, check=False)
-                except (InputError, OSError):
-                    pass  # an invalid or unwritable cache only costs speed
+                except OSError:
+                    pass  # an unwritable cache only costs speed
+            return ds
         ds.attrs["source"] = str(path)
     else:
         if not path.exists():

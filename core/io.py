@@ -37,6 +37,12 @@ __all__ = [
 ]
 
 
+def user_cache_dir(*parts: str) -> Path:
+    """``$XDG_CACHE_HOME/memplug/<parts>`` (default ``~/.cache/memplug/<parts>``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base, "memplug", *parts)
+
+
 def make_readable(path: str | os.PathLike) -> None:
     """Give ``path`` the permissions of a newly created file: ``0666`` minus the umask."""
     umask = os.umask(0)

@@ -31,8 +31,9 @@ def _default_spec() -> Path:
 
 
 def _default_workdir(name: str) -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "memplug" / "campaign" / name
+    from memplug.io import user_cache_dir
+
+    return user_cache_dir("campaign", name)
 
 
 # --------------------------------------------------------------------------------------------
