@@ -59,6 +59,7 @@ from memplug.data import (
 )
 from memplug.errors import InputError
 from memplug.io import atomic_write_text
+from memplug.simulation import PROTOCOL_DEFAULTS
 
 #: The systems that simulate each potential.
 SYSTEMS = {"LJ": "ka-lj", "WCA": "ka-wca"}
@@ -128,10 +129,9 @@ def estimate(s: PlannedState, measured: list[Measured]) -> Estimate:
     ~100 s of fixed cost. Glass states cost their capped number of steps.
     """
     if s.status == "glass":
-        P = {"max_equil_steps": 2_000_000, "glass_lag_steps": 400_000, "n_origins": 8, "origin_spacing": 0.25}
-        P.update({k: v for k, v in s.protocol.items() if k in P})
+        P = {**PROTOCOL_DEFAULTS, **s.protocol}
         steps = P["max_equil_steps"] + P["glass_lag_steps"] * (1 + P["origin_spacing"] * (P["n_origins"] - 1))
-        n = s.protocol.get("N", round(1000 * s.rho))
+        n = round(s.rho * float(P["L"]) ** 3)
         return Estimate(steps * n * SECONDS_PER_PARTICLE_STEP[s.potential], float("nan"),
                         f"glass: {steps / 1e6:.2g} M capped MD steps")
     same = sorted(
