@@ -71,6 +71,43 @@ def r2_score(prediction: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
 
 
+def rmse_eq_s1(prediction: np.ndarray, truth: np.ndarray) -> float:
+    """RMSE of paper SI Eq. S1: sqrt(Σ_states Σ_{t_x} Σ_α [F_sim^{αα}(t_x) − F^{αα}(t_x)]² / N_states).
+
+    ``prediction`` and ``truth`` have shape ``(n_t, n_species)`` (one state, N_states = 1) or
+    ``(N_states, n_t, n_species)``. As printed, Eq. S1 divides the sum over states, times *and*
+    species by the number of states only, so for one state it is sqrt(SSR), not a per-point root
+    mean square (that would be sqrt(SSR / n) with n = n_t · n_species).
+    """
+    p, y = np.asarray(prediction, float), np.asarray(truth, float)
+    if p.shape != y.shape or p.ndim not in (2, 3):
+        raise InputError(f"rmse_eq_s1: expected two arrays (n_t, s) or (states, n_t, s) of one shape, got {p.shape} and {y.shape}")
+    n_states = 1 if p.ndim == 2 else p.shape[0]
+    return math.sqrt(float(np.sum((p - y) ** 2)) / n_states)
+
+
+def information_criteria(ssr: float, n: int, k: int) -> tuple[float, float]:
+    """(AIC, BIC) of a least-squares fit with Gaussian residuals of unknown variance σ̂² = SSR/n:
+
+        AIC = n ln(SSR/n) + 2k,        BIC = n ln(SSR/n) + k ln n
+
+    (additive constants dropped), for ``ssr`` the sum of squared residuals, ``n`` fitted points and
+    ``k`` free parameters. SSR = 0 gives −inf.
+
+    The residuals of MD correlation functions are correlated in time (neighbouring t_i of one F_s
+    are not independent draws), so n overstates the number of independent observations and the
+    absolute values (and the penalty's weight against the n ln σ̂² term) are not calibrated. Only
+    differences ΔAIC, ΔBIC between closures fitted to the same points (same n) are meant to be
+    compared, and then as a ranking, not as likelihood-ratio probabilities.
+    """
+    if not (isinstance(n, int | np.integer) and n >= 1) or not (isinstance(k, int | np.integer) and k >= 0):
+        raise InputError(f"information_criteria: expected n >= 1 points and k >= 0 parameters, got n={n}, k={k}")
+    if not ssr >= 0:
+        raise InputError(f"information_criteria: expected a sum of squared residuals >= 0, got {ssr}")
+    fit_term = n * math.log(ssr / n) if ssr > 0 else -math.inf
+    return fit_term + 2 * k, fit_term + k * math.log(n)
+
+
 # --------------------------------------------------------------------------------------------
 # targets
 # --------------------------------------------------------------------------------------------
@@ -195,12 +232,20 @@ def synthetic_target(
     from memplug.data import dynamics_for
     from memplug.registry import get_registry
 
+    for key, value, integer, low in (("noise", noise, False, 0), ("seed", seed, True, 0), ("N", N, True, 1)):
+        number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        if not (number and math.isfinite(value) and value >= low and (not integer or value == int(value))):
+            raise InputError(f"--target synthetic: {key}={value!r}; expected {'an integer' if integer else 'a number'} >= {low}")
+    noise, seed, N = float(noise), int(seed), int(N)
     clo = get_registry().create("closures", closure)
     theta = {k: np.asarray(v) for k, v in clo.initial(context).items()}
     for k, v in (params or {}).items():
         if k not in theta:
             raise InputError(f"--target synthetic: params: {clo.name} has no parameter {k!r}; it has {sorted(theta)}")
-        theta[k] = np.broadcast_to(np.asarray(v, float), np.shape(theta[k]))
+        try:
+            theta[k] = np.broadcast_to(np.asarray(v, float), np.shape(theta[k]))
+        except (TypeError, ValueError):
+            raise InputError(f"--target synthetic: {k}={v!r}; expected numbers of shape {np.shape(theta[k])}") from None
     t, _ = dynamics_for(ds, state)
     solver = solver_for(t, context, N=N)
     sol = solver.solve(equation_for(clo, theta, context))
@@ -614,6 +659,9 @@ def run_fit(
             callback(Progress(gen, evals, best_f, elapsed))
         reason = stop_reason()
     elapsed = elapsed0 + time.perf_counter() - t_start
+    note = optimizer.note() if callable(getattr(optimizer, "note", None)) else ""
+    if note:
+        reason = f"{reason}; {note}"
     return FitOutcome(
         x=np.asarray(best_x, float),
         loss=float(best_f),

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -101,7 +102,13 @@ class Parameter:
     """One named (possibly array-valued) parameter of a closure.
 
     ``transform`` maps the physical value to the unconstrained space optimizers work in:
-    ``"identity"``, ``"log"`` (positive), or ``"logit"`` (strictly inside ``[lower, upper]``).
+    ``"identity"``, ``"log"`` (positive), ``"logit"`` (strictly inside ``[lower, upper]``), or
+    ``"ordered"``: strictly increasing values inside ``(lower, upper)``, ``0 < lower``, on a log
+    scale (time constants of channels that must not swap labels). For ``ordered`` the position
+    f_i = ln(v_i/lower) / ln(upper/lower) ∈ (0, 1) is built by stick-breaking,
+    1 − f_i = Π_{j ≤ i} (1 − σ(u_j)), so any u gives an increasing v and every increasing v inside
+    the bounds has exactly one u (z_j = σ(u_j/κ), κ = ln(upper/lower)/4). A scalar ``ordered``
+    parameter is a (scaled) logit in ln v.
     """
 
     name: str
@@ -116,6 +123,12 @@ class Parameter:
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=int))
 
+    @property
+    def _ordered_scale(self) -> float:
+        """κ = ln(upper/lower)/4 of the ``ordered`` transform, z_j = σ(u_j/κ): a unit step of u
+        changes ln v by about 1 in the middle of the range, as for ``log``."""
+        return math.log(self.upper / self.lower) / 4.0
+
     def to_unconstrained(self, value):
         v = jnp.asarray(value, dtype=float)
         if self.transform == "log":
@@ -123,6 +136,14 @@ class Parameter:
         if self.transform == "logit":
             z = (v - self.lower) / (self.upper - self.lower)
             return jnp.log(z) - jnp.log1p(-z)
+        if self.transform == "ordered":
+            if v.ndim == 0:
+                return self.to_unconstrained(v[None])[0]
+            f = jnp.log(v / self.lower) / math.log(self.upper / self.lower)  # (..., n) increasing
+            rest = 1.0 - f  # 1 − f_i = Π_{j≤i} (1 − z_j)
+            prev = jnp.concatenate([jnp.ones_like(rest[..., :1]), rest[..., :-1]], axis=-1)
+            one_minus_z = rest / prev
+            return self._ordered_scale * (jnp.log1p(-one_minus_z) - jnp.log(one_minus_z))  # κ logit(z)
         return v
 
     def from_unconstrained(self, u):
@@ -131,6 +152,11 @@ class Parameter:
             return jnp.exp(u)
         if self.transform == "logit":
             return self.lower + (self.upper - self.lower) / (1.0 + jnp.exp(-u))
+        if self.transform == "ordered":
+            if u.ndim == 0:
+                return self.from_unconstrained(u[None])[0]
+            rest = jnp.cumprod(jax.nn.sigmoid(-u / self._ordered_scale), axis=-1)  # Π (1 − z_j)
+            return self.lower * jnp.exp((1.0 - rest) * math.log(self.upper / self.lower))
         return u
 
 

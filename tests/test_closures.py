@@ -83,8 +83,12 @@ STRETCHED_THETA = {
 }
 
 
+#: The paper's literal Eq. 6: 27 parameters at N_exp = 2 (non-decaying fractions a_i, M^{AB}).
+PAPER6 = "stretched:cross=True,fractions=True"
+
+
 def test_stretched_kernel_values_at_hand_computed_points():
-    M = kernel_at("stretched", STRETCHED_THETA, [0.0, 1.0, 2.0])
+    M = kernel_at(PAPER6, STRETCHED_THETA, [0.0, 1.0, 2.0])
     assert M.shape == (3, 2, 2)
     # AA(0) = c + w1 + w2 = 0.1 + 2 + 0.5
     assert M[0, 0, 0] == pytest.approx(2.6, rel=1e-12)
@@ -102,11 +106,16 @@ def test_stretched_kernel_values_at_hand_computed_points():
 @pytest.mark.parametrize(
     "spec, dim",
     [
-        ("stretched", 27),  # paper: 3 (1 + 4 N_exp) = 27 at N_exp = 2
-        ("stretched:n_exp=2", 27),
-        ("stretched:n_exp=1", 15),
-        ("stretched:n_exp=3", 39),
-        ("stretched:n_exp=2,stretch=False", 21),  # b fixed to 1: 3 (1 + 3 N_exp)
+        (PAPER6, 27),  # paper: 3 (1 + 4 N_exp) = 27 at N_exp = 2
+        (PAPER6 + ",n_exp=1", 15),
+        (PAPER6 + ",n_exp=3", 39),
+        (PAPER6 + ",stretch=False", 21),  # b fixed to 1: 3 (1 + 3 N_exp)
+        ("stretched", 14),  # default: diagonal, no a_i: 2 (1 + 3 N_exp)
+        ("stretched:n_exp=1", 8),
+        ("stretched:n_exp=3", 20),
+        ("stretched:stretch=False", 10),  # 2 (1 + 2 N_exp)
+        ("stretched:cross=True", 21),
+        ("stretched:fractions=True", 18),
     ],
 )
 def test_stretched_parameter_count(spec, dim):
@@ -116,16 +125,20 @@ def test_stretched_parameter_count(spec, dim):
 def test_stretched_reduces_to_a_pure_exponential_for_b_1_and_a_0():
     """Eq. 6 with c = 0, a = 0, b = 1, N_exp = 1 is w exp(-t/tau): the exponential closure."""
     theta = with_defaults(
-        "stretched:n_exp=1",
+        PAPER6 + ",n_exp=1",
         c_AA=0.0, w_AA=[2.0], a_AA=[0.0], tau_AA=[0.25], b_AA=[1.0],
         c_AB=0.0, w_AB=[0.0],
         c_BB=0.0, w_BB=[3.0], a_BB=[0.0], tau_BB=[0.5], b_BB=[1.0],
     )
     t = np.array([0.0, 0.1, 0.7, 3.0])
-    M6 = kernel_at("stretched:n_exp=1", theta, t)
+    M6 = kernel_at(PAPER6 + ",n_exp=1", theta, t)
     Mexp = kernel_at("exponential", {"amplitude": [2.0, 3.0], "rate": [4.0, 2.0]}, t)
     np.testing.assert_allclose(M6, Mexp, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(M6[:, 0, 0], 2.0 * np.exp(-4.0 * t), rtol=1e-13)
+
+
+#: Eq. 8 as printed in the paper (unit-dependent).
+LITERAL8 = "double-stretched:form=literal"
 
 
 def test_stretched_reduces_to_eq8_form():
@@ -149,11 +162,11 @@ def test_stretched_reduces_to_eq8_form():
             f"b_{p}": [b1, mu[p]],
         })
     t = np.geomspace(1e-4, 30.0, 25)
-    M8 = kernel_at("double-stretched", eq8, t)
-    np.testing.assert_allclose(kernel_at("stretched", eq6, t), M8, rtol=1e-11, atol=1e-14)
+    M8 = kernel_at(LITERAL8 + ",cross=True", eq8, t)
+    np.testing.assert_allclose(kernel_at(PAPER6, eq6, t), M8, rtol=1e-11, atol=1e-14)
     # and Eq. 8 itself at one hand point: AA(0.01) with nu = 0.8, K = 2, Omega~^2 = 3, mu = 0.6
     ref = math.exp(-OM2 * 0.01**0.8) + 2.0 * math.exp(-3.0 * 0.01**0.6)
-    assert kernel_at("double-stretched", eq8, [0.01])[0, 0, 0] == pytest.approx(ref, rel=1e-12)
+    assert kernel_at(LITERAL8, eq8, [0.01])[0, 0, 0] == pytest.approx(ref, rel=1e-12)
 
 
 def test_default_stretched_memory_is_one_dominant_decaying_mode():
@@ -169,21 +182,62 @@ def test_default_stretched_memory_is_one_dominant_decaying_mode():
 
 def test_double_stretched_values_and_parameter_counts():
     theta = with_defaults(
-        "double-stretched", nu_AA=1.0, K_AA=2.0, omega2t_AA=3.0, mu_AA=0.5,
+        LITERAL8, nu_AA=1.0, K_AA=2.0, omega2t_AA=3.0, mu_AA=0.5,
         K_AB=-0.5, omega2t_AB=1.0, mu_AB=1.0,
     )
-    M = kernel_at("double-stretched", theta, [0.01])
+    M = kernel_at(LITERAL8, theta, [0.01])
     # AA(0.01) = e^{-52.5625 * 0.01} + 2 e^{-3 * 0.1} = 2.072822199141612
     assert M[0, 0, 0] == pytest.approx(2.072822199141612, rel=1e-12)
     # AB(0.01) = K e^{-0.01} = -0.4950249168745835 (no first channel: Omega^2_AB = 0)
     assert M[0, 0, 1] == pytest.approx(-0.4950249168745835, rel=1e-12) and M[0, 1, 0] == M[0, 0, 1]
-    assert get_closure("double-stretched").space(CTX).dim == 11  # 3 x (K, Omega~^2, mu) + nu_AA, nu_BB
-    assert get_closure("double-stretched:free_omega2=True").space(CTX).dim == 13
+    assert get_closure(LITERAL8).space(CTX).dim == 11  # 3 x (K, Omega~^2, mu) + nu_AA, nu_BB
+    assert get_closure(LITERAL8 + ",free_omega2=True").space(CTX).dim == 13
+    assert get_closure(LITERAL8 + ",stretch=False").space(CTX).dim == 6
+    # scaled (default): per species A, nu, K, Omega~, mu; M^{AB} only with cross=True
+    assert get_closure("double-stretched").space(CTX).dim == 10
+    assert get_closure("double-stretched:cross=True").space(CTX).dim == 13
     assert get_closure("double-stretched:stretch=False").space(CTX).dim == 6
 
 
+def test_scaled_double_stretched_values_at_a_hand_computed_point():
+    """M = Ω² [A exp(−(r t)^ν) + K exp(−(Ω̃ t)^μ)], r = Ω² for these overdamped statics."""
+    theta = with_defaults("double-stretched", A_AA=0.5, nu_AA=0.8, K_AA=2.0, omegat_AA=3.0, mu_AA=0.6)
+    ref = OM2 * (0.5 * math.exp(-((OM2 * 0.01) ** 0.8)) + 2.0 * math.exp(-((3.0 * 0.01) ** 0.6)))
+    assert kernel_at("double-stretched", theta, [0.01])[0, 0, 0] == pytest.approx(ref, rel=1e-12)
+
+
+def test_scaled_double_stretched_is_unit_covariant_and_the_literal_form_is_not():
+    """Measuring time in a unit c times smaller (t' = c t, so Ω'² = Ω²/c² and, Newtonian, M' = M/c²)
+    must give M'(c t) = M(t)/c² for the same dimensionless parameters (A, ν, K, μ, Ω̃/Ω): true for
+    the scaled form, false for the paper's printed form (its first channel has amplitude 1 in any unit)."""
+    import dataclasses
+
+    c = 10.0
+    newton = dataclasses.replace(CTX, dynamics="newtonian")
+    slow = dataclasses.replace(newton, omega2=np.diag([OM2, OM2]) / c**2)
+    t = np.geomspace(1e-3, 5.0, 9)
+    values = {"A_AA": 0.7, "nu_AA": 1.8, "K_AA": 3.0, "mu_AA": 0.6}
+    for closure, ctx_scale in (("double-stretched", True), (LITERAL8, False)):
+        clo = get_closure(closure)
+        th1 = dict(clo.initial(newton))
+        th2 = dict(clo.initial(slow))
+        for k, v in values.items():
+            if k in th1:
+                th1[k] = th2[k] = jnp.asarray(v)
+        if ctx_scale:
+            th1["omegat_AA"], th2["omegat_AA"] = jnp.asarray(0.5), jnp.asarray(0.5 / c)
+        else:
+            th1["omega2t_AA"], th2["omega2t_AA"] = jnp.asarray(0.5), jnp.asarray(0.5 / c**0.6)
+        M1 = np.asarray(clo.kernel(th1, newton)(jnp.asarray(t)))[:, 0, 0]
+        M2 = np.asarray(clo.kernel(th2, slow)(jnp.asarray(c * t)))[:, 0, 0]
+        if ctx_scale:
+            np.testing.assert_allclose(M2, M1 / c**2, rtol=1e-12)
+        else:
+            assert np.max(np.abs(M2 * c**2 / M1 - 1)) > 1.0  # amplitude 1 does not scale
+
+
 def test_double_stretched_free_omega2_replaces_the_statics():
-    closure = get_closure("double-stretched:free_omega2=True")
+    closure = get_closure(LITERAL8 + ",free_omega2=True")
     theta = dict(closure.initial(CTX))
     assert float(theta["omega2_AA"]) == pytest.approx(OM2)
     theta["omega2_AA"] = jnp.asarray(10.0)
@@ -192,12 +246,12 @@ def test_double_stretched_free_omega2_replaces_the_statics():
     assert M[0, 0, 0] == pytest.approx(math.exp(-10.0 * 0.1), rel=1e-12)  # nu = 1 by default
 
 
-@pytest.mark.parametrize("spec", ["stretched:stretch=False", "double-stretched:stretch=False", "neural"])
+@pytest.mark.parametrize("spec", [PAPER6 + ",stretch=False", "double-stretched:stretch=False", "neural"])
 def test_exponential_sum_matches_the_kernel(spec):
     """The diffrax path uses exponential_sum(); it must describe the same M(t)."""
     closure = get_closure(spec)
     theta = dict(closure.initial(CTX))
-    if spec.startswith("stretched"):  # a plateau (rate 0) and mixed signs too
+    if spec.startswith("stretched"):  # a plateau (rate 0) and mixed signs too (paper form)
         theta.update(c_AA=jnp.asarray(0.3), a_AA=jnp.array([0.2, 0.1]), w_AB=jnp.array([-1.0, 2.0]))
     kernel = closure.kernel(theta, CTX)
     w, r = kernel.exponential_sum()
@@ -297,6 +351,9 @@ def test_functional_kernels_grad(name):
         ("stretched:n_exp=2.5", ["n_exp=2.5", "positive integer"]),
         ("stretched:foo=1", ["no option foo", "n_exp=2", "stretch=True"]),
         ("double-stretched:free_omega2=maybe", ["free_omega2='maybe'", "True or False"]),
+        ("double-stretched:free_omega2=True", ["free_omega2", "form=scaled"]),
+        ("double-stretched:form=paper", ["form='paper'", "scaled or literal"]),
+        ("stretched:cross=1", ["cross=1", "True or False"]),
         ("neural:rate_min=2,rate_max=1", ["rate_max=1", "above rate_min=2"]),
         ("exponential:free=all", ["free='all'", "none, amplitude, rate or both"]),
         ("nope", ["unknown closure 'nope'", "stretched", "double-stretched", "schematic-f2", "neural"]),

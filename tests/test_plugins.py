@@ -86,7 +86,7 @@ def test_broken_plugin_is_reported_and_everything_else_works(install, capsys):
     code, out, _ = run_cli(["plugins", "--traceback"], capsys)
     assert code == 0 and "Traceback" in out
     code, out, _ = run_cli(["closures"], capsys)
-    assert code == 0 and "stretched" in out and "27" in out
+    assert code == 0 and "stretched" in out and "14" in out  # Eq. 6, N_exp = 2, ordered, diagonal
 
 
 def test_plugin_whose_hook_raises_registers_nothing(install):
@@ -209,8 +209,8 @@ def test_cli_input_errors_exit_2_with_one_message(args, words, capsys):
 
 
 def test_closures_detail_lists_every_parameter(capsys):
-    code, out, _ = run_cli(["closures", "stretched:n_exp=2"], capsys)
-    assert code == 0 and "27 parameters" in out
+    code, out, _ = run_cli(["closures", "stretched:n_exp=2,cross=True,fractions=True"], capsys)
+    assert code == 0 and "27 parameters" in out  # the paper's literal Eq. 6
     for name in ("c_AA", "w_AB", "a_BB", "tau_AA", "b_AB"):
         assert name in out
 

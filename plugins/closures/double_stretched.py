@@ -1,16 +1,25 @@
 """Double stretched exponential, paper Eq. 8 (the schematic model the evolutionary strategy suggests).
 
-    M^{αβ}(t) = exp[−Ω²_αβ t^ν] + K^{αβ} exp[−Ω̃²_αβ t^μ]
+The paper writes M^{αβ}(t) = exp[−Ω²_αβ t^ν] + K^{αβ} exp[−Ω̃²_αβ t^μ]. As written this depends on the
+units: the first term has amplitude 1 and Ω² t^ν is dimensionless only for ν = 1 (overdamped) or in
+units where Ω = 1, while M itself has units of 1/time² (Newtonian) or 1/time (Eq. 5). In LJ units
+M(0) is O(10²–10³), so the first term is negligible and K, ν, μ run to their bounds. The default
+form here is Eq. 8 in Götze's normalisation, M = Ω² m(t) with a dimensionless m and time in units
+of the statics' time 1/r (r = Ω for Newtonian, Ω² for overdamped dynamics):
 
-per species pair (M^{βα} = M^{αβ}). Ω² comes from the statics (the vibrational term of Eq. 5) unless
-the option ``free_omega2`` makes it a parameter. With self (tagged) statics Ω² is diagonal; for a
-pair with Ω²_αβ = 0 the first term would be a constant 1, so it is left out there (and so are its
-ν and Ω² parameters): M^{AB} = K^{AB} exp(−Ω̃²_AB t^μ).
+    M^{αα}(t) = Ω²_α { A_α exp[−(r_α t)^ν_α] + K_α exp[−(Ω̃_α t)^μ_α] },   Ω̃_α < r_α,
+
+which is the paper's expression (A = 1) in units where r = 1. The second channel is the slower one
+by construction (Ω̃ ∈ (10⁻¹² r, r)), so the two channels cannot swap labels. ``form=literal`` keeps
+the paper's expression as printed (unit-dependent: only meaningful in units where Ω ≈ 1).
 """
 
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
+from jax.scipy.special import gammaln
 
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.plugins.closures._initial import MemoryInitial
@@ -19,38 +28,85 @@ from memplug.plugins.closures.stretched import (
     AMPLITUDE_MAX,
     B_RANGE,
     StretchedExponentialKernel,
+    time_scale,
 )
 
 RATE_RANGE = (1e-12, 1e8)
+#: The second channel's rate Ω̃ lies in (SLOW_MAX · r, r): at most 12 decades slower than the first.
+SLOW_MAX = 1e-12
 
 
 class DoubleStretchedClosure(MemoryInitial, Closure):
-    """Paper Eq. 8: exp(−Ω² t^ν) + K exp(−Ω̃² t^μ) for every species pair.
+    """Paper Eq. 8 for every species pair, by default in Götze's normalisation (see the module).
 
     Options:
-        free_omega2: make Ω²_αβ a parameter (``omega2_p``, default: the statics' value).
+        form: ``scaled`` (default): Ω² [A exp(−(r t)^ν) + K exp(−(Ω̃ t)^μ)], Ω̃ < r;
+            ``literal``: the paper's exp(−Ω² t^ν) + K exp(−Ω̃² t^μ) (unit-dependent).
+        free_omega2: ``literal`` only: make Ω²_αβ a parameter (``omega2_p``).
         stretch: ``False`` fixes ν = μ = 1 (a sum of two exponentials, solvable by diffrax too).
+        cross: ``True`` adds M^{AB} = Ω²_AB-scale K_AB exp(−(Ω̃_AB t)^μ_AB) (any sign); default
+            ``False``: the self memory of tagged particles is diagonal.
 
-    Parameters, per pair p: ``K_p`` (positive on the diagonal, any sign off it), ``omega2t_p`` (Ω̃²),
-    ``mu_p``, and where the statics' Ω²_p ≠ 0: ``nu_p`` (and ``omega2_p`` if freed). A binary mixture
-    with diagonal Ω² has 11 parameters (13 with ``free_omega2``). Defaults: K = 1 on the diagonal
-    (0 off it), Ω̃² = Ω²/10, ν = 1, μ = 0.7.
+    Parameters of the scaled form, per diagonal pair p: ``A_p`` (first channel's amplitude in units
+    of Ω²), ``nu_p``, ``K_p`` (second channel's amplitude in units of Ω²), ``omegat_p`` (Ω̃, the
+    second channel's rate, 1/time), ``mu_p``: 10 for a binary mixture (13 with ``cross``). Defaults:
+    A = 1, ν = 2 (the Gaussian short-time memory of Newtonian dynamics; 1 overdamped), K = 1,
+    Ω̃ = r/10, μ = 0.7.
     """
 
     name = "double-stretched"
-    description = "Eq. 8: exp(-Omega^2 t^nu) + K exp(-Omega~^2 t^mu) per species pair"
-    options = {"free_omega2": False, "stretch": True}
+    description = "Eq. 8: Omega^2 [A exp(-(r t)^nu) + K exp(-(Omega~ t)^mu)] per species pair"
+    options = {"form": "scaled", "free_omega2": False, "stretch": True, "cross": False}
 
     def validate_options(self) -> None:
-        for key in ("free_omega2", "stretch"):
+        if self.config["form"] not in ("scaled", "literal"):
+            raise self.option_error("form", "scaled or literal")
+        for key in ("free_omega2", "stretch", "cross"):
             if not isinstance(self.config[key], bool):
                 raise self.option_error(key, "True or False")
+        if self.config["free_omega2"] and self.config["form"] != "literal":
+            raise self.option_error("free_omega2", "False with form=scaled (Ω² sets the units there)")
 
-    def parameters(self, context: Context) -> list[Parameter]:
-        out = []
+    def _pairs(self, context: Context):
         omega2 = omega2_per_pair(context)
         scale = rate_scale_per_pair(context)
-        for (p, a, b), om, sc in zip(pairs(context), omega2, scale, strict=True):
+        return [
+            (p, a, b, om, sc)
+            for (p, a, b), om, sc in zip(pairs(context), omega2, scale, strict=True)
+            if a == b or self.config["cross"] or self.config["form"] == "literal"
+        ]
+
+    def parameters(self, context: Context) -> list[Parameter]:
+        if self.config["form"] == "literal":
+            return self._literal_parameters(context)
+        stretch = self.config["stretch"]
+        newtonian = context.dynamics == "newtonian"
+        out = []
+        for p, a, b, _, sc in self._pairs(context):
+            diag = a == b
+            r = 1.0 / time_scale(sc, context)
+            if diag:
+                out.append(Parameter(f"A_{p}", 1.0, (), 0.0, AMPLITUDE_MAX, "log",
+                                     f"amplitude A^{p} of the first channel (units of Omega^2)"))
+                if stretch:
+                    out.append(Parameter(f"nu_{p}", 2.0 if newtonian else 1.0, (), *B_RANGE, "logit",
+                                         f"exponent nu^{p} of the first channel"))
+            out.append(
+                Parameter(f"K_{p}", 1.0 if diag else 0.0, (), 0.0 if diag else -AMPLITUDE_MAX,
+                          AMPLITUDE_MAX, "log" if diag else "identity",
+                          f"amplitude K^{p} of the second channel (units of Omega^2)")
+            )
+            out.append(
+                Parameter(f"omegat_{p}", 0.1 * r, (), SLOW_MAX * r, r, "ordered",
+                          f"rate Omega~_{p} of the second (slower) channel, 1/time")
+            )
+            if stretch:
+                out.append(Parameter(f"mu_{p}", 0.7, (), *B_RANGE, "logit", f"exponent mu^{p}"))
+        return out
+
+    def _literal_parameters(self, context: Context) -> list[Parameter]:
+        out = []
+        for p, a, b, om, sc in self._pairs(context):
             diag = a == b
             out.append(
                 Parameter(f"K_{p}", 1.0 if diag else 0.0, (), 0.0 if diag else -AMPLITUDE_MAX,
@@ -70,25 +126,57 @@ class DoubleStretchedClosure(MemoryInitial, Closure):
                     )
         return out
 
+    def _terms(self, theta, context: Context):
+        """Per pair (P,): amplitudes (w1, w2), rates λ (exp(−λ t^b)) and exponents (b1, b2)."""
+        literal = self.config["form"] == "literal"
+        present = {p: (om, sc) for p, _, _, om, sc in self._pairs(context)}
+        cols = []
+        for p, _, _ in pairs(context):
+            if p not in present:
+                cols.append((0.0, 0.0, 1.0, 1.0, 1.0, 1.0))
+                continue
+            om, sc = present[p]
+            nu, mu = theta.get(f"nu_{p}", 1.0), theta.get(f"mu_{p}", 1.0)  # 1 without ``stretch``
+            if literal:
+                first = 1.0 if om != 0 else 0.0
+                om_v = theta.get(f"omega2_{p}", om) if om != 0 else 0.0
+                cols.append((first, theta[f"K_{p}"], om_v, theta[f"omega2t_{p}"], nu if om != 0 else 1.0, mu))
+            else:
+                r = 1.0 / time_scale(sc, context)
+                A = theta.get(f"A_{p}", 0.0)
+                w1, w2 = sc * A, sc * theta[f"K_{p}"]
+                lam1 = jnp.exp(jnp.asarray(nu, float) * math.log(r))  # (r t)^ν = r^ν t^ν
+                lam2 = jnp.exp(jnp.asarray(mu, float) * jnp.log(jnp.asarray(theta[f"omegat_{p}"], float)))
+                cols.append((w1, w2, lam1, lam2, nu, mu))
+        return [jnp.stack([jnp.asarray(c[k], dtype=float) for c in cols]) for k in range(6)]
+
     def kernel(self, theta, context: Context) -> StretchedExponentialKernel:
         s = context.n_species
-        omega2 = omega2_per_pair(context)
-        first, om, nu, K, omt, mu = [], [], [], [], [], []
-        for (p, _, _), o in zip(pairs(context), omega2, strict=True):
-            present = o != 0
-            first.append(1.0 if present else 0.0)
-            om.append(theta.get(f"omega2_{p}", o) if present else 0.0)
-            nu.append(theta.get(f"nu_{p}", 1.0) if present else 1.0)
-            K.append(theta[f"K_{p}"])
-            omt.append(theta[f"omega2t_{p}"])
-            mu.append(theta.get(f"mu_{p}", 1.0))
-
-        def mat(values):
-            return symmetric(jnp.stack([jnp.asarray(v, dtype=float) for v in values]), s)
-
-        w = jnp.stack([mat(first), mat(K)])  # (2, s, s)
-        lam = jnp.stack([mat(om), mat(omt)])
-        b = jnp.stack([mat(nu), mat(mu)])
+        w1, w2, l1, l2, b1, b2 = (symmetric(v, s) for v in self._terms(theta, context))
+        w = jnp.stack([w1, w2])  # (2, s, s)
         return StretchedExponentialKernel(
-            jnp.zeros((s, s)), w, jnp.zeros_like(w), lam, b, markovian=not self.config["stretch"]
+            jnp.zeros((s, s)), w, jnp.zeros_like(w), jnp.stack([l1, l2]), jnp.stack([b1, b2]),
+            markovian=not self.config["stretch"],
         )
+
+    def channels(self, theta, context: Context) -> dict:
+        """Per diagonal pair and channel (0: fast, 1: slow): amplitude (M units), time
+        λ^{−1/b}, exponent, area amplitude·τ·Γ(1 + 1/b), and the slow/fast amplitude and area
+        ratios (paper Fig. S7). JAX-traceable; scalar values."""
+        out = {}
+        w1, w2, l1, l2, b1, b2 = self._terms(theta, context)
+        for k, (p, i, j) in enumerate(pairs(context)):
+            if i != j:
+                continue
+            amps, areas = (w1[k], w2[k]), []
+            for m, (amp, lam, b) in enumerate(((w1[k], l1[k], b1[k]), (w2[k], l2[k], b2[k]))):
+                tau = jnp.exp(-jnp.log(lam) / b)
+                area = amp * tau * jnp.exp(gammaln(1.0 + 1.0 / b))
+                areas.append(area)
+                out[f"amplitude_{p}[{m}]"] = amp
+                out[f"tau_{p}[{m}]"] = tau
+                out[f"b_{p}[{m}]"] = b
+                out[f"area_{p}[{m}]"] = area
+            out[f"amplitude_ratio_{p}[1]"] = amps[1] / amps[0]
+            out[f"area_ratio_{p}[1]"] = areas[1] / areas[0]
+        return out

@@ -2,16 +2,32 @@
 
     M^{αβ}(t) = c^{αβ} + Σ_{i=1}^{N_exp} w_i^{αβ} { [1 − a_i^{αβ}] exp[−(t/τ_i^{αβ})^{b_i^{αβ}}] + a_i^{αβ} }
 
-one set (c, w_i, a_i, τ_i, b_i) per species pair αβ with α ≤ β and M^{βα} = M^{αβ}: a binary mixture
-has the pairs AA, AB, BB and 3 (1 + 4 N_exp) parameters (27 at N_exp = 2). ``b < 1`` stretches,
-``b > 1`` compresses; ``a_i`` and ``c`` give M a non-decaying part (a glass).
+one set (c, w_i, a_i, τ_i, b_i) per species pair αβ with α ≤ β and M^{βα} = M^{αβ}. ``b < 1``
+stretches, ``b > 1`` compresses; ``a_i`` and ``c`` give M a non-decaying part (a glass).
+
+As written, Eq. 6 is degenerate: the non-decaying part c + Σ_i w_i a_i is the only combination of
+c and the a_i that M(t) depends on (N_exp + 1 parameters for one number), and the channels can swap
+labels. The default parametrisation here is the same family of functions without the degeneracy:
+
+    M^{αβ}(t) = c^{αβ} + Σ_i w_i^{αβ} exp[−(t/τ_i^{αβ})^{b_i^{αβ}}],   τ_1 < τ_2 < … (ordered),
+
+(w_i = w_i^{paper}(1 − a_i), c = c^{paper} + Σ_i w_i^{paper} a_i: every Eq. 6 kernel is one of these and
+back), with the time constants ordered by construction (``ordered`` transform), so channel 1 is the
+fastest and θ does not jump between equivalent labellings. For self (tagged) correlators F_s^{αβ}
+vanishes for α ≠ β at all times, so the exact self memory is diagonal: M^{AB} = 0 is the default
+(``cross=False``). ``stretched:cross=True,fractions=True`` is the paper's literal Eq. 6 with
+3 (1 + 4 N_exp) parameters (27 at N_exp = 2); the default has s (1 + 3 N_exp) (14 at N_exp = 2 for
+a binary mixture).
 """
 
 from __future__ import annotations
 
+import math
+
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import gammaln
 from jaxtyping import Array, Float
 
 from memplug.interfaces import Closure, Context, Parameter
@@ -23,6 +39,13 @@ from memplug.plugins.closures._pairs import pairs, rate_scale_per_pair, symmetri
 AMPLITUDE_MAX = 1e6
 TAU_RANGE = (1e-8, 1e12)
 B_RANGE = (0.05, 4.0)
+
+
+def time_scale(omega2: float, context: Context) -> float:
+    """The statics' time of a rate scale Ω²: 1/Ω for Newtonian dynamics (Ω² in 1/time²), 1/Ω²
+    for overdamped dynamics (paper Eq. 5, where Ω² is a rate)."""
+    omega2 = max(float(omega2), 1e-300)
+    return 1.0 / math.sqrt(omega2) if context.dynamics == "newtonian" else 1.0 / omega2
 
 
 class StretchedExponentialKernel(ExplicitKernel):
@@ -59,53 +82,67 @@ class StretchedExponentialKernel(ExplicitKernel):
 
 
 class StretchedClosure(MemoryInitial, Closure):
-    """Paper Eq. 6: c + Σ_i w_i[(1 − a_i) exp(−(t/τ_i)^{b_i}) + a_i] for every species pair.
+    """Paper Eq. 6 per species pair, ordered channels: c + Σ_i w_i exp(−(t/τ_i)^{b_i}), τ_1 < τ_2 < ….
 
     Options:
         n_exp: number of stretched exponentials N_exp (≥ 1).
-        stretch: ``False`` fixes every b_i = 1 (a sum of exponentials, solvable by diffrax too;
-            3 (1 + 3 N_exp) parameters).
+        stretch: ``False`` fixes every b_i = 1 (a sum of exponentials, solvable by diffrax too).
+        cross: ``True`` adds the off-diagonal pairs (M^{AB} ≠ 0, any sign); default ``False``
+            (the self memory of tagged particles is diagonal).
+        fractions: ``True`` adds the paper's non-decaying fractions a_i (redundant with c: only
+            c + Σ w_i a_i is determined by the data).
 
-    Parameters, per pair p ∈ {AA, AB, BB}: ``c_p`` (scalar), ``w_p``, ``a_p``, ``tau_p``, ``b_p``
-    (each ``(n_exp,)``). Diagonal amplitudes are positive (log transform), off-diagonal ones may have
-    either sign (identity). Defaults: a decaying mode with amplitude Ω²_αα and time 1/Ω²_αα
-    (b = 1), each further mode 20× weaker, 30× slower and stretched (b = 0.7), a ≈ 0, c = 0;
-    off-diagonal amplitudes 0 (so F stays diagonal).
+    Parameters, per pair p (AA, BB; and AB with ``cross``): ``c_p`` (scalar), ``w_p``, ``tau_p``
+    (increasing), ``b_p`` (each ``(n_exp,)``) and ``a_p`` with ``fractions``. Diagonal amplitudes
+    are positive, off-diagonal ones may have either sign. Defaults: a decaying mode with amplitude
+    Ω²_αα and the statics' time 1/Ω_α (Newtonian; 1/Ω²_α overdamped, where Ω² is a rate), b = 1,
+    each further mode 20× weaker, 30× slower and stretched (b = 0.7), c = 0; off-diagonal
+    amplitudes 0.
     """
 
     name = "stretched"
-    description = "Eq. 6: c + sum_i w_i[(1-a_i) exp(-(t/tau_i)^b_i) + a_i] per species pair"
-    options = {"n_exp": 2, "stretch": True}
+    description = "Eq. 6: c + sum_i w_i exp(-(t/tau_i)^b_i) per species pair, channels ordered by tau"
+    options = {"n_exp": 2, "stretch": True, "cross": False, "fractions": False}
 
     def validate_options(self) -> None:
         n = self.config["n_exp"]
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise self.option_error("n_exp", "a positive integer")
-        if not isinstance(self.config["stretch"], bool):
-            raise self.option_error("stretch", "True or False")
+        for key in ("stretch", "cross", "fractions"):
+            if not isinstance(self.config[key], bool):
+                raise self.option_error(key, "True or False")
+
+    def _pairs(self, context: Context):
+        scale = rate_scale_per_pair(context)
+        return [
+            (p, a, b, sc, time_scale(sc, context))
+            for (p, a, b), sc in zip(pairs(context), scale, strict=True)
+            if a == b or self.config["cross"]
+        ]
 
     def parameters(self, context: Context) -> list[Parameter]:
         n = int(self.config["n_exp"])
         i = np.arange(n)
         out = []
-        for (p, a, b), scale in zip(pairs(context), rate_scale_per_pair(context), strict=True):
+        for p, a, b, scale, t0 in self._pairs(context):
             diag = a == b
             w0 = scale * 0.05**i if diag else np.zeros(n)
             out.append(
                 Parameter(f"c_{p}", 0.0, (), 0.0 if diag else -AMPLITUDE_MAX, AMPLITUDE_MAX,
-                          "identity", f"constant c^{p} (non-decaying memory)")
+                          "identity", f"constant c^{p} (non-decaying memory, 1/time^2)")
             )
             out.append(
                 Parameter(f"w_{p}", w0, (n,), 0.0 if diag else -AMPLITUDE_MAX, AMPLITUDE_MAX,
-                          "log" if diag else "identity", f"weights w_i^{p} (1/time)")
+                          "log" if diag else "identity", f"weights w_i^{p} (1/time^2, Newtonian)")
             )
+            if self.config["fractions"]:
+                out.append(
+                    Parameter(f"a_{p}", 1e-6, (n,), 0.0, 1.0, "logit",
+                              f"non-decaying fractions a_i^{p}")
+                )
             out.append(
-                Parameter(f"a_{p}", 1e-6, (n,), 0.0, 1.0, "logit",
-                          f"non-decaying fractions a_i^{p}")
-            )
-            out.append(
-                Parameter(f"tau_{p}", 30.0**i / scale, (n,), *TAU_RANGE, "log",
-                          f"relaxation times tau_i^{p}")
+                Parameter(f"tau_{p}", 30.0**i * t0, (n,), *TAU_RANGE, "ordered",
+                          f"relaxation times tau_1^{p} < tau_2^{p} < ...")
             )
             if self.config["stretch"]:
                 out.append(
@@ -114,15 +151,50 @@ class StretchedClosure(MemoryInitial, Closure):
                 )
         return out
 
+    def _per_pair(self, theta, context: Context):
+        """(c, w, a, tau, b) per pair of the mixture, shape (P,) and (P, n_exp); absent pairs are 0."""
+        n = int(self.config["n_exp"])
+        present = {p for p, *_ in self._pairs(context)}
+        zeros, ones = jnp.zeros(n), jnp.ones(n)
+
+        def get(key, p, fill):
+            return jnp.asarray(theta[f"{key}_{p}"], dtype=float) if f"{key}_{p}" in theta else fill
+
+        rows = []
+        for p, _, _ in pairs(context):
+            if p not in present:
+                rows.append((jnp.zeros(()), zeros, zeros, ones, ones))
+                continue
+            rows.append((get("c", p, jnp.zeros(())), get("w", p, zeros), get("a", p, zeros),
+                         get("tau", p, ones), get("b", p, ones)))
+        return [jnp.stack(col) for col in zip(*rows, strict=True)]
+
     def kernel(self, theta, context: Context) -> StretchedExponentialKernel:
         s = context.n_species
-        names = [p for p, _, _ in pairs(context)]
-
-        def stack(key):
-            return jnp.stack([jnp.asarray(theta[f"{key}_{p}"], dtype=float) for p in names])
-
-        c = symmetric(stack("c"), s)  # (s, s)
-        w, a, tau = (symmetric(stack(k), s) for k in ("w", "a", "tau"))  # (n_exp, s, s)
-        b = symmetric(stack("b"), s) if self.config["stretch"] else jnp.ones_like(w)
+        c, w, a, tau, b = (symmetric(v, s) for v in self._per_pair(theta, context))
         lam = jnp.exp(-b * jnp.log(tau))  # τ^{−b}, so exp(−λ t^b) = exp(−(t/τ)^b)
         return StretchedExponentialKernel(c, w, a, lam, b, markovian=not self.config["stretch"])
+
+    def channels(self, theta, context: Context) -> dict:
+        """The identifiable description of the diagonal memories, channels ordered by τ (fastest
+        first): per species α and channel i the decaying amplitude ``amplitude_αα[i]`` = w_i (1 − a_i)
+        (its share of M(0) − plateau), ``tau``, ``b``, the area A_i τ_i Γ(1 + 1/b_i) = ∫ of the channel,
+        the plateau c + Σ w_i a_i, and for i ≥ 2 the ratios to channel 1 of amplitude and area
+        (paper Fig. S7). JAX-traceable; scalar values."""
+        out = {}
+        c, w, a, tau, b = self._per_pair(theta, context)
+        for k, (p, i, j) in enumerate(pairs(context)):
+            if i != j:
+                continue
+            amp = w[k] * (1.0 - a[k])
+            area = amp * tau[k] * jnp.exp(gammaln(1.0 + 1.0 / b[k]))
+            out[f"plateau_{p}"] = c[k] + jnp.sum(w[k] * a[k])
+            for m in range(int(self.config["n_exp"])):
+                out[f"amplitude_{p}[{m}]"] = amp[m]
+                out[f"tau_{p}[{m}]"] = tau[k][m]
+                out[f"b_{p}[{m}]"] = b[k][m]
+                out[f"area_{p}[{m}]"] = area[m]
+                if m > 0:
+                    out[f"amplitude_ratio_{p}[{m}]"] = amp[m] / amp[0]
+                    out[f"area_ratio_{p}[{m}]"] = area[m] / area[0]
+        return out
