@@ -17,8 +17,10 @@ data variables
     ``S(state, pair, k)``: partial structure factors N⁻¹⟨ρ_α(k) ρ_β(−k)⟩ (S^{αβ}(∞) = x_α δ_αβ);
     ``k_below_box(k)``: grid points below 2π/L (not measurable in the box: filled by the small-k
     continuation of :func:`memplug.observables.continue_below_box`, recorded in the ``S_below_box`` attribute);
-    ``time(state, t)``: each state's own log-spaced lag times;
-    ``Fs(state, species, t)``: F_s^{αα}(k_peak, t) (paper Eq. 1); ``Fs_k(state, species, kq, t)``;
+    ``time(state, t)``: each state's own log-spaced lag times in τ_LJ = (m σ_AA²/ε_AA)^{1/2} (the
+    paper's τ_MD = τ_LJ/√48, so t_paper = √48 t);
+    ``Fs(state, species, t)``: F_s^{αα}(k_peak, t) normalised to F_s(0) = 1 (paper Eq. 1 multiplies
+    it by S^{αα}(k_peak); ``memplug run --normalisation paper`` fits that); ``Fs_k(state, species, kq, t)``;
     ``msd(state, species, t)``; ``tau_alpha(state)``: F_s^{AA}(k_peak, τ_α) = 1/e
     (NaN allowed only for ``glass`` states whose F_s does not reach 1/e in the window).
 attrs
@@ -494,12 +496,41 @@ def _open_cached(cache: Path) -> xr.Dataset | None:
         return None
 
 
+#: What the time and dynamics variables are, set on every loaded dataset (the files predate it).
+VARIABLE_ATTRS: dict[str, dict[str, str]] = {
+    "time": {
+        "long_name": "lag time",
+        "units": "tau_LJ = (m sigma_AA^2 / epsilon_AA)^(1/2); the paper's tau_MD = tau_LJ / sqrt(48)",
+    },
+    "Fs": {
+        "long_name": "self intermediate scattering function F_s^aa(k_peak, t)",
+        "normalisation": "unit: F_s(k_peak, 0) = 1 (the self part alone); paper Eq. 1 multiplies it by "
+        "S^aa(k_peak) (memplug run --normalisation paper)",
+    },
+    "Fs_k": {"long_name": "F_s^aa(k, t) at the wave numbers kq", "normalisation": "unit: F_s(k, 0) = 1"},
+    "msd": {"long_name": "mean squared displacement", "units": "sigma_AA^2"},
+}
+
+
+def label_variables(ds: xr.Dataset) -> xr.Dataset:
+    """Set :data:`VARIABLE_ATTRS` on the variables of a dataset (in place; returned)."""
+    for name, attrs in VARIABLE_ATTRS.items():
+        if name in ds:
+            ds[name].attrs.update(attrs)
+    return ds
+
+
 def load_dataset(name_or_path: str | os.PathLike = "default", *, check: bool = True) -> xr.Dataset:
     """Load and validate a dataset.
 
     ``name_or_path`` is a registered dataset name (``"default"`` is the embedded one), a netCDF
-    file, or a directory of per-state netCDF files (concatenated along ``state``).
+    file, or a directory of per-state netCDF files (concatenated along ``state``). The variables
+    carry their meaning and units (:data:`VARIABLE_ATTRS`): ``Fs`` has F_s(0) = 1.
     """
+    return label_variables(_load_dataset(name_or_path, check=check))
+
+
+def _load_dataset(name_or_path: str | os.PathLike, *, check: bool) -> xr.Dataset:
     path = _resolve(name_or_path)
     if path.is_dir():
         files = state_files(path)

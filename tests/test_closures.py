@@ -194,15 +194,17 @@ def test_double_stretched_values_and_parameter_counts():
     assert get_closure(LITERAL8 + ",free_omega2=True").space(CTX).dim == 13
     assert get_closure(LITERAL8 + ",stretch=False").space(CTX).dim == 6
     # scaled (default): per species A, nu, K, Omega~, mu; M^{AB} only with cross=True
-    assert get_closure("double-stretched").space(CTX).dim == 10
-    assert get_closure("double-stretched:cross=True").space(CTX).dim == 13
-    assert get_closure("double-stretched:stretch=False").space(CTX).dim == 6
+    assert get_closure("double-stretched").space(CTX).dim == 12
+    assert get_closure("double-stretched:free_rate=False").space(CTX).dim == 10
+    assert get_closure("double-stretched:cross=True").space(CTX).dim == 15
+    assert get_closure("double-stretched:stretch=False").space(CTX).dim == 8
 
 
 def test_scaled_double_stretched_values_at_a_hand_computed_point():
-    """M = Ω² [A exp(−(r t)^ν) + K exp(−(Ω̃ t)^μ)], r = Ω² for these overdamped statics."""
-    theta = with_defaults("double-stretched", A_AA=0.5, nu_AA=0.8, K_AA=2.0, omegat_AA=3.0, mu_AA=0.6)
-    ref = OM2 * (0.5 * math.exp(-((OM2 * 0.01) ** 0.8)) + 2.0 * math.exp(-((3.0 * 0.01) ** 0.6)))
+    """M = Ω² [A exp(−(q r t)^ν) + K exp(−(ratio q r t)^μ)], r = Ω² for these overdamped statics."""
+    theta = with_defaults("double-stretched", A_AA=0.5, q_AA=2.0, nu_AA=0.8, K_AA=2.0, ratio_AA=0.03, mu_AA=0.6)
+    r1 = 2.0 * OM2
+    ref = OM2 * (0.5 * math.exp(-((r1 * 0.01) ** 0.8)) + 2.0 * math.exp(-((0.03 * r1 * 0.01) ** 0.6)))
     assert kernel_at("double-stretched", theta, [0.01])[0, 0, 0] == pytest.approx(ref, rel=1e-12)
 
 
@@ -225,7 +227,7 @@ def test_scaled_double_stretched_is_unit_covariant_and_the_literal_form_is_not()
             if k in th1:
                 th1[k] = th2[k] = jnp.asarray(v)
         if ctx_scale:
-            th1["omegat_AA"], th2["omegat_AA"] = jnp.asarray(0.5), jnp.asarray(0.5 / c)
+            th1["ratio_AA"] = th2["ratio_AA"] = jnp.asarray(0.05)
         else:
             th1["omega2t_AA"], th2["omega2t_AA"] = jnp.asarray(0.5), jnp.asarray(0.5 / c**0.6)
         M1 = np.asarray(clo.kernel(th1, newton)(jnp.asarray(t)))[:, 0, 0]

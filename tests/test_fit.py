@@ -146,7 +146,7 @@ def test_result_files(tmp_path):
     assert ds.attrs["seed"] == 4 and ds.attrs["evaluations"] == 4 * POP
     assert ds["F_fit"].shape == ds["F_target"].shape == (150, 2)
     assert ds["M_fit"].shape[1:] == (2, 2) and ds["history"].shape == (4, 5)
-    assert list(map(str, ds["param"].values))[:2] == ["A_AA", "nu_AA"]
+    assert list(map(str, ds["param"].values))[:2] == ["A_AA", "q_AA"]
     assert json.loads(ds.attrs["inputs"])["target"] == eq8_spec()
     assert "jax" in json.loads(ds.attrs["versions"])
     assert ds.attrs["loss"] == pytest.approx(r["loss"])
