@@ -161,6 +161,12 @@ def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_re
         M_ref = reference_memory(problem.context, t_M)
     w = problem.window
     theta = np.asarray(problem.space.from_unconstrained(x), float)
+    try:  # error bars, pinned bounds, bands, flags (memplug.uncertainty); never costs the fit
+        from memplug.uncertainty import result_fields
+
+        trust = result_fields(problem, outcome.x, t_M)
+    except Exception as exc:
+        trust = {"flags": [f"uncertainty failed: {type(exc).__name__}: {exc}".splitlines()[0]]}
     return FitResult(
         state=job.state,
         closure=problem.closure.spec(),
@@ -189,6 +195,7 @@ def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_re
         species=tuple(problem.context.species),
         inputs=job.inputs(),
         info=problem.target.info | {"solver": {"N": problem.solver.N, "dt0": problem.solver.dt0, "t_max": problem.solver.t_max}},
+        **trust,
     )
 
 

@@ -10,8 +10,16 @@ Layout of a result file (``memplug-fit/1``)::
             M_fit(t_M, species, species2)       M(t) of the fitted closure
             M_reference(t_M, species, species2) M_mct(t) where available (else absent)
             history(generation, history_column) generation, evaluations, best loss, ...
+            theta_lo(param), theta_hi(param)    interval of θ (NaN: pinned or undetermined)
+            pinned(param)                       the parameter sits at a bound of its range
+            M_fit_lo, M_fit_hi(t_M, species, species2), F_fit_lo, F_fit_hi(t, species)
+                                                pointwise band (NaN: not determined by the data)
     attrs   schema, state, closure, optimizer, target, dataset, init, seed, loss, r2,
-            evaluations, generations, stop_reason, elapsed_s, versions (JSON), inputs (JSON), info (JSON)
+            evaluations, generations, stop_reason, elapsed_s, versions (JSON), inputs (JSON), info (JSON);
+            pinned_bounds, undetermined, flags, derived, noise, n_eff, uncertainty (JSON)
+
+The uncertainty variables and attributes (:mod:`memplug.uncertainty`) are optional: files written
+before them load as before, without them.
 """
 
 from __future__ import annotations
@@ -64,6 +72,20 @@ class FitResult:
     species: tuple[str, ...] = ("A", "B")
     inputs: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    # how much the kernel can be trusted (memplug.uncertainty.result_fields; None: not computed)
+    theta_lo: np.ndarray | None = None
+    theta_hi: np.ndarray | None = None
+    pinned: dict[str, str] | None = None
+    undetermined: list[str] | None = None
+    flags: list[str] | None = None
+    M_fit_lo: np.ndarray | None = None
+    M_fit_hi: np.ndarray | None = None
+    F_fit_lo: np.ndarray | None = None
+    F_fit_hi: np.ndarray | None = None
+    derived: dict[str, dict[str, Any]] | None = None
+    noise: dict[str, float] | None = None
+    n_eff: dict[str, float] | None = None
+    uncertainty: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly summary (one row of the final table)."""
@@ -84,7 +106,22 @@ class FitResult:
             "stop_reason": self.stop_reason,
             "elapsed_s": self.elapsed,
             "theta": dict(zip(self.labels, np.asarray(self.theta, float).tolist(), strict=True)),
+        } | _trust_summary(self.pinned, self.undetermined, self.flags, self.noise, self.n_eff,
+                           self.derived, self.theta_lo, self.theta_hi, self.labels)  # fmt: skip
+
+
+def _trust_summary(pinned, undetermined, flags, noise, n_eff, derived, lo, hi, labels) -> dict[str, Any]:
+    """The summary keys of the uncertainty (None where it was not computed)."""
+    interval = None
+    if lo is not None and hi is not None:
+        interval = {
+            lab: None if not (np.isfinite(a) and np.isfinite(b)) else [float(a), float(b)]
+            for lab, a, b in zip(labels, np.asarray(lo, float), np.asarray(hi, float), strict=True)
         }
+    return {
+        "pinned": pinned, "undetermined": undetermined, "flags": flags, "noise": noise,
+        "n_eff": n_eff, "derived": derived, "theta_interval": interval,
+    }  # fmt: skip
 
 
 def _json(obj: Any) -> str:
@@ -111,6 +148,16 @@ def to_dataset(r: FitResult) -> xr.Dataset:
     }
     if r.M_reference is not None:
         data["M_reference"] = (("t_M", "species", "species2"), np.asarray(r.M_reference, float))
+    optional = {
+        "theta_lo": ("param",), "theta_hi": ("param",),
+        "M_fit_lo": ("t_M", "species", "species2"), "M_fit_hi": ("t_M", "species", "species2"),
+        "F_fit_lo": ("t", "species"), "F_fit_hi": ("t", "species"),
+    }  # fmt: skip
+    for name, dims in optional.items():
+        if getattr(r, name) is not None:
+            data[name] = (dims, np.asarray(getattr(r, name), float))
+    if r.pinned is not None:
+        data["pinned"] = (("param",), np.array([lab in r.pinned for lab in r.labels], bool))
     ds = xr.Dataset(
         data,
         coords={
@@ -141,6 +188,11 @@ def to_dataset(r: FitResult) -> xr.Dataset:
         "inputs": _json(r.inputs),
         "info": _json(r.info),
     }
+    trust = {
+        "pinned_bounds": r.pinned, "undetermined": r.undetermined, "flags": r.flags,
+        "derived": r.derived, "noise": r.noise, "n_eff": r.n_eff, "uncertainty": r.uncertainty,
+    }  # fmt: skip
+    ds.attrs |= {k: _json(v) for k, v in trust.items() if v is not None}
     return ds
 
 
@@ -196,7 +248,37 @@ def result_summary(ds: xr.Dataset) -> dict[str, Any]:
         "stop_reason": ds.attrs["stop_reason"],
         "elapsed_s": float(ds.attrs["elapsed_s"]),
         "theta": dict(zip(map(str, ds["param"].values), ds["theta"].values.tolist(), strict=True)),
-    }
+    } | _trust_summary(
+        *(_attr_json(ds, k) for k in ("pinned_bounds", "undetermined", "flags", "noise", "n_eff", "derived")),
+        ds["theta_lo"].values if "theta_lo" in ds else None,
+        ds["theta_hi"].values if "theta_hi" in ds else None,
+        list(map(str, ds["param"].values)),
+    )  # fmt: skip
+
+
+def _attr_json(ds: xr.Dataset, key: str) -> Any:
+    """A JSON attribute of a result, None if absent (files written before it)."""
+    return json.loads(ds.attrs[key]) if key in ds.attrs else None
+
+
+def _band_label(ds: xr.Dataset) -> str:
+    meta = _attr_json(ds, "uncertainty") or {}
+    return f"{100 * float(meta.get('level', 0.95)):.0f} %"
+
+
+def _trust_notes(ds: xr.Dataset) -> str:
+    """One or two lines for the figure: pinned and undetermined parameters, flags."""
+    pinned = _attr_json(ds, "pinned_bounds") or {}
+    undetermined = [u for u in _attr_json(ds, "undetermined") or [] if u not in pinned]
+    flags = _attr_json(ds, "flags") or []
+    lines = []
+    if pinned or undetermined:
+        part = [f"pinned at a bound: {', '.join(f'{k} ({v})' for k, v in pinned.items())}"] if pinned else []
+        part += [f"not determined by the data: {', '.join(undetermined)}"] if undetermined else []
+        lines.append("; ".join(part))
+    if flags:
+        lines.append("flags: " + "; ".join(flags))
+    return "\n".join(line if len(line) < 220 else line[:217] + "..." for line in lines)
 
 
 def plot_result(ds: xr.Dataset, png: str | os.PathLike) -> None:
@@ -214,6 +296,11 @@ def plot_result(ds: xr.Dataset, png: str | os.PathLike) -> None:
         axes[0].plot(t, ds["F_target"].values[:, i], "o", ms=2.5, color=c, alpha=0.6, label=f"target {sp}{sp}")
         axes[0].plot(t, ds["F_fit"].values[:, i], "-", color=c, label=f"fit {sp}{sp}")
         axes[1].plot(ds["t_M"].values, ds["M_fit"].values[:, i, i], "-", color=c, label=f"M^{sp}{sp} fit")
+        if "F_fit_lo" in ds:  # the uncertainty bands (NaN where not determined: left blank)
+            axes[0].fill_between(t, ds["F_fit_lo"].values[:, i], ds["F_fit_hi"].values[:, i], color=c, alpha=0.25, lw=0)
+        if "M_fit_lo" in ds:
+            axes[1].fill_between(ds["t_M"].values, ds["M_fit_lo"].values[:, i, i], ds["M_fit_hi"].values[:, i, i],
+                                 color=c, alpha=0.25, lw=0, label=f"{_band_label(ds)} band")
         if "M_reference" in ds:
             axes[1].plot(ds["t_M"].values, ds["M_reference"].values[:, i, i], "--", color=c, label=f"M^{sp}{sp} MCT")
     axes[0].set(xscale="log", xlabel="t", ylabel="F_s(k_p, t)", title=f"{ds.attrs['state']}: R² = {ds.attrs['r2']:.6f}")
@@ -227,6 +314,9 @@ def plot_result(ds: xr.Dataset, png: str | os.PathLike) -> None:
     axes[2].set(yscale="log", xlabel="evaluations", ylabel="best loss (Eq. 7)", title=f"{ds.attrs['optimizer']}: loss {ds.attrs['loss']:.3g}")
     for ax in axes[:2]:
         ax.legend(fontsize=7)
-    fig.tight_layout()
+    notes = _trust_notes(ds)
+    if notes:
+        fig.text(0.01, 0.01, notes, fontsize=7, color="C3", va="bottom")
+    fig.tight_layout(rect=(0, 0.06 if notes else 0, 1, 1))
     _atomic(Path(png), lambda tmp: fig.savefig(tmp, format="png", dpi=90))
     plt.close(fig)

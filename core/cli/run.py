@@ -157,17 +157,29 @@ def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[di
 def results_table(results: list[dict[str, Any]], title: str):
     from rich.table import Table
 
+    def pinned(r: dict[str, Any]) -> str:
+        """Parameters at a bound (memplug.uncertainty): the count, and the labels if at most 3."""
+        p = r.get("pinned")
+        if p is None:
+            return "-"
+        return f"{len(p)}: {', '.join(p)}" if 0 < len(p) <= 3 else str(len(p))
+
+    def flags(r: dict[str, Any]) -> str:
+        """The flags' short forms (the text before each ':'); the full text is in the .json."""
+        f = r.get("flags")
+        return "-" if f is None else "; ".join(text.split(":")[0] for text in f)
+
     table = Table(title=title)
     varying = [c for c in ("closure", "optimizer") if len({r[c] for r in results}) > 1]
-    for col in ("state", *varying, "T/T_mct", "loss", "R²", "evals", "time (s)", "stop"):
-        table.add_column(col, justify="left" if col in ("state", "closure", "optimizer", "stop") else "right")
+    for col in ("state", *varying, "T/T_mct", "loss", "R²", "evals", "time (s)", "stop", "pinned", "flags"):
+        table.add_column(col, justify="left" if col in ("state", "closure", "optimizer", "stop", "pinned", "flags") else "right")
     for r in results:
         tt = r.get("T_over_Tmct")
         table.add_row(
             r["state"], *(r[c] for c in varying),
             f"{tt:.2f}" if tt is not None else "-",
             f"{r['loss']:.3e}", f"{r['r2']:.5f}", str(r["evaluations"]), f"{r['elapsed_s']:.1f}",
-            r["stop_reason"] + (" (reused)" if r.get("reused") else ""),
+            r["stop_reason"] + (" (reused)" if r.get("reused") else ""), pinned(r), flags(r),
         )  # fmt: skip
     return table
 
