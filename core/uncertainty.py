@@ -143,6 +143,16 @@ def pinned_parameters(space: ParameterSpace, x, tol: float = 0.01, *, physical: 
     return out
 
 
+def _spans_range(kind: str, a: float, b: float, lo: float, hi: float, tol: float) -> bool:
+    """Whether the interval [a, b] covers at least 1 − 2 tol of the range [lo, hi] on the
+    position scale of :func:`pinned_parameters` (never for a range infinite on that scale)."""
+    if kind == "log" and lo > 0 and a > 0 and math.isfinite(hi):
+        return (math.log(b) - math.log(a)) / (math.log(hi) - math.log(lo)) >= 1.0 - 2.0 * tol
+    if math.isfinite(lo) and math.isfinite(hi) and not (kind == "log" and lo <= 0):
+        return (b - a) / (hi - lo) >= 1.0 - 2.0 * tol
+    return False
+
+
 def _element_parameters(space: ParameterSpace) -> list[Parameter]:
     """The parameter owning each element of the flat vector."""
     return [p for p in space.parameters for _ in range(p.size)]
@@ -375,7 +385,9 @@ class Uncertainty:
         sigma_u, cov_u: standard errors ``(p,)`` and covariance ``(p, p)`` of the unconstrained
             vector (zero for pinned parameters; undetermined directions are left out).
         pinned: ``{label: "lower" | "upper"}``.
-        undetermined: labels the data do not determine (pinned ones included).
+        undetermined: labels the data do not determine: pinned ones, those loading on an
+            undetermined direction (no interval) and those whose interval covers at least
+            1 − 2 tol (98 %) of their range (interval kept).
         directions: the undetermined directions, each ``{label: loading}`` (labels loading most).
         singular_values: of the column-scaled Jacobian over the free parameters, relative to the
             largest, descending.
@@ -566,6 +578,8 @@ def laplace(
         g = _to_scale(k, theta[i : i + 1], lo_b[i : i + 1], hi_b[i : i + 1])[0]
         pair = _from_scale(k, np.array([g - z * sig_g[i], g + z * sig_g[i]]), lo_b[i], hi_b[i])
         theta_lo[i], theta_hi[i] = np.clip(np.sort(pair), lo_b[i], hi_b[i])
+        if _spans_range(position_scale(elements[i]), theta_lo[i], theta_hi[i], lo_b[i], hi_b[i], tol):
+            undetermined.append(lab)  # the data allow (almost) any value of its range
     directions = []
     for v in null_s.T:
         share = v**2 / max(float(np.sum(v**2)), 1e-300)
