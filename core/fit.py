@@ -72,7 +72,9 @@ def r2_score(prediction: np.ndarray, truth: np.ndarray) -> float:
 
 
 def rmse_eq_s1(prediction: np.ndarray, truth: np.ndarray) -> float:
-    """RMSE of paper SI Eq. S1: sqrt(Σ_states Σ_{t_x} Σ_α [F_sim^{αα}(t_x) − F^{αα}(t_x)]² / N_states).
+    """RMSE of paper SI Eq. S1 over states, times t_x and species α:
+
+        RMSE = sqrt( Σ_states Σ_{t_x} Σ_α [F_sim^{αα}(k_p, t_x) − F^{αα}(k_p, t_x)]² / N_states )
 
     ``prediction`` and ``truth`` have shape ``(n_t, n_species)`` (one state, N_states = 1) or
     ``(N_states, n_t, n_species)``. As printed, Eq. S1 divides the sum over states, times *and*
@@ -81,7 +83,10 @@ def rmse_eq_s1(prediction: np.ndarray, truth: np.ndarray) -> float:
     """
     p, y = np.asarray(prediction, float), np.asarray(truth, float)
     if p.shape != y.shape or p.ndim not in (2, 3):
-        raise InputError(f"rmse_eq_s1: expected two arrays (n_t, s) or (states, n_t, s) of one shape, got {p.shape} and {y.shape}")
+        raise InputError(
+            f"rmse_eq_s1: expected two arrays (n_t, s) or (states, n_t, s) of one shape, "
+            f"got {p.shape} and {y.shape}"
+        )
     n_states = 1 if p.ndim == 2 else p.shape[0]
     return math.sqrt(float(np.sum((p - y) ** 2)) / n_states)
 
@@ -100,8 +105,11 @@ def information_criteria(ssr: float, n: int, k: int) -> tuple[float, float]:
     differences ΔAIC, ΔBIC between closures fitted to the same points (same n) are meant to be
     compared, and then as a ranking, not as likelihood-ratio probabilities.
     """
-    if not (isinstance(n, int | np.integer) and n >= 1) or not (isinstance(k, int | np.integer) and k >= 0):
-        raise InputError(f"information_criteria: expected n >= 1 points and k >= 0 parameters, got n={n}, k={k}")
+    counts = isinstance(n, int | np.integer) and isinstance(k, int | np.integer)
+    if not (counts and n >= 1 and k >= 0):
+        raise InputError(
+            f"information_criteria: expected n >= 1 points and k >= 0 parameters, got n={n}, k={k}"
+        )
     if not ssr >= 0:
         raise InputError(f"information_criteria: expected a sum of squared residuals >= 0, got {ssr}")
     fit_term = n * math.log(ssr / n) if ssr > 0 else -math.inf
@@ -232,10 +240,12 @@ def synthetic_target(
     from memplug.data import dynamics_for
     from memplug.registry import get_registry
 
-    for key, value, integer, low in (("noise", noise, False, 0), ("seed", seed, True, 0), ("N", N, True, 1)):
+    checks = (("noise", noise, False, 0), ("seed", seed, True, 0), ("N", N, True, 1))
+    for key, value, integer, low in checks:
         number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
         if not (number and math.isfinite(value) and value >= low and (not integer or value == int(value))):
-            raise InputError(f"--target synthetic: {key}={value!r}; expected {'an integer' if integer else 'a number'} >= {low}")
+            kind = "an integer" if integer else "a number"
+            raise InputError(f"--target synthetic: {key}={value!r}; expected {kind} >= {low}")
     noise, seed, N = float(noise), int(seed), int(N)
     clo = get_registry().create("closures", closure)
     theta = {k: np.asarray(v) for k, v in clo.initial(context).items()}
@@ -245,7 +255,9 @@ def synthetic_target(
         try:
             theta[k] = np.broadcast_to(np.asarray(v, float), np.shape(theta[k]))
         except (TypeError, ValueError):
-            raise InputError(f"--target synthetic: {k}={v!r}; expected numbers of shape {np.shape(theta[k])}") from None
+            shape = np.shape(theta[k])
+            expected = f"expected numbers of shape {shape}"
+            raise InputError(f"--target synthetic: {k}={v!r}; {expected}") from None
     t, _ = dynamics_for(ds, state)
     solver = solver_for(t, context, N=N)
     sol = solver.solve(equation_for(clo, theta, context))

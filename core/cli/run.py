@@ -7,7 +7,10 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import math
 import os
 import tempfile
 import time
@@ -78,6 +81,7 @@ def select(dataset: str, state: list[str] | None, potential: str | None, rho: st
     from memplug.data import load_dataset, select_states
 
     ds = load_dataset(dataset)
+    state = list(dict.fromkeys(state)) if state else state
     if state:
         have = set(map(str, ds["state"].values))
         missing = [s for s in state if s not in have]
@@ -195,8 +199,12 @@ def make_jobs(states, closures, optimizers, **common) -> list:
     ]
 
 
-def _split(text: str) -> list[str]:
-    """Split a comma list of specs, keeping ``name:key=v,key=v`` options together."""
+def _split(text: str, option: str = "--closures") -> list[str]:
+    """Split a comma list of specs, keeping ``name:key=v,key=v`` options together.
+
+    An empty list or a spec given twice (which would write the same result files twice) is an
+    :class:`InputError` naming ``option``.
+    """
     out: list[str] = []
     for part in text.split(","):
         part = part.strip()
@@ -206,6 +214,13 @@ def _split(text: str) -> list[str]:
             out[-1] += "," + part  # an option of the previous spec
         else:
             out.append(part)
+    if not out:
+        raise InputError(
+            f"{option} {text!r}: expected a comma list of one or more names (NAME[:key=value,...])"
+        )
+    twice = sorted({x for x in out if out.count(x) > 1})
+    if twice:
+        raise InputError(f"{option} {text!r}: {', '.join(twice)} given more than once")
     return out
 
 
@@ -215,7 +230,11 @@ _POT = typer.Option(None, "--potential", help="LJ, WCA or LJ,WCA.")
 _RHO = typer.Option(None, "--rho", help="Density: value, LO:HI or a comma list.")
 _T = typer.Option(None, "--T", help="Temperature: value, LO:HI or a comma list.")
 _DATASET = typer.Option("default", "--dataset", help="Registered dataset name or netCDF file/directory.")
-_TARGET = typer.Option("data", "--target", help="data, synthetic:closure=NAME,noise=SIGMA, mct, or a plugin's target (e.g. mlp).")
+_TARGET = typer.Option(
+    "data", "--target",
+    help="data, synthetic:closure=NAME,noise=SIGMA, mct, mlp:model=DIR (a `memplug mlp train` "
+    "model) or another plugin's target.",
+)  # fmt: skip
 _INIT = typer.Option("default", "--init", help="default, mct (fit the closure to M_mct first) or a previous result .nc.")
 _BUDGET = typer.Option(6000, "--budget", help="Loss evaluations per fit (a gradient evaluation counts as one).")
 _TLOSS = typer.Option(1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this.")
@@ -227,7 +246,7 @@ _SIGMA = typer.Option(
 _LASSO = typer.Option(0.0, "--lasso", help="λ₁ of the L1 term of Eq. 7 (on physical parameters).")
 _TMIN = typer.Option(None, "--t-min", help="Fit only target times >= this.")
 _TMAX = typer.Option(None, "--t-max", help="Fit only target times <= this.")
-_N = typer.Option(16, "--solver-n", help="Solver blocks of 4N points.")
+_N = typer.Option(16, "--solver-n", help="Solver blocks of 4N points (1 to 1024).")
 _DYN = typer.Option(
     "newtonian", "--dynamics",
     help="newtonian (F'' + Ω²F + M*F' = 0, ballistic like MD data) or overdamped (paper Eq. 5).",
@@ -241,7 +260,45 @@ _CACHE = typer.Option(
 )  # fmt: skip
 
 
-def _prepare(out, budget, workers, closures, optimizers, dataset, state, potential, rho, T, compile_cache=None):
+#: Largest ``--solver-n``: the solver's block matrices grow as (4N)², ~130 MB of indices at 1024.
+MAX_SOLVER_N = 1024
+
+
+def check_scheduler(scheduler: str | None) -> None:
+    """A Dask scheduler address must parse: ``tcp://HOST:PORT``, ``HOST:PORT``, ``inproc://...``."""
+    if scheduler is None:
+        return
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        protocol, location = parse_address(scheduler)
+        if protocol != "inproc":
+            parse_host_port(location)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"--scheduler {scheduler!r}: expected an address like tcp://HOST:8786 ({exc})"
+        ) from None
+
+
+def check_numbers(solver_n: int, sigma0: float | None, target_loss: float) -> None:
+    """Options whose bad values would otherwise fail deep inside the solver or the optimizer."""
+    if not 1 <= solver_n <= MAX_SOLVER_N:
+        raise InputError(
+            f"--solver-n: expected an integer in [1, {MAX_SOLVER_N}] (blocks of 4N points), "
+            f"got {solver_n}"
+        )
+    if sigma0 is not None and not (math.isfinite(sigma0) and sigma0 > 0):
+        raise InputError(f"--sigma0: expected a finite positive step, got {sigma0}")
+    if not (math.isfinite(target_loss) and target_loss >= 0):
+        raise InputError(f"--target-loss: expected a finite value >= 0, got {target_loss}")
+
+
+def _prepare(
+    out, budget, workers, closures, optimizers, dataset, state, potential, rho, T,
+    compile_cache=None, *, solver_n: int = 16, sigma0: float | None = None,
+    target_loss: float = 0.0, scheduler: str | None = None,
+):  # fmt: skip
+    """Check the options shared by every fitting command; the dataset and the selected states."""
     from memplug.fit import enable_compilation_cache
 
     enable_compilation_cache(compile_cache)
@@ -249,10 +306,98 @@ def _prepare(out, budget, workers, closures, optimizers, dataset, state, potenti
         raise InputError(f"--budget: expected a positive number of evaluations, got {budget}")
     if workers < 0:
         raise InputError(f"--workers: expected >= 0, got {workers}")
+    check_numbers(solver_n, sigma0, target_loss)
+    check_scheduler(scheduler)
     check_specs(closures, optimizers)
     ds, states = select(dataset, state, potential, rho, T)
     check_out_dir(out)
     return ds, states
+
+
+# --------------------------------------------------------------------------------------------
+# closure comparison (memplug compare)
+# --------------------------------------------------------------------------------------------
+
+#: Columns of ``compare.csv`` and of the comparison table, in order.
+COMPARISON_COLUMNS = (
+    "state", "closure", "optimizer", "k", "n", "loss", "ssr", "r2", "rmse", "aic", "bic",
+    "delta_aic", "delta_bic",
+)  # fmt: skip
+
+
+def comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Goodness of fit of each (state, closure, optimizer) result, on the points it was fitted to.
+
+    Per result file (``in_window`` times × species): ``k`` the number of free parameters (the
+    optimizer's vector, every closure parameter), ``n`` the number of fitted values, ``ssr`` the sum
+    of squared residuals (the loss of Eq. 7 without the Lasso term), ``r2`` (Eqs. 2-4), ``rmse``
+    (SI Eq. S1 for one state: sqrt(SSR)), ``aic``/``bic`` (:func:`memplug.fit.information_criteria`:
+    Gaussian likelihood with σ̂² = SSR/n) and ``delta_aic``/``delta_bic``: the difference to the
+    smallest value among the results of the same state and the same n. The residuals of MD
+    correlation functions are correlated in time, so the absolute criteria overstate n; only these
+    differences, at equal n, are compared. A fit without a finite solution has NaN criteria.
+    """
+    from memplug.fit import information_criteria, r2_score, rmse_eq_s1
+    from memplug.fit_results import load_result
+
+    rows = []
+    for r in results:
+        ds = load_result(r["files"]["netcdf"])
+        w = ds["in_window"].values.astype(bool)
+        fit, data = ds["F_fit"].values[w], ds["F_target"].values[w]
+        n, k = int(fit.size), int(ds.sizes["param"])
+        ssr = float(np.sum((fit - data) ** 2))
+        aic, bic = information_criteria(ssr, n, k) if math.isfinite(ssr) else (math.nan, math.nan)
+        rows.append({
+            "state": r["state"], "closure": r["closure"], "optimizer": r["optimizer"],
+            "k": k, "n": n, "loss": float(r["loss"]), "ssr": ssr, "r2": r2_score(fit, data),
+            "rmse": rmse_eq_s1(fit, data) if math.isfinite(ssr) else math.nan,
+            "aic": aic, "bic": bic,
+        })  # fmt: skip
+    for row in rows:
+        same = [o for o in rows if o["state"] == row["state"] and o["n"] == row["n"]]
+        for c in ("aic", "bic"):
+            best = min((o[c] for o in same if math.isfinite(o[c])), default=math.nan)
+            ok = math.isfinite(row[c]) and math.isfinite(best)
+            row[f"delta_{c}"] = row[c] - best if ok else math.nan
+    return rows
+
+
+def comparison_table(rows: list[dict[str, Any]]):
+    """The rich table of :func:`comparison` (the best closure of a state has ΔAIC = 0); the state
+    and optimizer columns only when they vary."""
+    from rich.table import Table
+
+    keys = [c for c in ("state", "optimizer") if len({r[c] for r in rows}) > 1]
+    keys.insert(1 if "state" in keys else 0, "closure")
+    title = "memplug compare" + (f": {rows[0]['state']}" if "state" not in keys and rows else "")
+    table = Table(title=title, caption="AIC, BIC: compare only Δ within a state (same n)")
+    heads = {"k": "k", "n": "n", "loss": "loss", "r2": "R²", "rmse": "RMSE S1", "aic": "AIC",
+             "bic": "BIC", "delta_aic": "ΔAIC", "delta_bic": "ΔBIC"}  # fmt: skip
+    fmt = {"k": "{:d}", "n": "{:d}", "loss": "{:.3e}", "r2": "{:.5f}", "rmse": "{:.3e}",
+           "aic": "{:.1f}", "bic": "{:.1f}", "delta_aic": "{:.1f}",
+           "delta_bic": "{:.1f}"}  # fmt: skip
+    for col in keys:
+        table.add_column(col, justify="left")
+    for col in heads.values():
+        table.add_column(col, justify="right")
+    for row in rows:
+        nan = [isinstance(row[c], float) and math.isnan(row[c]) for c in heads]
+        cells = ["-" if bad else fmt[c].format(row[c]) for c, bad in zip(heads, nan, strict=True)]
+        table.add_row(*(row[c] for c in keys), *cells)
+    return table
+
+
+def comparison_csv(rows: list[dict[str, Any]]) -> str:
+    """:func:`comparison` rows as CSV text: a header (:data:`COMPARISON_COLUMNS`), then the rows
+    at full precision."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COMPARISON_COLUMNS)
+    for row in rows:
+        values = map(row.get, COMPARISON_COLUMNS)
+        writer.writerow([repr(v) if isinstance(v, float) else v for v in values])
+    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,7 +417,11 @@ def run_command(
     compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit a closure to the dynamics of each selected state (paper Eq. 7) and write results."""
-    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T, compile_cache)
+    _, states = _prepare(
+        out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T,
+        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
+        scheduler=scheduler,
+    )  # fmt: skip
     jobs = make_jobs(
         states, [closure], [optimizer], dataset=dataset, target=target, init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
@@ -294,18 +443,29 @@ def compare_command(
     compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit several closures (and/or optimizers) to the same states: one table and one figure."""
-    cl, op = _split(closures), _split(optimizers)
-    _, states = _prepare(out, budget, workers, cl, op, dataset, state, potential, rho, T, compile_cache)
+    cl, op = _split(closures, "--closures"), _split(optimizers, "--optimizers")
+    _, states = _prepare(
+        out, budget, workers, cl, op, dataset, state, potential, rho, T,
+        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
+        scheduler=scheduler,
+    )  # fmt: skip
     jobs = make_jobs(
         states, cl, op, dataset=dataset, target=target, init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
         solver_n=solver_n, dynamics=dynamics, out=str(out), resume=resume,
     )  # fmt: skip
     results = execute(jobs, workers=workers, scheduler=scheduler, title="memplug compare")
-    write_json(out / "compare.json", results)
-    from memplug.cli.fit_figures import compare_figure
+    rows = comparison(results)
+    from memplug.cli.app import console
+    from memplug.cli.fit_figures import compare_figures
+    from memplug.io import atomic_write_text
 
-    compare_figure(results, out / "compare.png")
+    console.print(comparison_table(rows))
+    write_json(out / "compare.json", [r | row for r, row in zip(results, rows, strict=True)])
+    atomic_write_text(out / "compare.csv", comparison_csv(rows))
+    figures = compare_figures(results, out, rows)
+    written = [out / "compare.csv", out / "compare.json", *figures]
+    console.print(f"wrote {', '.join(map(str, written))}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,12 +485,17 @@ def nexp_scan_command(
     compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """R² vs N_exp of Eq. 6 per state (paper Fig. 7: N_exp = 2 is the minimum)."""
+    values = _split(n_exp, "--n-exp")
     try:
-        ns = [int(v) for v in n_exp.split(",")]
+        ns = [int(v) for v in values]
     except ValueError:
         raise InputError(f"--n-exp {n_exp!r}: expected a comma list of integers") from None
     closures = [f"stretched:n_exp={n}" for n in ns]
-    _, states = _prepare(out, budget, workers, closures, [optimizer], dataset, state, potential, rho, T, compile_cache)
+    _, states = _prepare(
+        out, budget, workers, closures, [optimizer], dataset, state, potential, rho, T,
+        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
+        scheduler=scheduler,
+    )  # fmt: skip
     jobs = make_jobs(
         states, closures, [optimizer], dataset=dataset, target=target, init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
@@ -354,7 +519,11 @@ def mct_recovery_command(
     compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit F produced by M_mct through Eq. 5 and compare the fitted M with M_mct (paper SI Figs. S5-S6)."""
-    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T, compile_cache)
+    _, states = _prepare(
+        out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T,
+        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
+        scheduler=scheduler,
+    )  # fmt: skip
     jobs = make_jobs(
         states, [closure], [optimizer], dataset=dataset, target="mct", init="default", budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
@@ -381,7 +550,11 @@ def memory_vs_T_command(
     compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fitted M(t) against M_mct across the temperatures of one (potential, ρ) (paper Fig. 6)."""
-    _, states = _prepare(out, budget, workers, [closure], [optimizer], dataset, None, potential, rho, T, compile_cache)
+    _, states = _prepare(
+        out, budget, workers, [closure], [optimizer], dataset, None, potential, rho, T,
+        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
+        scheduler=scheduler,
+    )  # fmt: skip
     jobs = make_jobs(
         states, [closure], [optimizer], dataset=dataset, target="data", init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,

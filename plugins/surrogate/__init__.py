@@ -1,12 +1,15 @@
 """Built-in surrogate plugin: the statics → dynamics MLP (paper sec. II A, IV B).
 
 Registers the ``mlp`` surrogate and the ``memplug mlp train|evaluate|predict|figures`` commands
-through the same entry-point mechanism as any third-party plugin.
+through the same entry-point mechanism as any third-party plugin, and the fit target
+``--target mlp:model=DIR`` (:func:`memplug.plugins.surrogate.target.mlp_fit_target`) through
+:func:`memplug.fit.register_target` when this module is imported (targets have no hook yet).
 """
 
 from __future__ import annotations
 
 from memplug.hookspecs import hookimpl
+from memplug.plugins.surrogate import target as _target  # noqa: F401  (registers --target mlp)
 
 
 @hookimpl

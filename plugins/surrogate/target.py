@@ -10,16 +10,24 @@ statics are known) the MLP predicts it::
 ``context`` is a :class:`memplug.interfaces.Context` with ``k`` (the 100-point grid), ``S`` of shape
 ``(100, 2, 2)``, ``T``, ``rho`` and the potential in ``context.extra["potential"]`` (or passed as
 ``potential=``), as :func:`memplug.data.context_for` builds it.
+
+On the command line the same prediction is the fit target ``--target mlp:model=DIR``
+(:func:`mlp_fit_target`, registered with :func:`memplug.fit.register_target` when the plugin is
+imported, which the registry does before it resolves a target).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from memplug.errors import InputError
+from memplug.fit import Target, data_target, register_target
 
 from .mlp import MLPSurrogate
 
@@ -58,3 +66,45 @@ def mlp_target(
         memplug.InputError: wrong k grid, missing S/T/ρ/potential, NaN, or non-positive times.
     """
     return load_model(model).predict(context, t, potential=potential)
+
+
+@register_target("mlp")
+def mlp_fit_target(ds: Any, state: str, context: Any, model: str | None = None) -> Target:
+    """``--target mlp:model=DIR``: the MLP's F_s^{AA}, F_s^{BB}(k_p, t_i) for the state's statics.
+
+    The times t_i, the state's facts (T, ρ, T_mct, ...) and the context are those of the ``data``
+    target of the same state; only F, shape ``(n_t, 2)``, is the model's prediction, so a closure is
+    fitted to what the MLP says the dynamics of these statics are.
+
+    Args:
+        ds: the loaded dataset.
+        state: the state id.
+        context: its statics (:func:`memplug.data.context_for`).
+        model: directory written by ``memplug mlp train --out DIR``.
+
+    Raises:
+        memplug.InputError: no ``model=``, not a saved model, or statics the model cannot read.
+    """
+    if model is None or not str(model).strip():
+        raise InputError(
+            "--target mlp: expected model=DIR, a directory written by `memplug mlp train --out DIR`"
+        )
+    try:
+        surrogate = load_model(str(model))
+    except InputError as exc:
+        raise InputError(f"--target mlp:model={model}: {exc}") from None
+    except Exception as exc:  # a truncated or foreign model.eqx
+        why = f"{type(exc).__name__}: {exc}"
+        raise InputError(f"--target mlp:model={model}: cannot load the model ({why})") from None
+    base = data_target(ds, state, context)
+    try:
+        F = surrogate.predict(context, base.t)
+    except InputError as exc:
+        raise InputError(f"--target mlp:model={model}: state {state}: {exc}") from None
+    if F.shape != base.F.shape or not np.all(np.isfinite(F)):
+        raise InputError(
+            f"--target mlp:model={model}: state {state}: expected a finite prediction of shape "
+            f"{base.F.shape}, got shape {F.shape}"
+        )
+    info = base.info | {"model": str(model)}
+    return dataclasses.replace(base, F=np.asarray(F, float), source=f"mlp:{model}", info=info)
