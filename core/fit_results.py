@@ -299,7 +299,12 @@ def plot_result(ds: xr.Dataset, png: str | os.PathLike) -> None:
         if "F_fit_lo" in ds:  # the uncertainty bands (NaN where not determined: left blank)
             axes[0].fill_between(t, ds["F_fit_lo"].values[:, i], ds["F_fit_hi"].values[:, i], color=c, alpha=0.25, lw=0)
         if "M_fit_lo" in ds:
-            axes[1].fill_between(ds["t_M"].values, ds["M_fit_lo"].values[:, i, i], ds["M_fit_hi"].values[:, i, i],
+            m = ds["M_fit"].values[:, i, i]
+            lo = ds["M_fit_lo"].values[:, i, i]
+            if np.all(np.diagonal(ds["M_fit"].values, axis1=1, axis2=2) > 0):  # log axis (below):
+                # a band reaching below 0 is drawn down to the axis
+                lo = np.where(np.isnan(lo) | (lo > 0), lo, 0.1 * m.min())
+            axes[1].fill_between(ds["t_M"].values, lo, ds["M_fit_hi"].values[:, i, i],
                                  color=c, alpha=0.25, lw=0, label=f"{_band_label(ds)} band")
         if "M_reference" in ds:
             axes[1].plot(ds["t_M"].values, ds["M_reference"].values[:, i, i], "--", color=c, label=f"M^{sp}{sp} MCT")
