@@ -20,6 +20,7 @@ exactly the same θ and loss as an uninterrupted run with the same seed.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -379,6 +380,25 @@ def compiled_for(key: tuple, build: Callable[[], tuple[Callable, Callable, Calla
     return fns
 
 
+NORMALISATIONS = ("unit", "paper")
+
+
+def normalisation_scale(context: Context, normalisation: str) -> np.ndarray:
+    """F_s^{αα}(0) of a normalisation, shape ``(s,)``: ``unit`` → 1 (the dataset's F_s, F(0) = 1);
+    ``paper`` → S^{αα}(k_p) (paper Eq. 1 multiplies the self part by S^{αα}(k_p)), interpolated
+    on the statics' k grid. The memory equation is linear in F, so the scaled F is the solution
+    with F(0) = S^{αα}(k_p) and the same kernel."""
+    s = context.n_species
+    if normalisation == "unit":
+        return np.ones(s)
+    if normalisation != "paper":
+        raise InputError(f"--normalisation: expected unit or paper, got {normalisation!r}")
+    if context.S is None or context.k is None or context.k_peak is None:
+        raise InputError("--normalisation paper: the statics have no S(k) and k_peak to take S^{αα}(k_p) from")
+    S = np.asarray(context.S, float).reshape(len(context.k), s, s)
+    return np.array([float(np.interp(context.k_peak, context.k, S[:, a, a])) for a in range(s)])
+
+
 class FitProblem:
     """Loss (Eq. 7) of a closure against a target, on the unconstrained parameter vector u.
 
@@ -399,9 +419,19 @@ class FitProblem:
         t_min: float | None = None,
         t_max: float | None = None,
         N: int = 16,
+        normalisation: str = "unit",
     ):
         if lasso < 0 or not math.isfinite(lasso):
             raise InputError(f"--lasso: expected a finite value >= 0, got {lasso}")
+        if isinstance(N, bool) or not isinstance(N, int | np.integer) or N < 1:
+            raise InputError(f"--solver-n: expected a positive integer, got {N!r}")
+        self.normalisation = normalisation
+        self.scale = normalisation_scale(target.context, normalisation)
+        if normalisation != "unit":
+            target = dataclasses.replace(
+                target, F=np.asarray(target.F, float) * self.scale,
+                info=target.info | {"normalisation": normalisation, "F0": self.scale.tolist()},
+            )  # fmt: skip
         self.closure, self.target, self.lasso = closure, target, float(lasso)
         self.context = target.context
         keep = np.ones(len(target.t), bool)
@@ -423,12 +453,13 @@ class FitProblem:
         self.dim = self.space.dim
         self._t = jnp.asarray(self.t)
         self._F = jnp.asarray(self.F_target)
+        self._batch_size: dict[str, int] = {}
         # Compiled functions are shared by problems with the same closure, statics, solver and λ₁:
         # the target's times and values are arguments, so another target (noise, another window of
         # the same length, a resumed fit) reuses the compiled code.
         key = (
             closure.spec(), type(closure).__qualname__, self.context.fingerprint(),
-            self.lasso, self.solver, tuple(self.space.labels()),
+            self.lasso, self.solver, tuple(self.space.labels()), tuple(self.scale.tolist()),
         )  # fmt: skip
         _compilation_cache_from_env()
         self._batch_loss, self._batch_value_and_grad, self._outputs_jit = compiled_for(
@@ -453,7 +484,7 @@ class FitProblem:
         the solve status."""
         sol = self.solve(u)
         F = sol.interpolate(self._t if t is None else t)
-        return jnp.diagonal(F, axis1=-2, axis2=-1), sol.status
+        return jnp.diagonal(F, axis1=-2, axis2=-1) * self.scale, sol.status
 
     def _loss(self, u, t, F_target):
         F, status = self.predict(u, t)
@@ -469,7 +500,7 @@ class FitProblem:
 
     def _outputs(self, u, t, t_M):
         sol = self.solve(u)
-        F = jnp.diagonal(sol.interpolate(t), axis1=-2, axis2=-1)
+        F = jnp.diagonal(sol.interpolate(t), axis1=-2, axis2=-1) * self.scale
         return F, sol.interpolate(t_M, which="M"), sol.status
 
     def outputs(self, x: np.ndarray, t: np.ndarray | None = None, t_M: np.ndarray | None = None):
@@ -481,15 +512,29 @@ class FitProblem:
         return np.asarray(F), np.asarray(M), int(status)
 
     # -- NumPy-facing --------------------------------------------------------------------------
-    def evaluate(self, U: np.ndarray) -> np.ndarray:
-        """Losses of a population ``U`` of shape ``(P, dim)``: one jitted, vmapped call."""
+    def _chunked(self, fn, U: np.ndarray, kind: str):
+        """``fn`` over the rows of ``U`` in batches of one fixed size (the first population size
+        seen for ``kind``), the last one padded by repeating its first row: a population that grows
+        (IPOP restarts double it) reuses the compiled code instead of compiling a new shape."""
         U = np.atleast_2d(np.asarray(U, float))
-        return np.asarray(self._batch_loss(jnp.asarray(U), self._t, self._F))
+        size = self._batch_size.setdefault(kind, U.shape[0])
+        outs = []
+        for a in range(0, U.shape[0], size):
+            part = U[a : a + size]
+            n = part.shape[0]
+            if n < size:
+                part = np.concatenate([part, np.repeat(part[:1], size - n, axis=0)])
+            out = fn(jnp.asarray(part), self._t, self._F)
+            outs.append(jax.tree.map(lambda v, n=n: np.asarray(v)[:n], out))
+        return jax.tree.map(lambda *v: np.concatenate(v), *outs)
+
+    def evaluate(self, U: np.ndarray) -> np.ndarray:
+        """Losses of a population ``U`` of shape ``(P, dim)``: jitted, vmapped calls of one batch size."""
+        return self._chunked(self._batch_loss, U, "loss")
 
     def evaluate_with_grad(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        U = np.atleast_2d(np.asarray(U, float))
-        f, g = self._batch_value_and_grad(jnp.asarray(U), self._t, self._F)
-        return np.asarray(f), np.asarray(g)
+        f, g = self._chunked(self._batch_value_and_grad, U, "grad")
+        return f, g
 
     def vector(self, theta: dict[str, Any]) -> np.ndarray:
         """The unconstrained vector of physical parameters ``theta``."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -33,6 +34,11 @@ from memplug.fit_results import FitResult, load_result, result_summary, save_res
 #: σ0 of the paper (start from M_mct) and of a start from a closure's generic default.
 PAPER_SIGMA0 = 5e-4
 DEFAULT_START_SIGMA0 = 0.3
+#: Default budget of the main optimizer: evaluations per free parameter of the closure.
+BUDGET_PER_PARAMETER = 400
+#: Gradient evaluations of the L-BFGS polish stage: a fixed part plus this many per parameter.
+POLISH_BUDGET = (50, 10)
+POLISH_METHODS = ("lbfgs", "none")
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,13 @@ class FitJob:
     Eq. 5, F' + Ω²F + M*F' = 0, which cannot follow the ballistic start of MD data: measured R² 0.5
     against 0.9998 for Newtonian on WCA ρ = 1.2, T = 10 with the same budget). ``out`` is the results directory (``None``: nothing is
     written, no checkpoint).
+
+    ``budget`` counts loss evaluations of the main optimizer; ``None`` is ``BUDGET_PER_PARAMETER``
+    × the closure's number of parameters. ``polish`` (``lbfgs``, the default, or ``none``) runs
+    L-BFGS through the solver from the optimizer's best point (its own budget: ``POLISH_BUDGET``
+    gradient evaluations), a separate stage reported as such. ``normalisation`` is ``unit``
+    (F_s(0) = 1, the dataset's) or ``paper`` (Eq. 1: F_s^{αα}(0) = S^{αα}(k_p), which weights the
+    species and states by S^{αα}(k_p)² in Eq. 7 and R²).
     """
 
     state: str
@@ -55,7 +68,7 @@ class FitJob:
     dataset: str = "default"
     target: str = "data"
     init: str = "default"
-    budget: int = 20_000
+    budget: int | None = None
     target_loss: float = 1e-6
     seed: int = 0
     sigma0: float | None = None
@@ -64,6 +77,8 @@ class FitJob:
     t_max: float | None = None
     solver_n: int = 16
     dynamics: str = "newtonian"
+    polish: str = "lbfgs"
+    normalisation: str = "unit"
     mct_reference: bool = False
     out: str | None = None
     resume: bool = False
@@ -90,14 +105,16 @@ class FitJob:
         d.pop("target_loss")
         return d
 
-    def settings(self, init_note: str | None = None) -> FitSettings:
+    def settings(self, init_note: str | None = None, dim: int | None = None) -> FitSettings:
         """Stopping rules; σ0 defaults to the paper's 5e-4 when the start is already a fit (M_mct
-        or a previous result) and to 0.3 when it is the closure's generic default, far from the data."""
+        or a previous result) and to 0.3 when it is the closure's generic default, far from the
+        data; the budget defaults to ``BUDGET_PER_PARAMETER`` × ``dim``."""
         sigma0 = self.sigma0
         if sigma0 is None:
             near = (init_note or self.init) not in ("default",) and not (init_note or "").startswith("default")
             sigma0 = PAPER_SIGMA0 if near else DEFAULT_START_SIGMA0
-        return FitSettings(budget=self.budget, target_loss=self.target_loss, seed=self.seed, sigma0=sigma0)
+        budget = self.budget if self.budget is not None else BUDGET_PER_PARAMETER * max(int(dim or 1), 1)
+        return FitSettings(budget=budget, target_loss=self.target_loss, seed=self.seed, sigma0=sigma0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,8 +232,63 @@ def prepare(job: FitJob, ds=None):
     reg = get_registry()
     closure = reg.create("closures", job.closure)
     optimizer = reg.create("optimizers", job.optimizer)
-    problem = FitProblem(closure, target, lasso=job.lasso, t_min=job.t_min, t_max=job.t_max, N=job.solver_n)
+    if job.polish not in POLISH_METHODS:
+        raise InputError(f"--polish: expected {' or '.join(POLISH_METHODS)}, got {job.polish!r}")
+    problem = FitProblem(
+        closure, target, lasso=job.lasso, t_min=job.t_min, t_max=job.t_max, N=job.solver_n,
+        normalisation=job.normalisation,
+    )  # fmt: skip
     return problem, optimizer
+
+
+def polish(problem: FitProblem, outcome, job: FitJob, out: Path | None, callback=None):
+    """The polish stage: L-BFGS (optax, gradients through the solver) from the main optimizer's
+    best point. Returns the outcome of the whole fit: the better of the two points, the summed
+    evaluations and history, and ``stages`` (one dict per stage: name, loss, evaluations, stop reason).
+    """
+    stages = [{"stage": job.optimizer, "loss": outcome.loss, "evaluations": outcome.evaluations,
+               "stop_reason": outcome.stop_reason}]  # fmt: skip
+    if job.polish == "none" or not np.isfinite(outcome.loss) or problem.dim == 0:
+        return _with_stages(outcome, stages)
+    from memplug.registry import get_registry
+
+    lbfgs = get_registry().create("optimizers", "gradient:method=lbfgs")
+    budget = POLISH_BUDGET[0] + POLISH_BUDGET[1] * problem.dim
+    settings = FitSettings(budget=budget, target_loss=job.target_loss, seed=job.seed, sigma0=1.0)
+    checkpoint = out / "checkpoints" / f"{job.stem()}.polish.ckpt" if out is not None else None
+    try:
+        second = run_fit(
+            problem, lbfgs, outcome.x, settings, checkpoint=checkpoint, resume=job.resume,
+            key=job.checkpoint_key() | {"stage": "polish", "start": np.asarray(outcome.x).tolist()},
+            callback=callback,
+        )  # fmt: skip
+    except InputError as exc:  # e.g. the start's gradient is not finite: keep the first stage
+        stages.append({"stage": "lbfgs polish", "loss": math.inf, "evaluations": 0, "stop_reason": str(exc)})
+        return _with_stages(outcome, stages)
+    stages.append({"stage": "lbfgs polish", "loss": second.loss, "evaluations": second.evaluations,
+                   "stop_reason": second.stop_reason})  # fmt: skip
+    better = second if second.loss < outcome.loss else outcome
+    hist2 = np.asarray(second.history, float).copy()
+    if hist2.size:
+        hist2[:, 0] += outcome.generations
+        hist2[:, 1] += outcome.evaluations
+        hist2[:, 2] = np.minimum(hist2[:, 2], outcome.loss)
+        hist2[:, 4] += outcome.elapsed
+    merged = dataclasses.replace(
+        outcome, x=np.asarray(better.x, float), loss=float(min(second.loss, outcome.loss)),
+        evaluations=outcome.evaluations + second.evaluations,
+        generations=outcome.generations + second.generations,
+        history=np.concatenate([np.asarray(outcome.history, float).reshape(-1, hist2.shape[1]), hist2])
+        if hist2.size else outcome.history,
+        stop_reason=f"{outcome.stop_reason}; polish: {second.stop_reason}",
+        elapsed=outcome.elapsed + second.elapsed,
+    )  # fmt: skip
+    return _with_stages(merged, stages)
+
+
+def _with_stages(outcome, stages: list[dict[str, Any]]):
+    outcome.stages = stages  # FitOutcome is a plain dataclass: carried to build_result
+    return outcome
 
 
 def run_job(job: FitJob, callback: Callable[[Progress], None] | None = None, ds=None) -> dict[str, Any]:
@@ -233,13 +305,20 @@ def run_job(job: FitJob, callback: Callable[[Progress], None] | None = None, ds=
             return result_summary(done) | {"files": {"netcdf": str(result_path)}, "reused": True}
     problem, optimizer = prepare(job, ds)
     x0, init_note, M_ref = initial_vector(problem, job.init)
-    settings = job.settings(init_note)
+    settings = job.settings(init_note, problem.dim)
     checkpoint = out / "checkpoints" / f"{job.stem()}.ckpt" if out is not None else None
     outcome = run_fit(
         problem, optimizer, x0, settings,
         checkpoint=checkpoint, resume=job.resume, key=job.checkpoint_key(), callback=callback,
     )  # fmt: skip
+    outcome = polish(problem, outcome, job, out, callback)
     result = build_result(problem, outcome, job, init_note, M_ref)
+    result.info = dict(result.info) | {
+        "stages": outcome.stages, "normalisation": problem.normalisation,
+        "F0": problem.scale.tolist(), "budget": settings.budget,
+    }  # fmt: skip
+    if len(outcome.stages) > 1:
+        result.optimizer = f"{job.optimizer} + lbfgs polish"
     files = save_result(result, result_path, plot=job.plot) if result_path is not None else {}
     return result.summary() | {"files": {k: str(v) for k, v in files.items()}, "reused": False}
 

@@ -136,7 +136,7 @@ def test_result_files(tmp_path):
     job = FitJob(
         state=state(), closure="double-stretched", optimizer=f"cmaes:popsize={POP}",
         dataset=dataset_file(tmp_path), target=eq8_spec(), budget=4 * POP, target_loss=0.0,
-        seed=4, solver_n=8, out=str(tmp_path / "out"),
+        seed=4, solver_n=8, out=str(tmp_path / "out"), polish="none",
     )  # fmt: skip
     r = run_job(job)
     files = {k: tmp_path / "out" / f"{job.stem()}.{k}" for k in ("nc", "json", "png")}

@@ -33,7 +33,8 @@ def ds_file(tmp_path_factory):
 def fit_args(ds_file, out, *extra):
     return [
         "run", "--dataset", ds_file, "--state", state(), "--target", eq8_spec(),
-        "--optimizer", "cmaes:popsize=8", "--solver-n", "8", "--seed", "3", "--out", str(out), *extra,
+        "--optimizer", "cmaes:popsize=8", "--solver-n", "8", "--seed", "3", "--out", str(out),
+        "--polish", "none", *extra,  # the polish stage is tested in test_fit_strategy.py
     ]  # fmt: skip
 
 
@@ -48,7 +49,9 @@ def fit_args(ds_file, out, *extra):
         (["--budget", "-5"], "--budget: expected a positive number"),
         (["--out", "{file}/sub"], "cannot write there"),
         (["--T", "abc"], "--T 'abc': expected a number"),
-        (["--target", "nope"], "--target: unknown target 'nope'; available: data, mct, synthetic"),
+        (["--target", "nope"], "--target: unknown target 'nope'; available: data, mct, mlp, synthetic"),
+        (["--polish", "bfgs"], "--polish: expected lbfgs or none, got 'bfgs'"),
+        (["--normalisation", "max"], "--normalisation: expected unit or paper, got 'max'"),
         (["--compile-cache", "{file}/sub"], "--compile-cache"),
     ],
 )

@@ -143,7 +143,7 @@ def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[di
     )
     with Progress(*columns, console=console, transient=False) as progress:
         tasks = [
-            progress.add_task(f"{j.state} {j.closure} {j.optimizer}", total=j.budget, gen=0, loss="-", start=True)
+            progress.add_task(f"{j.state} {j.closure} {j.optimizer}", total=_bar_total(j), gen=0, loss="-", start=True)
             for j in jobs
         ]
 
@@ -151,7 +151,8 @@ def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[di
             progress.update(tasks[i], completed=p.evaluations, gen=p.generation, loss=f"{p.best_loss:.3e}")
 
         def on_done(i, r):
-            progress.update(tasks[i], completed=jobs[i].budget, gen=r["generations"], loss=f"{r['loss']:.3e}")
+            progress.update(tasks[i], completed=r["evaluations"], total=r["evaluations"], gen=r["generations"],
+                            loss=f"{r['loss']:.3e}")  # fmt: skip
 
         results = run_jobs(jobs, workers=workers, scheduler=scheduler, on_progress=on_progress, on_done=on_done)
     console.print(results_table(results, title=f"{title} ({time.perf_counter() - t0:.1f} s)"))
@@ -186,6 +187,29 @@ def results_table(results: list[dict[str, Any]], title: str):
             r["stop_reason"] + (" (reused)" if r.get("reused") else ""), pinned(r), flags(r),
         )  # fmt: skip
     return table
+
+
+def check_stages(polish: str, normalisation: str) -> None:
+    """--polish and --normalisation before any fit starts (a Dask fan-out would fail late)."""
+    from memplug.fit import NORMALISATIONS
+    from memplug.fit_jobs import POLISH_METHODS
+
+    if polish not in POLISH_METHODS:
+        raise InputError(f"--polish: expected {' or '.join(POLISH_METHODS)}, got {polish!r}")
+    if normalisation not in NORMALISATIONS:
+        raise InputError(f"--normalisation: expected {' or '.join(NORMALISATIONS)}, got {normalisation!r}")
+
+
+def _bar_total(job) -> int:
+    """The progress bar's length: the job's budget, or the default budget for the closure's number
+    of parameters in a binary mixture (the fit itself uses its statics' count), plus the polish."""
+    from memplug.fit_jobs import BUDGET_PER_PARAMETER, POLISH_BUDGET
+    from memplug.model import default_context
+    from memplug.registry import get_registry
+
+    dim = get_registry().create("closures", job.closure).space(default_context()).dim
+    main = job.budget if job.budget is not None else BUDGET_PER_PARAMETER * max(dim, 1)
+    return int(main + (POLISH_BUDGET[0] + POLISH_BUDGET[1] * dim if job.polish != "none" else 0))
 
 
 def make_jobs(states, closures, optimizers, **common) -> list:
@@ -236,7 +260,19 @@ _TARGET = typer.Option(
     "model) or another plugin's target.",
 )  # fmt: skip
 _INIT = typer.Option("default", "--init", help="default, mct (fit the closure to M_mct first) or a previous result .nc.")
-_BUDGET = typer.Option(6000, "--budget", help="Loss evaluations per fit (a gradient evaluation counts as one).")
+_BUDGET = typer.Option(
+    None, "--budget",
+    help="Loss evaluations of the main optimizer per fit (a gradient evaluation counts as one). "
+    "Default: 400 × the closure's number of parameters.",
+)  # fmt: skip
+_POLISH = typer.Option(
+    "lbfgs", "--polish",
+    help="lbfgs: polish the optimizer's best point with L-BFGS through the solver (a separate stage); none.",
+)  # fmt: skip
+_NORM = typer.Option(
+    "unit", "--normalisation",
+    help="unit: F_s(0) = 1 (the dataset's); paper: F_s^aa(0) = S^aa(k_p) (paper Eq. 1), weighting Eq. 7 and R² by S².",
+)  # fmt: skip
 _TLOSS = typer.Option(1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this.")
 _SEED = typer.Option(0, "--seed", help="Seed of every stochastic step.")
 _SIGMA = typer.Option(
@@ -302,7 +338,7 @@ def _prepare(
     from memplug.fit import enable_compilation_cache
 
     enable_compilation_cache(compile_cache)
-    if budget <= 0:
+    if budget is not None and budget <= 0:
         raise InputError(f"--budget: expected a positive number of evaluations, got {budget}")
     if workers < 0:
         raise InputError(f"--workers: expected >= 0, got {workers}")
@@ -412,6 +448,7 @@ def run_command(
     target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
     seed: int = _SEED, sigma0: float | None = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
     t_max: float = _TMAX, solver_n: int = _N, dynamics: str = _DYN,
+    polish: str = _POLISH, normalisation: str = _NORM,
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
     compile_cache: Path | None = _CACHE,
@@ -422,10 +459,12 @@ def run_command(
         compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
         scheduler=scheduler,
     )  # fmt: skip
+    check_stages(polish, normalisation)
     jobs = make_jobs(
         states, [closure], [optimizer], dataset=dataset, target=target, init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
-        solver_n=solver_n, dynamics=dynamics, out=str(out), resume=resume,
+        solver_n=solver_n, dynamics=dynamics, polish=polish, normalisation=normalisation,
+        out=str(out), resume=resume,
     )  # fmt: skip
     results = execute(jobs, workers=workers, scheduler=scheduler, title=f"memplug run: {closure} with {optimizer}")
     write_json(out / "summary.json", results)
@@ -438,6 +477,7 @@ def compare_command(
     target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
     seed: int = _SEED, sigma0: float | None = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
     t_max: float = _TMAX, solver_n: int = _N, dynamics: str = _DYN,
+    polish: str = _POLISH, normalisation: str = _NORM,
     out: Path = typer.Option(Path("results/compare"), "--out", help="Results directory."),
     resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
     compile_cache: Path | None = _CACHE,
@@ -449,10 +489,12 @@ def compare_command(
         compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
         scheduler=scheduler,
     )  # fmt: skip
+    check_stages(polish, normalisation)
     jobs = make_jobs(
         states, cl, op, dataset=dataset, target=target, init=init, budget=budget,
         target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
-        solver_n=solver_n, dynamics=dynamics, out=str(out), resume=resume,
+        solver_n=solver_n, dynamics=dynamics, polish=polish, normalisation=normalisation,
+        out=str(out), resume=resume,
     )  # fmt: skip
     results = execute(jobs, workers=workers, scheduler=scheduler, title="memplug compare")
     rows = comparison(results)

@@ -1,0 +1,92 @@
+"""The default fitting strategy: CMA-ES with IPOP restarts, the L-BFGS polish stage, the budget
+per parameter, and the paper's normalisation F_s^{αα}(0) = S^{αα}(k_p) (Eq. 1). Small synthetic
+targets of tests/fit_support.py (Eq. 8 made by the same solver settings the fit uses)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from fit_support import dataset, dataset_file, eq8_spec, perturbed, problem, state
+
+from memplug.data import context_for
+from memplug.errors import InputError
+from memplug.fit import FitProblem, FitSettings, make_target, normalisation_scale, run_fit
+from memplug.fit_jobs import BUDGET_PER_PARAMETER, POLISH_BUDGET, FitJob, polish, run_job
+from memplug.registry import get_registry
+
+POP = 8
+
+
+def test_ipop_restarts_a_stalled_run_with_twice_the_population_and_keeps_the_best():
+    """A run that stops improving (patience 3 generations, rtol 1e-4) is restarted from x0 with a
+    doubled population; the best point over the runs is the result and the stop reason says so."""
+    prob, x_true = problem()
+    opt = get_registry().create("optimizers", f"cmaes:popsize={POP},patience=3,restarts=2,rtol=0.5")
+    out = run_fit(prob, opt, perturbed(x_true, 0.3), FitSettings(budget=60 * POP, target_loss=0.0, seed=3))
+    runs = opt.runs
+    assert len(runs) == 3  # rtol = 0.5: every run "stalls" quickly; 2 restarts, then it stops
+    assert [r["popsize"] for r in runs] == [POP, 2 * POP, 4 * POP]
+    assert runs[1]["sigma0"] == pytest.approx(0.3)  # σ = max(σ0 = 5e-4, 0.3) after a restart
+    assert out.loss == pytest.approx(min(r["best"] for r in runs))
+    assert "3 CMA-ES runs (IPOP)" in out.stop_reason and "optimizer stopped" in out.stop_reason
+    with pytest.raises(InputError, match="restarts"):
+        get_registry().create("optimizers", "cmaes:restarts=-1")
+
+
+def test_polish_stage_improves_on_cmaes_and_is_reported():
+    """CMA-ES with a tiny budget (it ends far from the optimum), then L-BFGS through the solver
+    from its best point: the outcome keeps both stages, the better point and the summed counts."""
+    prob, x_true = problem(target=eq8_spec(noise=1e-3, seed=2))
+    job = FitJob(state=state(), optimizer=f"cmaes:popsize={POP}", budget=6 * POP, target_loss=0.0, seed=5)
+    first = run_fit(prob, get_registry().create("optimizers", job.optimizer), perturbed(x_true, 0.3),
+                    job.settings(dim=prob.dim))  # fmt: skip
+    out = polish(prob, first, job, None)
+    a, b = out.stages
+    assert a["stage"] == job.optimizer and b["stage"] == "lbfgs polish"
+    assert a["loss"] == first.loss and 0 < b["evaluations"] <= POLISH_BUDGET[0] + POLISH_BUDGET[1] * prob.dim
+    assert b["loss"] < 0.5 * first.loss  # far from the optimum, gradients gain a lot
+    assert out.loss == b["loss"] == pytest.approx(float(prob.loss(out.x)))
+    assert out.evaluations == first.evaluations + b["evaluations"]
+    assert out.history.shape[0] == first.history.shape[0] + out.generations - first.generations
+    assert "polish:" in out.stop_reason
+    none = polish(prob, first, FitJob(**{**job.__dict__, "polish": "none"}), None)
+    assert len(none.stages) == 1 and none.loss == first.loss
+
+
+def test_a_bad_polish_value_is_one_clear_error(tmp_path):
+    job = FitJob(state=state(), dataset=dataset_file(tmp_path), target=eq8_spec(), polish="bfgs", solver_n=8)
+    with pytest.raises(InputError, match="--polish: expected lbfgs or none"):
+        run_job(job)
+
+
+def test_default_budget_is_proportional_to_the_number_of_parameters():
+    job = FitJob(state="x")
+    assert job.settings(dim=12).budget == BUDGET_PER_PARAMETER * 12
+    assert job.settings(dim=27).budget == BUDGET_PER_PARAMETER * 27
+    assert FitJob(state="x", budget=100).settings(dim=12).budget == 100
+
+
+def test_paper_normalisation_scales_target_and_solution_by_S_aa_at_k_peak():
+    """Eq. 1: F_s^{αα}(k_p, 0) = S^{αα}(k_p). The memory equation is linear in F, so the fitted F is
+    the unit-normalised solution times S^{αα}(k_p); the loss weights species by S²."""
+    ds = dataset()
+    ctx = context_for(ds, state())
+    S = ctx.S.reshape(len(ctx.k), 2, 2)
+    expected = [np.interp(ctx.k_peak, ctx.k, S[:, a, a]) for a in range(2)]  # independent lookup
+    np.testing.assert_allclose(normalisation_scale(ctx, "paper"), expected, rtol=1e-12)
+    assert 0.3 < expected[0] < 4 and 0.05 < expected[1] < 2  # S^{AA}(k_p) of order 1, x_B-weighted BB
+    tgt = make_target(eq8_spec(), ds, state(), ctx)
+    clo = get_registry().create("closures", "double-stretched")
+    unit = FitProblem(clo, tgt, N=8)
+    paper = FitProblem(clo, tgt, N=8, normalisation="paper")
+    np.testing.assert_allclose(paper.F_target, unit.F_target * np.array(expected), rtol=1e-14)
+    x = unit.initial_vector()
+    F_unit, _, _ = unit.outputs(x, t=np.array([1e-6, 1.0]))
+    F_paper, _, _ = paper.outputs(x, t=np.array([1e-6, 1.0]))
+    np.testing.assert_allclose(F_paper, F_unit * np.array(expected), rtol=1e-12)
+    np.testing.assert_allclose(F_paper[0], expected, rtol=1e-4)  # F(0) = S^{αα}(k_p) (first grid point)
+    assert math.isfinite(float(paper.loss(x))) and float(paper.loss(x)) != float(unit.loss(x))
+    with pytest.raises(InputError, match="--normalisation"):
+        FitProblem(clo, tgt, N=8, normalisation="max")
