@@ -14,6 +14,7 @@ from memplug.plugins.closures.schematic_f1 import SchematicF1Closure
 from memplug.plugins.closures.schematic_f2 import SchematicF2Closure
 from memplug.plugins.closures.schematic_f12 import SchematicF12Closure
 from memplug.plugins.closures.stretched import StretchedClosure
+from memplug.plugins.closures.tabulated import TabulatedClosure
 
 BUILTIN_CLOSURES = (
     ExponentialClosure,
@@ -32,3 +33,5 @@ def register_closures(register):
         register(closure)
     # mode-coupling theory (its own module, mct.py):
     register(MCTClosure)
+    # a memory read from a file, e.g. the model-free inversion (tabulated.py):
+    register(TabulatedClosure)
