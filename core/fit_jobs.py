@@ -306,6 +306,10 @@ def run_job(job: FitJob, callback: Callable[[Progress], None] | None = None, ds=
     problem, optimizer = prepare(job, ds)
     x0, init_note, M_ref = initial_vector(problem, job.init)
     settings = job.settings(init_note, problem.dim)
+    if init_note != "default" and callable(getattr(optimizer, "add_start", None)):
+        # a second, independent start from the closure's default: a poor start (M_mct in its
+        # glass phase) cannot decide the result alone; the stop reason reports both runs
+        optimizer.add_start(problem.initial_vector(), DEFAULT_START_SIGMA0)
     checkpoint = out / "checkpoints" / f"{job.stem()}.ckpt" if out is not None else None
     outcome = run_fit(
         problem, optimizer, x0, settings,

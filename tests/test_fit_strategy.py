@@ -90,3 +90,51 @@ def test_paper_normalisation_scales_target_and_solution_by_S_aa_at_k_peak():
     assert math.isfinite(float(paper.loss(x))) and float(paper.loss(x)) != float(unit.loss(x))
     with pytest.raises(InputError, match="--normalisation"):
         FitProblem(clo, tgt, N=8, normalisation="max")
+
+
+def test_two_reasonable_starts_land_on_one_kernel_within_its_band():
+    """Synthetic Eq. 8 target with noise σ = 1e-3 (the truth is known): CMA-ES + polish from two
+    starts 0.5 away from the truth in different directions (unconstrained units), other seeds, give
+    the same M(t) within the Laplace band of either fit (on the times where the band is determined),
+    and the band covers the true kernel. (From the closure's generic default this budget is too
+    small: measured loss 7e-3 against 2.9e-4, with the uncertainty flagging 'not at a minimum'.)"""
+    import jax.numpy as jnp
+
+    from memplug.uncertainty import laplace
+
+    prob, x_true = problem(target=eq8_spec(noise=1e-3, seed=4))
+    job = FitJob(state=state(), optimizer=f"cmaes:popsize={POP}", budget=150 * POP, target_loss=0.0)
+    fits = []
+    for x0, seed in ((perturbed(x_true, 0.5, seed=8), 1), (perturbed(x_true, 0.5, seed=9), 2)):
+        opt = get_registry().create("optimizers", job.optimizer)
+        first = run_fit(prob, opt, x0, FitSettings(budget=job.budget, target_loss=0.0, seed=seed, sigma0=0.3))
+        fits.append(polish(prob, first, FitJob(**{**job.__dict__, "seed": seed}), None))
+    t_M = np.geomspace(prob.t[0], prob.t[-1], 60)
+    bands = [laplace(prob, f.x, t_M=t_M) for f in fits]
+    M_true = np.asarray(prob.closure.kernel(prob.theta(jnp.asarray(x_true)), prob.context)(jnp.asarray(t_M)))
+    for a, b in ((0, 1), (1, 0)):
+        u = bands[a]
+        ok = np.isfinite(u.M_lo) & np.isfinite(u.M_hi)
+        d = np.arange(2)
+        sel = ok[:, d, d]
+        assert sel.mean() > 0.5  # the band is determined over most of the window
+        other = bands[b].M[:, d, d][sel]
+        inside = (other >= u.M_lo[:, d, d][sel]) & (other <= u.M_hi[:, d, d][sel])
+        assert inside.mean() > 0.9, (a, inside.mean())
+        truth_in = (M_true[:, d, d][sel] >= u.M_lo[:, d, d][sel]) & (M_true[:, d, d][sel] <= u.M_hi[:, d, d][sel])
+        assert truth_in.mean() > 0.8, (a, truth_in.mean())
+    assert abs(fits[0].loss - fits[1].loss) < 0.1 * max(fits[0].loss, fits[1].loss)
+
+
+def test_a_second_start_is_run_and_reported_when_the_user_gives_one():
+    """add_start (used by run_job for --init mct or a result): one run per start, the budget
+    shared, the best start continued; the stop reason names the runs and the start that won."""
+    prob, x_true = problem()
+    bad = np.full_like(x_true, 3.0)  # far from the data
+    opt = get_registry().create("optimizers", f"cmaes:popsize={POP},restarts=0")
+    opt.add_start(perturbed(x_true, 0.2), 0.3)
+    out = run_fit(prob, opt, bad, FitSettings(budget=40 * POP, target_loss=0.0, seed=1, sigma0=5e-4))
+    runs = opt.runs
+    assert [r["start"] for r in runs] == [0, 1]
+    assert runs[1]["best"] < runs[0]["best"]  # the reasonable start wins
+    assert out.loss == runs[1]["best"] and "from 2 starts" in out.stop_reason and "(start 2)" in out.stop_reason

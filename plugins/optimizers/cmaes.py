@@ -75,6 +75,14 @@ class CMAES(Optimizer):
         self.es = None
         self.s: dict[str, Any] = {}
 
+    def add_start(self, x: np.ndarray, sigma: float) -> None:
+        """A further independent start (before :meth:`start`): the budget is shared between the
+        starts (one run each, at the base population, each capped at budget / number of starts),
+        then IPOP restarts continue from the start whose run did best. The fit loop adds the
+        closure's default start when the user's start is another (``--init mct`` or a result),
+        so a poor start (e.g. M_mct in its glass phase) cannot decide the result alone."""
+        self._extra_starts = [*getattr(self, "_extra_starts", []), (np.asarray(x, float), float(sigma))]
+
     def _new_run(self, x0: np.ndarray, sigma: float, popsize: int) -> None:
         import cma
 
@@ -96,15 +104,19 @@ class CMAES(Optimizer):
         opts.update(self.config["cma_options"] or {})
         self.es = cma.CMAEvolutionStrategy(np.asarray(x0, float), float(sigma), opts)
         self.s["run_best"] = []  # best loss of this run after each generation
-        self.s["runs"].append({"popsize": int(self.es.popsize), "sigma0": float(sigma), "best": math.inf})
+        self.s["run_evals"] = 0
+        self.s["runs"].append({"popsize": int(self.es.popsize), "sigma0": float(sigma), "best": math.inf,
+                               "start": len(self.s["runs"]) if len(self.s["runs"]) < len(self.s["starts"])
+                               else self.s["best_start"]})  # fmt: skip
 
     def start(self, x0: np.ndarray, *, sigma0: float, seed: int, budget: int) -> None:
         n = len(np.atleast_1d(x0))
         pop = int(self.config["popsize"] or max(4 + int(3 * math.log(max(n, 1))), 32))
+        starts = [(np.asarray(x0, float), float(sigma0)), *getattr(self, "_extra_starts", [])]
         self.s = {
             "x0": np.asarray(x0, float), "sigma0": float(sigma0), "budget": int(budget), "n": n,
             "randn": _Normal(seed), "runs": [], "best_x": np.asarray(x0, float), "best_f": math.inf,
-            "done": False,
+            "done": False, "starts": starts, "base_popsize": pop, "best_start": 0,
         }  # fmt: skip
         self._new_run(x0, sigma0, pop)
 
@@ -136,14 +148,24 @@ class CMAES(Optimizer):
         if safe[i] < _WORST and safe[i] < self.s["best_f"]:
             self.s["best_x"], self.s["best_f"] = X[i].copy(), float(safe[i])
         self.s["run_best"].append(run["best"])
+        self.s["run_evals"] += len(X)
+        starts, runs = self.s["starts"], self.s["runs"]
         pycma_stop = {k: v for k, v in dict(self.es.stop()).items() if k != "maxfevals"}
-        if pycma_stop or self._stalled():
-            if len(self.s["runs"]) <= int(self.config["restarts"]):
-                sigma = max(self.s["sigma0"], self.RESTART_SIGMA)
-                self._new_run(self.s["x0"], sigma, 2 * self.popsize)
-            else:
-                self.s["done"] = True
-                self.stop_reason = ", ".join(sorted(pycma_stop)) or "stalled"
+        share_spent = len(runs) < len(starts) and self.s["run_evals"] >= self.s["budget"] / len(starts)
+        if not (pycma_stop or self._stalled() or share_spent):
+            return
+        if len(runs) < len(starts):  # the next independent start, at the base population
+            x, sigma = starts[len(runs)]
+            self._new_run(x, sigma, self.s["base_popsize"])
+            return
+        if len(runs) == len(starts):
+            self.s["best_start"] = int(np.argmin([r["best"] for r in runs]))
+        if len(runs) - len(starts) < int(self.config["restarts"]):  # IPOP from the best start
+            x, sigma = starts[self.s["best_start"]]
+            self._new_run(x, max(sigma, self.RESTART_SIGMA), 2 * self.popsize)
+        else:
+            self.s["done"] = True
+            self.stop_reason = ", ".join(sorted(pycma_stop)) or "stalled"
 
     @property
     def runs(self) -> list[dict[str, Any]]:
@@ -157,7 +179,10 @@ class CMAES(Optimizer):
             return ""
         best = int(np.argmin([r["best"] for r in runs]))
         losses = ", ".join(f"{r['best']:.3g}" for r in runs)
-        return f"{len(runs)} CMA-ES runs (IPOP), best losses {losses}; best from run {best + 1}"
+        n_starts = len(self.s.get("starts", [None]))
+        starts = f" from {n_starts} starts" if n_starts > 1 else ""
+        return (f"{len(runs)} CMA-ES runs (IPOP){starts}, best losses {losses}; best from run {best + 1}"
+                f" (start {runs[best]['start'] + 1})")  # fmt: skip
 
     def best(self) -> tuple[np.ndarray, float]:
         f = self.s["best_f"]
