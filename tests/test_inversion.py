@@ -91,9 +91,9 @@ def errors(inv, M_true):
 
 
 def test_recovers_exponential_kernel(exp_case, exp_inverted):
-    """Noise-free exponential memory M = 300 exp(−30 t): measured max |ΔM| = 2.8 % of M(0) over
-    the reliable window (t = 0.005 … 0.22, where M falls to 1e-3 M(0)), median relative error
-    0.36 %; F reproduced to 4e-9."""
+    """Noise-free exponential memory M = 300 exp(−30 t): measured max |ΔM| = 3.0 % of M(0) over
+    the reliable window (t = 0.005 … 0.21, where M falls to 2e-3 M(0)), median relative error
+    0.37 %; F reproduced to 4e-9."""
     t, F, M_true = exp_case
     inv = exp_inverted
     worst, median, _ = errors(inv, M_true)
@@ -106,8 +106,8 @@ def test_recovers_exponential_kernel(exp_case, exp_inverted):
 
 def test_recovers_two_channel_kernel_and_omega2(two_channel_case):
     """Noise-free two-channel memory: measured max |ΔM| = 0.13 % of M(0) from t = 0.0054 to 1000
-    (the fast decay, the plateau and its slow decay), max relative error 1.4 %, median 0.013 %.
-    With Ω² as an unknown (started 10 % off), the fitted Ω² matches the solve's k²T to 2e-8."""
+    (the fast decay, the plateau and its slow decay), max relative error 1.4 %, median 0.015 %.
+    With Ω² as an unknown (started 10 % off), the fitted Ω² matches the solve's k²T to 1.3e-6."""
     t, F, M_true = two_channel_case
     inv = invert_memory(t, F, OMEGA2)
     worst, median, _ = errors(inv, M_true)
@@ -126,11 +126,11 @@ def test_recovers_two_channel_kernel_and_omega2(two_channel_case):
 @pytest.mark.parametrize("seed", [1])
 def test_noise_degrades_gracefully(two_channel_case, seed):
     """Gaussian noise of level ε with the shape of a particle average, σ = ε (1 − F²) (the variance
-    of cos k·Δr over particles), ε = 1e-3 and 1e-2. Measured (seeds 1-3): max |ΔM| / M(0) = 0.036-
-    0.041 and 0.060-0.064, median relative error 0.5-0.6 % and 1.2-1.3 %, reliable window
-    0.02 … 470 and 0.07 … 220, true M inside the ±2σ band at 85-86 % and 84-89 % of the reliable
-    nodes, total variation of M over the window 0.99-1.01 and 1.13-1.14 times the true one (no
-    oscillating blow-up), estimated noise level σ̂/ε = 1.06-1.36 and 1.18-1.23."""
+    of cos k·Δr over particles), ε = 1e-3 and 1e-2. Measured (seeds 1-3): max |ΔM| / M(0) = 0.035-
+    0.041 and 0.052-0.057, median relative error 0.5-0.6 % and 1.3-1.6 %, reliable window
+    0.02 … 470 and 0.05 … 190-220, true M inside the ±2σ band at 84-85 % and 89-92 % of the
+    reliable nodes, total variation of M over the window 0.98-1.00 and 0.97-1.02 times the true
+    one (no oscillating blow-up), estimated noise level σ̂/ε = 1.05-1.36 and 1.12-1.17."""
     t, F, M_true = two_channel_case
     rng = np.random.default_rng(seed)
     worst = []
@@ -142,12 +142,24 @@ def test_noise_degrades_gracefully(two_channel_case, seed):
         truth = M_true(inv.t_M)
         inside = (truth >= inv.M_lo[:, 0]) & (truth <= inv.M_hi[:, 0])
         assert frac > 0.4 and inv.t_M[hi] > 100  # the plateau and the slow decay stay resolved
-        assert w < 0.15 and median < 0.03
+        assert w < 0.1 and median < 0.03
         assert inside[inv.reliable[:, 0]].mean() > 0.7
-        assert total_variation(inv.M[lo : hi + 1, 0]) < 1.3 * total_variation(truth[lo : hi + 1])
+        assert total_variation(inv.M[lo : hi + 1, 0]) < 1.2 * total_variation(truth[lo : hi + 1])
         assert inv.sigma[0] == pytest.approx(eps, rel=0.5)  # the noise level is estimated
         worst.append(w)
     assert worst[1] < 10 * worst[0]  # error grows at most like the noise
+
+
+def test_correlated_noise_model_widens_the_band(two_channel_case):
+    """The AR(1) noise model (``noise_correlation``) on the same data: λ does not fall and the band
+    widens (measured: λ 0.03 → 0.18, mean band width ×1.4 at ρ = 0.7, ε = 1e-3)."""
+    t, F, _ = two_channel_case
+    Fn = F + 1e-3 * (1 - F**2) * np.random.default_rng(7).standard_normal(F.size)
+    white = invert_memory(t, Fn, OMEGA2)
+    ar1 = invert_memory(t, Fn, OMEGA2, noise_correlation=0.7)
+    width = lambda inv: np.mean(inv.M_hi[:, 0] - inv.M_lo[:, 0])  # noqa: E731
+    assert ar1.lam[0] >= white.lam[0]
+    assert width(ar1) > 1.2 * width(white)
 
 
 # -- (c) the tabulated closure reproduces F -------------------------------------------------------
@@ -226,6 +238,8 @@ def test_bad_options_and_missing_file(tmp_path):
         invert_memory(t, F, 1.0, dynamics="lazy")
     with pytest.raises(InputError, match="omega2"):
         invert_memory(t, F, -1.0)
+    with pytest.raises(InputError, match="noise_correlation"):
+        invert_memory(t, F, 1.0, noise_correlation=1.0)
     with pytest.raises(InputError, match="not found"):
         TabulatedClosure(file=str(tmp_path / "missing.nc"))
     with pytest.raises(InputError, match="option file"):

@@ -3,6 +3,7 @@
     memplug kernel invert --state LJ-rho1.20-T0.810 [--dataset default] [--out memory.nc]
     memplug kernel invert --all --out memory-all.nc          # every equilibrated state, one file
     memplug kernel sum-rule --system ka-lj --rho 1.2 --T 0.81   # Ω_E² and M(0) from a small MD run
+    memplug kernel sum-rule --state LJ-rho1.20-T0.810           # ... against the inverted M(t₁/2)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class InvertOptions:
     n_nodes: int = 120
     rule: str = "evidence"
     sweeps: int = 3
+    noise_correlation: float = 0.0
 
 
 def invert_state(ds, state: str, opts: InvertOptions):
@@ -45,12 +47,13 @@ def invert_state(ds, state: str, opts: InvertOptions):
         return invert_memory(
             t, F, ctx.omega2_matrix(), dynamics=opts.dynamics, n_nodes=opts.n_nodes,
             fit_omega2=opts.omega2 == "fit", sweeps=opts.sweeps, rule=opts.rule,
+            noise_correlation=opts.noise_correlation,
         )
     except InputError as err:
         raise InputError(f"state {state}: {err}") from None
 
 
-def _check_options(dynamics: str, omega2: str, n_nodes: int, rule: str) -> InvertOptions:
+def _check_options(dynamics: str, omega2: str, n_nodes: int, rule: str, rho: float) -> InvertOptions:
     from memplug.plugins.inversion._regularise import RULES
     from memplug.plugins.inversion.invert import DYNAMICS
 
@@ -62,12 +65,14 @@ def _check_options(dynamics: str, omega2: str, n_nodes: int, rule: str) -> Inver
         raise InputError(f"--n-nodes {n_nodes}: expected 8..1000")
     if rule not in RULES or rule == "discrepancy":
         raise InputError(f"--rule {rule!r}: expected evidence, gcv or lcurve (the dataset carries no F errors)")
-    return InvertOptions(dynamics=dynamics, omega2=omega2, n_nodes=n_nodes, rule=rule)
+    if not 0 <= rho < 0.99:
+        raise InputError(f"--noise-correlation {rho}: expected 0 <= ρ < 0.99")
+    return InvertOptions(dynamics=dynamics, omega2=omega2, n_nodes=n_nodes, rule=rule, noise_correlation=rho)
 
 
 def _m0(inv, a: int) -> str:
     half = 0.5 * (inv.M_hi[0, a] - inv.M_lo[0, a])
-    return f"{inv.M[0, a]:.0f}±{half:.0f}"
+    return f"{inv.M[0, a]:.0f} ± {half:.0f}"
 
 
 @kernel_app.command("invert")
@@ -81,6 +86,9 @@ def invert_command(
     ),
     n_nodes: int = typer.Option(120, "--n-nodes", help="Nodes of M, log-spaced from t_1/2 to t_last."),
     rule: str = typer.Option("evidence", "--rule", help="λ by evidence (marginal likelihood), gcv or lcurve."),
+    noise_correlation: float = typer.Option(
+        0.0, "--noise-correlation", help="Lag-1 correlation ρ of the noise of F (AR(1); MD: ≈ 0.7 widens the band)."
+    ),
     out: Path = typer.Option(None, "--out", help="Write the result as netCDF (memplug-memory/1, atomically)."),
 ) -> None:
     """Invert the memory equation for a model-free M(t) with a band and a reliability mask."""
@@ -92,7 +100,7 @@ def invert_command(
 
     if (state is None) == (not all_states):
         raise InputError("kernel invert: give exactly one of --state STATE or --all")
-    opts = _check_options(dynamics, omega2, n_nodes, rule)
+    opts = _check_options(dynamics, omega2, n_nodes, rule, noise_correlation)
     ds = load_dataset(dataset)
     if all_states:
         status = np.asarray(ds["status"].values).astype(str)
@@ -102,8 +110,9 @@ def invert_command(
     else:
         states = [state]
     results = []
-    table = Table(title=f"model-free memory ({opts.dynamics}; Ω²: {opts.omega2}; λ: {opts.rule}); "
-                        "M(t₁/2) ± 2σ estimates M(0); ∫M dt over the reliable window")
+    table = Table(title=f"model-free memory ({opts.dynamics}; Ω²: {opts.omega2}; λ: {opts.rule}; "
+                        f"noise ρ = {opts.noise_correlation:g}); M(t₁/2) ± 2σ estimates M(0); "
+                        "∫M dt over the reliable window")
     table.add_column("state", no_wrap=True)
     table.add_column("", no_wrap=True)
     for col in ("M(t₁/2)", "∫M dt", "reliable t", "Ω²/k²T", "λ"):
@@ -127,10 +136,13 @@ def invert_command(
 
 @kernel_app.command("sum-rule")
 def sum_rule_command(
-    system: str = typer.Option("ka-lj", "--system", help="ka-lj or ka-wca."),
-    rho: float = typer.Option(1.2, "--rho", help="Number density."),
-    T: float = typer.Option(0.81, "--T", help="Temperature."),
-    k: float = typer.Option(None, "--k", help="Wave number for Ω² = k² T (default: 7.2)."),
+    state: str = typer.Option(None, "--state", help="Take system, ρ, T and k_peak from this dataset state, "
+                              "and compare with its inverted M(t₁/2)."),
+    dataset: str = typer.Option("default", "--dataset", help="Dataset name or file for --state."),
+    system: str = typer.Option("ka-lj", "--system", help="ka-lj or ka-wca (without --state)."),
+    rho: float = typer.Option(1.2, "--rho", help="Number density (without --state)."),
+    T: float = typer.Option(0.81, "--T", help="Temperature (without --state)."),
+    k: float = typer.Option(7.2, "--k", help="Wave number for Ω² = k² T (without --state)."),
     N: int = typer.Option(200, "--N", help="Particles (multiple of 5; the box must hold r_c)."),
     frames: int = typer.Option(40, "--frames", help="Configurations averaged."),
     every: int = typer.Option(100, "--every", help="MD steps between configurations."),
@@ -145,19 +157,31 @@ def sum_rule_command(
     from memplug.plugins.inversion.md_check import einstein_from_md
     from memplug.plugins.inversion.sum_rule import memory_at_zero
 
-    k = 7.2 if k is None else k
+    inv = None
+    if state is not None:
+        from memplug.data import context_for, load_dataset
+
+        ds = load_dataset(dataset)
+        ctx = context_for(ds, state)
+        system = {"LJ": "ka-lj", "WCA": "ka-wca"}[ctx.extra["potential"]]
+        rho, T, k = float(ctx.rho), float(ctx.T), float(ctx.k_peak)
+        inv = invert_state(ds, state, InvertOptions())
     if not k > 0:
         raise InputError("--k: expected a positive wave number")
     res = einstein_from_md(system, rho, T, N=N, engine=engine, seed=seed, frames=frames, every=every,
                            equilibrate=equilibrate)
     omega2 = k**2 * T
     table = Table(title=f"short-time sum rule: {system}, ρ = {rho:g}, T = {T:g}, N = {res['N']}, "
-                        f"{res['frames']} frames; Ω² = k²T = {omega2:.4g} (k = {k:g})")
-    for col in ("species", "Ω_E² (forces)", "Ω_E² (∫ g ∇²V)", "M(0) = 2Ω² + Ω_E²"):
+                        f"{res['frames']} frames; Ω² = k²T = {omega2:.4g} (k = {k:.4g})")
+    cols = ["species", "Ω_E² (forces)", "Ω_E² (∫ g ∇²V)", "M(0) = 2Ω² + Ω_E²"]
+    if inv is not None:
+        cols.append("inverted M(t₁/2)")
+    for col in cols:
         table.add_column(col, justify="right")
     for a, name in enumerate(("A", "B")):
-        table.add_row(
-            name, f"{res['force'][a]:.4g} ± {res['force_err'][a]:.2g}", f"{res['structure'][a]:.4g}",
-            f"{float(memory_at_zero(omega2, res['force'][a])):.4g}",
-        )
+        row = [name, f"{res['force'][a]:.4g} ± {res['force_err'][a]:.2g}", f"{res['structure'][a]:.4g}",
+               f"{float(memory_at_zero(omega2, res['force'][a])):.4g} ± {res['force_err'][a]:.2g}"]
+        if inv is not None:
+            row.append(_m0(inv, a))
+        table.add_row(*row)
     console.print(table)

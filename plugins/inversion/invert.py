@@ -26,10 +26,12 @@ weights 1/(1 + ∫₀ᵗ K) for M = 0, then ``sweeps`` sweeps; isolated spurious
 L are dropped, :func:`_whitening`); at convergence the least-squares problem is a
 linearised fit of F itself and the whitened rows carry the (uncorrelated) noise of F. The error of
 F is ``F_err`` when given, else σ (1 − F²) with one unknown σ: the variance of cos(k·Δr) over
-independent particles with Gaussian Δr is (1 − F²)²/2.
+independent particles with Gaussian Δr is (1 − F²)²/2. With ``noise_correlation`` ρ the F misfits
+are further whitened as AR(1) noise in the lag index (Prais-Winsten).
 
 Regularisation: Tikhonov on second differences of m in ln t (the nodes are evenly spaced in ln t),
-minimise |W(Xx − y)|² + λ |D m|². λ maximises the marginal likelihood of the data (Tikhonov read as
+plus first differences before the first lag (dM/d ln t → 0 as t → 0: M is even in t), minimise
+|W(Xx − y)|² + λ |D m|². λ maximises the marginal likelihood of the data (Tikhonov read as
 a Gaussian prior; σ profiled out when ``F_err`` is not given). Why not GCV: the data enter the design
 X as well as y, so at small λ a wildly oscillating M fits the noise through the noisy X; GCV then
 picks the smallest λ on molecular-dynamics data, while the marginal likelihood's Occam factor does
@@ -206,6 +208,7 @@ def invert_memory(
     fit_omega2: bool = False,
     sweeps: int = 3,
     rule: str = "evidence",
+    noise_correlation: float = 0.0,
 ) -> InvertedMemory:
     """M(t) per species from F(t) by regularised inversion of the memory equation (module docstring).
 
@@ -222,13 +225,19 @@ def invert_memory(
             which the short-time M cannot absorb).
         sweeps: whitening sweeps after the pilot (0: pilot weights only).
         rule: ``evidence`` (default), ``gcv``, ``discrepancy`` (needs ``F_err``) or ``lcurve``.
+        noise_correlation: lag-1 correlation ρ of the noise of F between consecutive lags (AR(1)
+            in the lag index; 0: independent). MD correlators share their time origins, so their
+            noise is correlated (ρ ≈ 0.7 measured from fit residuals, docs/fitting.md): a larger ρ
+            widens the band and raises λ.
     """
     t, F, om, F_err = _check(t, F, omega2, dynamics, F_err, n_nodes, lam, sweeps, rule)
+    if not isinstance(noise_correlation, int | float) or not 0 <= noise_correlation < 0.99:
+        raise InputError(f"noise_correlation: expected 0 <= ρ < 0.99, got {noise_correlation!r}")
     nodes = np.geomspace(t[0] / 2, t[-1], int(n_nodes))
     with _one_thread():
         out = [
             _invert_one(t, F[:, a], om[a], dynamics, None if F_err is None else F_err[:, a], nodes,
-                        lam, fit_omega2, sweeps, rule)
+                        lam, fit_omega2, sweeps, rule, float(noise_correlation))
             for a in range(F.shape[1])
         ]
     stack = lambda key: np.stack([o[key] for o in out], axis=-1)  # noqa: E731
@@ -245,7 +254,7 @@ def invert_memory(
 # ------------------------------------------------------------------------------------------------
 
 
-def _invert_one(t, F, om2_given, dynamics, F_err, nodes, lam, fit_omega2, sweeps, rule) -> dict:
+def _invert_one(t, F, om2_given, dynamics, F_err, nodes, lam, fit_omega2, sweeps, rule, rho) -> dict:
     cor = Correlator(t, F, power=2 if dynamics == "newtonian" else 1)
     n_t, n = t.size, nodes.size
     if dynamics == "newtonian":
@@ -258,15 +267,17 @@ def _invert_one(t, F, om2_given, dynamics, F_err, nodes, lam, fit_omega2, sweeps
         X, z0, k0 = np.concatenate([I_om[:, None], A], axis=1), y, 1
     else:
         X, z0, k0 = A, y - om2_given * I_om, 0
-    D = np.concatenate([np.zeros((n - 2, k0)), _second_differences(n)], axis=1)
+    P = _penalty(nodes, t[0])
+    D = np.concatenate([np.zeros((P.shape[0], k0)), P], axis=1)
     sigma_F = noise_shape(F) if F_err is None else F_err
     m, om2, dropped = np.zeros(n), om2_given, 0
+    Wr = _ar1_whitening(n_t, rho)
     # pilot: diagonal weights, |L| ≈ 1 + ∫₀ᵗ K for M = 0
     Linv = np.diag(1.0 / (1.0 + (0.5 * om2 * t**2 if dynamics == "newtonian" else om2 * t)))
     for sweep in range(sweeps + 1):
         if sweep > 0:
             Linv, dropped = _whitening(_response_matrix(cor, t, nodes, m, om2, dynamics))
-        reg = Regularised((Linv @ X) / sigma_F[:, None], (Linv @ z0) / sigma_F, D)
+        reg = Regularised(Wr @ ((Linv @ X) / sigma_F[:, None]), Wr @ ((Linv @ z0) / sigma_F), D)
         scan = reg.scan()
         lam_rel = float(lam) if lam is not None else choose(reg, scan, rule, F_err is not None)
         x, r, _ = reg.solve(lam_rel)
@@ -348,8 +359,27 @@ def _drop_short_runs(mask: np.ndarray, lnt: np.ndarray) -> np.ndarray:
     return out
 
 
-def _second_differences(n: int) -> np.ndarray:
+def _ar1_whitening(n: int, rho: float) -> np.ndarray:
+    """Prais-Winsten transform of AR(1) noise with lag-1 correlation ρ (in the lag index) to white
+    noise of the same variance: u₀ = e₀, u_i = (e_i − ρ e_{i−1}) / √(1 − ρ²)."""
+    W = np.eye(n)
+    if rho:
+        c = 1.0 / np.sqrt(1.0 - rho**2)
+        W[np.arange(1, n), np.arange(1, n)] = c
+        W[np.arange(1, n), np.arange(n - 1)] = -rho * c
+    return W
+
+
+def _penalty(nodes: np.ndarray, t1: float) -> np.ndarray:
+    """Second differences of m (in ln t: the nodes are evenly spaced in ln t), plus first differences
+    between the nodes before the first lag t₁: M is even in t (Newtonian) or analytic (overdamped)
+    near 0, so dM/d ln t → 0 there, while the second differences alone would extrapolate the slope
+    of the first resolved nodes into M(t → 0)."""
+    n = nodes.size
     D = np.zeros((n - 2, n))
     i = np.arange(n - 2)
     D[i, i], D[i, i + 1], D[i, i + 2] = 1.0, -2.0, 1.0
-    return D
+    k = np.flatnonzero(nodes[1:] <= t1)
+    D1 = np.zeros((k.size, n))
+    D1[np.arange(k.size), k], D1[np.arange(k.size), k + 1] = -1.0, 1.0
+    return np.concatenate([D, D1])
