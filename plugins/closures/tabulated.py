@@ -75,14 +75,14 @@ class TabulatedClosure(Closure):
         state = self.config["state"]
         self._table = read_memory(str(self.config["file"]), None if state is None else str(state))
 
-    def _check(self, context: Context) -> None:
+    def _check(self, context: Context, dynamics: bool = True) -> None:
         tab = self._table
         s = tab["M"].shape[1]
         if context.n_species != s:
             raise InputError(
                 f"closure 'tabulated': file {self.config['file']!r} has {s} species, the statics {context.n_species}"
             )
-        if tab["dynamics"] and tab["dynamics"] != context.dynamics:
+        if dynamics and tab["dynamics"] and tab["dynamics"] != context.dynamics:
             flag = " (add --newtonian)" if tab["dynamics"] == "newtonian" else ""
             raise InputError(
                 f"closure 'tabulated': file {self.config['file']!r} holds a memory for {tab['dynamics']} "
@@ -90,7 +90,7 @@ class TabulatedClosure(Closure):
             )
 
     def parameters(self, context: Context) -> list:
-        self._check(context)
+        self._check(context, dynamics=False)  # callers may set the dynamics after asking
         return []
 
     def kernel(self, theta, context: Context) -> TabulatedKernel:
