@@ -21,6 +21,7 @@ import numpy as np
 
 from memplug.errors import InputError
 from memplug.fit import (
+    FitOutcome,
     FitProblem,
     FitSettings,
     Progress,
@@ -311,10 +312,17 @@ def run_job(job: FitJob, callback: Callable[[Progress], None] | None = None, ds=
         # glass phase) cannot decide the result alone; the stop reason reports both runs
         optimizer.add_start(problem.initial_vector(), DEFAULT_START_SIGMA0)
     checkpoint = out / "checkpoints" / f"{job.stem()}.ckpt" if out is not None else None
-    outcome = run_fit(
-        problem, optimizer, x0, settings,
-        checkpoint=checkpoint, resume=job.resume, key=job.checkpoint_key(), callback=callback,
-    )  # fmt: skip
+    if problem.dim == 0:  # nothing to optimise (e.g. `tabulated`, `exponential:free=none`)
+        outcome = FitOutcome(
+            x=np.zeros(0), loss=float(problem.evaluate(np.zeros((1, 0)))[0]), evaluations=1,
+            generations=0, history=np.zeros((0, 5)), stop_reason="no free parameters: evaluated once",
+            elapsed=0.0,
+        )  # fmt: skip
+    else:
+        outcome = run_fit(
+            problem, optimizer, x0, settings,
+            checkpoint=checkpoint, resume=job.resume, key=job.checkpoint_key(), callback=callback,
+        )  # fmt: skip
     outcome = polish(problem, outcome, job, out, callback)
     result = build_result(problem, outcome, job, init_note, M_ref)
     result.info = dict(result.info) | {

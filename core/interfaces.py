@@ -194,6 +194,8 @@ class ParameterSpace:
         return out
 
     def to_unconstrained(self, vector):
+        if not self.parameters:  # a closure without free parameters: nothing to transform
+            return jnp.asarray(vector, dtype=float)
         parts = [
             p.to_unconstrained(vector[..., a:b])
             for p, a, b in zip(self.parameters, self.offsets[:-1], self.offsets[1:], strict=True)
@@ -201,6 +203,8 @@ class ParameterSpace:
         return jnp.concatenate(parts, axis=-1)
 
     def from_unconstrained(self, u):
+        if not self.parameters:
+            return jnp.asarray(u, dtype=float)
         parts = [
             p.from_unconstrained(u[..., a:b])
             for p, a, b in zip(self.parameters, self.offsets[:-1], self.offsets[1:], strict=True)

@@ -138,3 +138,12 @@ def test_a_second_start_is_run_and_reported_when_the_user_gives_one():
     assert [r["start"] for r in runs] == [0, 1]
     assert runs[1]["best"] < runs[0]["best"]  # the reasonable start wins
     assert out.loss == runs[1]["best"] and "from 2 starts" in out.stop_reason and "(start 2)" in out.stop_reason
+
+
+def test_a_closure_without_parameters_is_evaluated_once_not_optimised(tmp_path):
+    """`exponential:free=none` (and `tabulated`) have no free parameters: the fit is one solve."""
+    job = FitJob(state=state(), closure="exponential:free=none", dataset=dataset_file(tmp_path),
+                 target=eq8_spec(), solver_n=8)  # fmt: skip
+    r = run_job(job)
+    assert r["evaluations"] == 1 and r["theta"] == {} and math.isfinite(r["loss"])
+    assert "no free parameters" in r["stop_reason"]
