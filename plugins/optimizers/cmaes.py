@@ -37,8 +37,9 @@ class CMAES(Optimizer):
     Options: ``popsize`` (default: the larger of pycma's 4 + ⌊3 ln n⌋ and 32), ``restarts`` (IPOP:
     at most this many restarts, each with twice the population; default 4, 0 = plain CMA-ES),
     ``patience`` (generations without a relative improvement of ``rtol`` = 1e-4 of the run's best
-    loss that count as a stalled run; default 10 + ⌈30 n / λ⌉), ``cma_options`` (a dict passed to
-    pycma). A population of 32 costs little more per generation than 11-13 (it is evaluated in one
+    loss that count as a stalled run; default 10 + ⌈30 n / λ⌉), ``run_share`` (a run that has used
+    this share of the budget is restarted too, default 0.5, so at least one larger population
+    runs), ``cma_options`` (a dict passed to pycma). A population of 32 costs little more per generation than 11-13 (it is evaluated in one
     vmapped call) and is more robust: on ``LJ-rho1.20-T15.000`` with Eq. 8 and 6000 evaluations,
     pycma's default 11 stalled in a local minimum (R² −0.48) where 32 reached R² 0.99989 with the
     same seed.
@@ -53,7 +54,8 @@ class CMAES(Optimizer):
 
     name = "cmaes"
     description = "CMA-ES (pycma) with IPOP restarts, the paper's evolution strategy; options: popsize, restarts"
-    options = {"popsize": None, "restarts": 4, "patience": None, "rtol": 1e-4, "cma_options": None}
+    options = {"popsize": None, "restarts": 4, "patience": None, "rtol": 1e-4, "run_share": 0.5,
+               "cma_options": None}
 
     #: σ of a restarted run is at least this (a unit of the unconstrained space is a factor e for
     #: log parameters).
@@ -70,6 +72,8 @@ class CMAES(Optimizer):
         q = self.config["patience"]
         if q is not None and (isinstance(q, bool) or not isinstance(q, int) or q < 1):
             raise InputError(f"optimizer 'cmaes': patience={q!r}; expected an integer >= 1")
+        if not 0 < float(self.config["run_share"]) <= 1:
+            raise InputError(f"optimizer 'cmaes': run_share={self.config['run_share']!r}; expected in (0, 1]")
         if not float(self.config["rtol"]) >= 0:
             raise InputError(f"optimizer 'cmaes': rtol={self.config['rtol']!r}; expected >= 0")
         self.es = None
@@ -152,7 +156,9 @@ class CMAES(Optimizer):
         starts, runs = self.s["starts"], self.s["runs"]
         pycma_stop = {k: v for k, v in dict(self.es.stop()).items() if k != "maxfevals"}
         share_spent = len(runs) < len(starts) and self.s["run_evals"] >= self.s["budget"] / len(starts)
-        if not (pycma_stop or self._stalled() or share_spent):
+        # one run may use at most run_share of the budget: the rest goes to a larger population
+        long_run = self.s["run_evals"] >= float(self.config["run_share"]) * self.s["budget"]
+        if not (pycma_stop or self._stalled() or share_spent or long_run):
             return
         if len(runs) < len(starts):  # the next independent start, at the base population
             x, sigma = starts[len(runs)]
