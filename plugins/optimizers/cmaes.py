@@ -153,6 +153,7 @@ class CMAES(Optimizer):
             self.s["best_x"], self.s["best_f"] = X[i].copy(), float(safe[i])
         self.s["run_best"].append(run["best"])
         self.s["run_evals"] += len(X)
+        self.s["evals"] = self.s.get("evals", 0) + len(X)
         starts, runs = self.s["starts"], self.s["runs"]
         pycma_stop = {k: v for k, v in dict(self.es.stop()).items() if k != "maxfevals"}
         share_spent = len(runs) < len(starts) and self.s["run_evals"] >= self.s["budget"] / len(starts)
@@ -166,7 +167,9 @@ class CMAES(Optimizer):
             return
         if len(runs) == len(starts):
             self.s["best_start"] = int(np.argmin([r["best"] for r in runs]))
-        if len(runs) - len(starts) < int(self.config["restarts"]):  # IPOP from the best start
+        left = self.s["budget"] - self.s["evals"]
+        if len(runs) - len(starts) < int(self.config["restarts"]) and left >= 2 * self.popsize:
+            # IPOP from the best start (only if the budget still holds a generation of it)
             x, sigma = starts[self.s["best_start"]]
             self._new_run(x, max(sigma, self.RESTART_SIGMA), 2 * self.popsize)
         else:
