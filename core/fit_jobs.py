@@ -363,6 +363,30 @@ def run_jobs(
                 on_done(i, results[i])
         return results  # type: ignore[return-value]
 
+    return fan_out(run_job, [(j,) for j in jobs], workers=workers, scheduler=scheduler, on_done=on_done)
+
+
+def fan_out(
+    fn: Callable[..., Any],
+    args: Sequence[tuple],
+    *,
+    workers: int = 0,
+    scheduler: str | None = None,
+    on_done: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
+    """``[fn(*a) for a in args]`` on Dask, results in order: a LocalCluster of ``workers``
+    single-threaded processes, or the existing scheduler at ``scheduler`` (``tcp://host:8786``);
+    serially in this process when neither is given. ``on_done(i, result)`` as each finishes. Every
+    unit of work should checkpoint itself, so a killed worker or scheduler costs only its unit."""
+    results: list[Any] = [None] * len(args)
+    if workers <= 0 and scheduler is None:
+        for i, a in enumerate(args):
+            results[i] = fn(*a)
+            if on_done:
+                on_done(i, results[i])
+        return results
+    if not args:
+        return results
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -378,7 +402,7 @@ def run_jobs(
             )
             client = Client(cluster)
         with client:
-            futures = client.map(run_job, list(jobs), pure=False)
+            futures = [client.submit(fn, *a, pure=False) for a in args]
             index = {f.key: i for i, f in enumerate(futures)}
             for fut in as_completed(futures):
                 i = index[fut.key]
