@@ -134,7 +134,7 @@ def test_resume_after_interrupt_is_identical(tmp_path, optimizer):
 
 def test_result_files(tmp_path):
     job = FitJob(
-        state=state(), closure="double-stretched", optimizer=f"cmaes:popsize={POP}",
+        state=state(), closure="double-stretched", optimizer=f"cmaes:popsize={POP},restarts=0",
         dataset=dataset_file(tmp_path), target=eq8_spec(), budget=4 * POP, target_loss=0.0,
         seed=4, solver_n=8, out=str(tmp_path / "out"), polish="none",
     )  # fmt: skip

@@ -172,9 +172,10 @@ class CMAES(Optimizer):
             # IPOP from the best start (only if the budget still holds a generation of it)
             x, sigma = starts[self.s["best_start"]]
             self._new_run(x, max(sigma, self.RESTART_SIGMA), 2 * self.popsize)
-        else:
+        elif pycma_stop or len(runs) - len(starts) >= int(self.config["restarts"]) and self._stalled():
             self.s["done"] = True
             self.stop_reason = ", ".join(sorted(pycma_stop)) or "stalled"
+        # else: no restart fits in the budget that is left: the current run goes on
 
     @property
     def runs(self) -> list[dict[str, Any]]:
