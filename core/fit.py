@@ -599,6 +599,8 @@ class FitOutcome:
     stop_reason: str
     elapsed: float
     resumed: bool = False
+    #: one dict per stage of the fit (name, loss, evaluations, stop reason), e.g. CMA-ES + polish
+    stages: list[dict[str, Any]] = field(default_factory=list)
 
 
 CHECKPOINT_FORMAT = "memplug-checkpoint/1"

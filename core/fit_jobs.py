@@ -288,8 +288,7 @@ def polish(problem: FitProblem, outcome, job: FitJob, out: Path | None, callback
 
 
 def _with_stages(outcome, stages: list[dict[str, Any]]):
-    outcome.stages = stages  # FitOutcome is a plain dataclass: carried to build_result
-    return outcome
+    return dataclasses.replace(outcome, stages=stages)
 
 
 def run_job(job: FitJob, callback: Callable[[Progress], None] | None = None, ds=None) -> dict[str, Any]:
