@@ -141,7 +141,9 @@ def assemble(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict, p
     from memplug.io import atomic_write_netcdf
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_netcdf(path, kernels)
+    encoding = {name: {"zlib": True, "complevel": 4} for name in kernels.data_vars
+                if np.issubdtype(kernels[name].dtype, np.floating)}  # fmt: skip
+    atomic_write_netcdf(path, kernels, encoding=encoding)
     return path
 
 

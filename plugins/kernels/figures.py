@@ -18,6 +18,8 @@ from memplug.io import atomic_write_text, atomic_write_with
 #: The fits behind Figs. 6 and S7 (paper: N_exp = 2, Newtonian here).
 MAIN_FIT = "stretched:n_exp=2|newtonian"
 R2_FLOOR = -1.0
+#: Lower end of the memory axis of Fig. 6b (bands below it are clipped to it).
+M_FLOOR = 1e-1
 
 
 def _plt():
@@ -101,7 +103,7 @@ def fig6(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
         a.plot(t, F_d, "-.", color=c, lw=1.2)
         a.plot(t, F_f, "-", color=c, lw=1.6, label=name)
         b.plot(t, M, "-", color=c, lw=1.6, label=name)
-        b.fill_between(t, lo, hi, color=c, alpha=0.25, lw=0)
+        b.fill_between(t, np.maximum(lo, M_FLOOR), np.maximum(hi, M_FLOOR), color=c, alpha=0.2, lw=0)
         b.plot(t, M_mct, ":", color=c, lw=1.6)
         if np.any(rel):
             b.plot(t, np.where(rel, M_inv, np.nan), "--", color=c, lw=1.0)
@@ -110,10 +112,11 @@ def fig6(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
                          float(M[j]), float(lo[j]), float(hi[j]), float(M_mct[j]),
                          float(M_inv[j]) if rel[j] else float("nan")])  # fmt: skip
     a.set(xscale="log", xlabel="t", ylabel="F_s^AA(k_p, t)", title="(a) MD (dash-dot) and fit (solid)")
-    inv_note = "inverted M dashed" if np.any(ds["M_inv_reliable"].values) else "inverted M: not available"
-    b.set(xscale="log", yscale="symlog", xlabel="t", ylabel="M^AA(t)",
-          title=f"(b) fitted M (band) vs M_mct (dotted); {inv_note}")  # fmt: skip
-    b.set_yscale("symlog", linthresh=1.0)
+    inv_note = "inverted dashed" if np.any(ds["M_inv_reliable"].values) else "inverted: not available"
+    t_md = t[np.isfinite(ds["F_data"].values[picks, :, 0]).any(axis=0)] if picks else t
+    top = np.nanmax([np.nanmax(ds["M_fit"].values[i, k, :, 0]) for i in picks] + [M_FLOOR])
+    b.set(xscale="log", yscale="log", xlabel="t", ylabel="M^AA(t)", xlim=(t_md[0], 3 * t_md[-1]),
+          ylim=(M_FLOOR, 5 * top), title=f"(b) fit (95 % band) vs M_mct (dotted); {inv_note}")  # fmt: skip
     a.legend(fontsize=7, title=f"state ({xlabel})", title_fontsize=7)
     fig.suptitle(f"Fig. 6: {MAIN_FIT}", fontsize=9)
     png = _save(fig, out / "fig6.png")
@@ -196,7 +199,7 @@ def mct_recovery(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
     rmse = ds["rmse"].values[idx, k]
     ax.plot(x[idx], rmse, "o", color="tab:purple")
     ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="RMSE to F_mct (SI Eq. S1)",
-           title=f"Fig. S5: {ds['fit'].values[k]} fitted to F_mct", )  # fmt: skip
+           title=f"Fig. S5: {ds['fit_closure'].values[k]} fitted to F_mct")  # fmt: skip
     ins = ax.inset_axes([0.55, 0.55, 0.42, 0.4])
     i0 = idx[int(np.argmin(x[idx]))]
     ins.plot(t, ds["F_mct"].values[i0, :, 0], "k-", lw=1.5, label="F_mct")
@@ -221,7 +224,7 @@ def mct_recovery(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
             axes[a].plot(t, M, "--", color=col, lw=1.2, label=lab)
             rows += [[str(ds["state"].values[i]), sp, float(t[j]), float(M[j]), float(M_mct[j])] for j in range(len(t))]
             axes[a].set(xscale="log", yscale="symlog", xlabel="t", ylabel=f"M^{sp}{sp}(t)",
-                        title=f"Fig. S6: {sp}{sp}: M_mct (thick) vs ES fit to F_mct (dashed)")  # fmt: skip
+                        title=f"Fig. S6: M^{sp}{sp}: M_mct (thick), fit to F_mct (dashed)")  # fmt: skip
             axes[a].set_yscale("symlog", linthresh=1.0)
     axes[0].legend(fontsize=7, title="rel. L2 where F decays 0.95 → 0.05", title_fontsize=7)
     paths += [_save(fig, out / "figS6.png"),
@@ -244,7 +247,7 @@ def channels(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
     rows: list[list[Any]] = []
     for j, k in enumerate(ks):
         d = np.asarray(ds["done"].values[:, k], bool) & np.isfinite(x)
-        for a, (var, title) in enumerate((("amp_ratio", "amplitude"), ("area_ratio", "area ∫ (τ Γ(1+1/b) w)"))):
+        for a, (var, title) in enumerate((("amp_ratio", "amplitude w"), ("area_ratio", "area w τ Γ(1+1/b)"))):
             y = ds[var].values[:, k, 0]
             lo, hi = ds[f"{var}_lo"].values[:, k, 0], ds[f"{var}_hi"].values[:, k, 0]
             w = d & np.isfinite(y)
@@ -253,8 +256,8 @@ def channels(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
             label = "no Lasso" if part[k] == "main" else f"Lasso λ₁ = {ds['fit_lasso'].values[k]:g}"
             axes[a].errorbar(x[w] * (1.0 + 0.01 * j), np.abs(y[w]), yerr=err, fmt="o" if j == 0 else "s",
                              ms=4, capsize=2, label=label, alpha=0.85)  # fmt: skip
-            axes[a].set(xscale="log", yscale="log", xlabel=xlabel, ylabel=f"channel 2 / channel 1 ({title}), AA",
-                        title=f"Fig. S7: {title} ratio of M^AA (channels ordered by τ)")  # fmt: skip
+            axes[a].set(xscale="log", yscale="log", xlabel=xlabel, ylabel=f"channel 2 / channel 1 ({title})",
+                        title=f"Fig. S7: M^AA, {title}; channels ordered by τ")  # fmt: skip
             for i in np.nonzero(w)[0]:
                 rows.append([fits[k], var, str(ds["state"].values[i]), float(x[i]), float(y[i]), float(lo[i]), float(hi[i])])
     for ax in axes:

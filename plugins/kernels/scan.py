@@ -145,6 +145,20 @@ def plan_jobs(cfg: ScanConfig, ds, states: Sequence[str], mct: dict[str, dict[st
     return out
 
 
+def scan_order(ds, states: Sequence[str]) -> list[str]:
+    """``states`` sorted by T/T_mct (memplug's), then visited in van der Corput order (1/2, 1/4,
+    3/4, 1/8, ...): every prefix of the result samples the whole T/T_mct range about evenly."""
+    def x(s: str) -> float:
+        T, T_c, _ = state_tmct(ds, s, "memplug")
+        return T / T_c if math.isfinite(T_c) else math.inf
+
+    ranked = sorted(states, key=lambda s: (x(s), s))
+    n = len(ranked)
+    bits = max(1, (n - 1).bit_length())
+    keys = [int(f"{i:0{bits}b}"[::-1], 2) for i in range(n)]
+    return [ranked[i] for i in sorted(range(n), key=lambda i: (keys[i], i))]
+
+
 def state_tmct(ds, state: str, source: str = "memplug") -> tuple[float, float, str]:
     """(T, T_mct, source name) of a state."""
     one = ds.sel(state=state)
@@ -197,50 +211,6 @@ def finished(job) -> dict[str, Any] | None:
     return result_summary(done) | {"files": {"netcdf": str(path)}, "reused": True}
 
 
-# --------------------------------------------------------------------------------------------
-# fan-out helpers
-# --------------------------------------------------------------------------------------------
-
-
-def _map(fn: Callable, args: Sequence[tuple], workers: int, scheduler: str | None, on_done=None):
-    """``[fn(*a) for a in args]``, serially or on Dask (like :func:`memplug.fit_jobs.run_jobs`)."""
-    results: list[Any] = [None] * len(args)
-    if not args:
-        return results
-    if workers <= 0 and scheduler is None:
-        for i, a in enumerate(args):
-            results[i] = fn(*a)
-            if on_done:
-                on_done(i, results[i])
-        return results
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    cluster = None
-    try:
-        if scheduler is not None:
-            try:
-                client = Client(scheduler, timeout="10s")
-            except OSError as exc:
-                raise InputError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-        else:
-            cluster = LocalCluster(
-                n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            client = Client(cluster)
-        with client:
-            futures = [client.submit(fn, *a, pure=False) for a in args]
-            index = {f.key: i for i, f in enumerate(futures)}
-            for fut in as_completed(futures):
-                i = index[fut.key]
-                results[i] = fut.result()
-                if on_done:
-                    on_done(i, results[i])
-    finally:
-        if cluster is not None:
-            cluster.close()
-    return results
-
-
 def _load_timing(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
@@ -265,7 +235,7 @@ def run_scan(
     serial runs' per-generation progress (an exception raised there interrupts the scan, which a
     later call resumes)."""
     from memplug.data import load_dataset
-    from memplug.fit_jobs import run_jobs
+    from memplug.fit_jobs import fan_out, run_jobs
     from memplug.io import atomic_write_json
     from memplug.plugins.kernels.mct_cache import compute_mct
 
@@ -279,8 +249,7 @@ def run_scan(
     # 1. M_mct per state (cached)
     mct: dict[str, dict[str, Any]] = {}
     if cfg.mct:
-        serial = cfg.workers <= 0 and cfg.scheduler is None
-        args = [(cfg.dataset, s, str(out / "mct"), ds if serial else None) for s in states]
+        args = [(cfg.dataset, s, str(out / "mct")) for s in states]
 
         def mct_done(i, r):
             mct[r["state"]] = r
@@ -288,7 +257,8 @@ def run_scan(
                 log(f"M_mct {r['state']}: {r['status']}, F_mct decays by t = {r['t_decay']:.3g} "
                     f"({'within' if r['decays'] else 'after'} the MD window; {r['cpu_s']:.1f} s CPU)")
 
-        _map(compute_mct, args, cfg.workers, cfg.scheduler, mct_done)
+        fan_out(compute_mct, args, workers=cfg.workers, scheduler=cfg.scheduler, on_done=mct_done,
+                shared={"ds": ds.sel(state=states)})  # fmt: skip
         if cfg.mct_recovery:
             from memplug.plugins.kernels.mct_cache import mct_target_dataset
 
@@ -297,8 +267,9 @@ def run_scan(
                 f"{MCT_RECOVERY_WINDOW[1]} T_mct with F_mct decaying: {', '.join(eligible) or '-'}")
             mct_target_dataset(ds, eligible, mct, mct_targets_path(out))
 
-    # 2. the fits
-    planned = plan_jobs(cfg, ds, states, mct)
+    # 2. the fits, states in an order whose every prefix spans the T/T_mct range (an interrupted
+    # scan is already a thin version of the whole one)
+    planned = plan_jobs(cfg, ds, scan_order(ds, states), mct)
     results: list[dict[str, Any] | None] = [finished(job) for _, _, job in planned]
     todo = [i for i, r in enumerate(results) if r is None]
     log(f"{len(planned)} fits on {len(states)} states: {len(planned) - len(todo)} finished, {len(todo)} to run")
@@ -349,4 +320,4 @@ def _writable(out: Path) -> None:
         raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
-__all__ = ["DEFAULT_LASSO", "ScanConfig", "finished", "plan_jobs", "run_scan", "state_tmct"]
+__all__ = ["DEFAULT_LASSO", "ScanConfig", "finished", "plan_jobs", "run_scan", "scan_order", "state_tmct"]
