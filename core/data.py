@@ -487,6 +487,17 @@ def _consolidated_cache(files: Sequence[Path]) -> Path | None:
     return Path(where) / f"{h.hexdigest()[:40]}.nc"
 
 
+#: Consolidated files kept in the cache directory (the most recently written; a growing dataset
+#: writes a new one per state added).
+CACHE_KEEP = 4
+
+
+def _prune_cache(directory: Path) -> None:
+    files = sorted(directory.glob("*.nc"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[CACHE_KEEP:]:
+        old.unlink(missing_ok=True)
+
+
 def _open_cached(cache: Path) -> xr.Dataset | None:
     if not cache.is_file():
         return None
@@ -556,6 +567,7 @@ def _load_dataset(name_or_path: str | os.PathLike, *, check: bool) -> xr.Dataset
             if cache is not None:
                 try:
                     save_dataset(ds, cache, check=False)
+                    _prune_cache(cache.parent)
                 except OSError:
                     pass  # an unwritable cache only costs speed
             return ds

@@ -369,6 +369,55 @@ def _compilation_cache_from_env() -> Path | None:
     return enable_compilation_cache(None)
 
 
+#: Whether problems of a key (closure, space, solver configuration, statics' shapes) can take
+#: their statics as traced arguments (found once per key by :meth:`FitProblem._probe`).
+_TRACEABLE: dict[tuple, bool] = {}
+#: Time arrays entering compiled functions are padded to a multiple of this length.
+PAD_TIMES = 64
+
+
+def _pad_rows(a: np.ndarray, n: int, fill: float | None = None) -> np.ndarray:
+    """``a`` with rows appended up to ``n``: copies of its last row, or ``fill``."""
+    a = np.asarray(a, float)
+    if len(a) >= n:
+        return a
+    extra = np.repeat(a[-1:], n - len(a), axis=0) if fill is None else np.full((n - len(a),) + a.shape[1:], fill)
+    return np.concatenate([a, extra])
+
+
+def pad_times(t) -> jax.Array:
+    """Times padded (repeating the last one) to the next multiple of :data:`PAD_TIMES`."""
+    t = np.atleast_1d(np.asarray(t, float))
+    return jnp.asarray(_pad_rows(t, -(-len(t) // PAD_TIMES) * PAD_TIMES))
+
+
+#: Context fields passed as arrays into compiled functions (when not None).
+CONTEXT_ARRAYS = ("k", "S", "rho", "x", "T", "k_peak", "omega2", "masses")
+
+
+class _NoExtra(dict):
+    """``Context.extra`` inside a compiled fit: the first state's plugin data must not leak into
+    the others', so any read fails (and the problem keeps its statics as constants instead)."""
+
+    def _fail(self, *args, **kwargs):
+        raise LookupError("Context.extra is not available to a kernel traced with its statics")
+
+    __getitem__ = get = __contains__ = __iter__ = __len__ = keys = values = items = _fail
+
+
+_NO_EXTRA = _NoExtra()
+
+
+def _context_arrays(context: Context) -> dict[str, Any]:
+    """The context's array and scalar statics as float64 JAX arrays (Ω² as its matrix)."""
+    out = {}
+    for name in CONTEXT_ARRAYS:
+        value = context.omega2_matrix() if name == "omega2" else getattr(context, name)
+        if value is not None:
+            out[name] = jnp.asarray(np.asarray(value, float))
+    return out
+
+
 def compiled_for(key: tuple, build: Callable[[], tuple[Callable, Callable, Callable]]):
     """The compiled functions of ``key`` from the bounded LRU cache, built on a miss."""
     if key in _COMPILED:
@@ -451,44 +500,80 @@ class FitProblem:
         # the solver covers every target time (also outside the window, for plots of the fit)
         self.solver = solver_for(np.asarray(target.t, float), self.context, N=N)
         self.dim = self.space.dim
-        self._t = jnp.asarray(self.t)
-        self._F = jnp.asarray(self.F_target)
+        # padded to a common length (a multiple of PAD_TIMES; padded rows are NaN in the target
+        # and count zero), so targets of different lengths share compiled code
+        self._t = pad_times(self.t)
+        self._F = jnp.asarray(_pad_rows(np.asarray(self.F_target, float), len(self._t), np.nan))
         self._batch_size: dict[str, int] = {}
-        # Compiled functions are shared by problems with the same closure, statics, solver and λ₁:
-        # the target's times and values are arguments, so another target (noise, another window of
-        # the same length, a resumed fit) reuses the compiled code.
-        key = (
-            closure.spec(), type(closure).__qualname__, self.context.fingerprint(),
-            self.lasso, self.solver, tuple(self.space.labels()), tuple(self.scale.tolist()),
+        # The statics (the context's arrays, dt0, F(0)) are arguments of the compiled functions, as
+        # are the target's times and values: one compilation serves every state of a dataset that
+        # has the same block count (and another target, window or resumed fit of the same state).
+        # A closure whose kernel needs concrete statics (e.g. MCT's vertices from S(k)) is found
+        # by one trace and gets them as constants instead: one compilation per state.
+        self.statics = {
+            "context": _context_arrays(self.context), "dt0": jnp.asarray(float(self.solver.dt0)),
+            "scale": jnp.asarray(self.scale, float),
+        }  # fmt: skip
+        self._traced_solver = dataclasses.replace(self.solver, blocks=self.solver.n_blocks)
+        shared = (
+            closure.spec(), type(closure).__qualname__, self.lasso, self.context.n_species,
+            tuple(self.context.species), self.context.dynamics, self.space.describe(),
+            dataclasses.replace(self._traced_solver, dt0=0.0, t_max=0.0),  # static configuration
+            tuple((k, v.shape) for k, v in sorted(self.statics["context"].items())),
         )  # fmt: skip
+        verdict = _TRACEABLE.get(shared)
+        if verdict is None:
+            verdict = _TRACEABLE[shared] = self._probe()
+        self.traced = verdict
+        #: Problems with equal keys share compiled code (:func:`compiled_for`).
+        self.compile_key = shared + (("traced",) if self.traced else (self.context.fingerprint(), self.solver))
         _compilation_cache_from_env()
         self._batch_loss, self._batch_value_and_grad, self._outputs_jit = compiled_for(
-            key,
+            self.compile_key,
             lambda: (
-                jax.jit(jax.vmap(self._loss, in_axes=(0, None, None))),
-                jax.jit(jax.vmap(jax.value_and_grad(self._loss), in_axes=(0, None, None))),
+                jax.jit(jax.vmap(self._loss, in_axes=(0, None, None, None))),
+                jax.jit(jax.vmap(jax.value_and_grad(self._loss), in_axes=(0, None, None, None))),
                 jax.jit(self._outputs),
             ),
         )
+
+    def _probe(self) -> bool:
+        """Whether the loss can be traced with the statics as arguments (one trace, no compile)."""
+        self.traced = True
+        try:
+            jax.eval_shape(self._loss, jnp.zeros(self.dim), self._t, self._F, self.statics)
+        except Exception:  # noqa: BLE001 - any failure to trace means: keep the statics constant
+            return False
+        return True
+
+    def bind(self, statics=None) -> tuple[Context, Any, Any]:
+        """(context, solver, F(0) scale) of ``statics`` (default: this problem's); the traced
+        versions inside a compiled function of a traceable problem, this problem's own otherwise."""
+        if not self.traced:
+            return self.context, self.solver, jnp.asarray(self.scale, float)
+        st = self.statics if statics is None else statics
+        ctx = dataclasses.replace(self.context, **st["context"], extra=_NO_EXTRA)
+        return ctx, dataclasses.replace(self._traced_solver, dt0=st["dt0"]), st["scale"]
 
     # -- JAX-traceable pieces ------------------------------------------------------------------
     def theta(self, u) -> dict[str, Any]:
         """Physical parameters (dict of arrays) of the unconstrained vector ``u``."""
         return self.space.unpack(self.space.from_unconstrained(u))
 
-    def solve(self, u):
-        return self.solver.solve(equation_for(self.closure, self.theta(u), self.context))
+    def solve(self, u, statics=None):
+        context, solver, _ = self.bind(statics)
+        return solver.solve(equation_for(self.closure, self.theta(u), context))
 
-    def predict(self, u, t=None):
+    def predict(self, u, t=None, statics=None):
         """F_θ^{αα} at times ``t`` (default: the target's windowed times), shape ``(n_t, s)``, and
         the solve status."""
-        sol = self.solve(u)
+        sol = self.solve(u, statics)
         F = sol.interpolate(self._t if t is None else t)
-        return jnp.diagonal(F, axis1=-2, axis2=-1) * self.scale, sol.status
+        return jnp.diagonal(F, axis1=-2, axis2=-1) * self.bind(statics)[2], sol.status
 
-    def _loss(self, u, t, F_target):
-        F, status = self.predict(u, t)
-        sq = jnp.sum((F - F_target) ** 2)
+    def _loss(self, u, t, F_target, statics=None):
+        F, status = self.predict(u, t, statics)
+        sq = jnp.sum(jnp.where(jnp.isnan(F_target), 0.0, F - F_target) ** 2)  # NaN: padding
         if self.lasso:
             sq = sq + self.lasso * jnp.sum(jnp.abs(self.space.from_unconstrained(u)))
         bad = (status != 0) | ~jnp.isfinite(sq)
@@ -498,18 +583,18 @@ class FitProblem:
         """Eq. 7 for one vector ``u``; +inf for a flagged or non-finite solve."""
         return self._loss(u, self._t, self._F)
 
-    def _outputs(self, u, t, t_M):
-        sol = self.solve(u)
-        F = jnp.diagonal(sol.interpolate(t), axis1=-2, axis2=-1) * self.scale
+    def _outputs(self, u, t, t_M, statics=None):
+        sol = self.solve(u, statics)
+        F = jnp.diagonal(sol.interpolate(t), axis1=-2, axis2=-1) * self.bind(statics)[2]
         return F, sol.interpolate(t_M, which="M"), sol.status
 
     def outputs(self, x: np.ndarray, t: np.ndarray | None = None, t_M: np.ndarray | None = None):
         """NumPy (F^{αα}(t) of shape (n_t, s), M(t_M) of shape (n_M, s, s), status) for one vector
         (jit-compiled once); t defaults to the windowed target times, t_M to t."""
-        t = self.t if t is None else t
-        t_M = t if t_M is None else t_M
-        F, M, status = self._outputs_jit(jnp.asarray(x, float), jnp.asarray(t, float), jnp.asarray(t_M, float))
-        return np.asarray(F), np.asarray(M), int(status)
+        t = self.t if t is None else np.asarray(t, float)
+        t_M = t if t_M is None else np.asarray(t_M, float)
+        F, M, status = self._outputs_jit(jnp.asarray(x, float), pad_times(t), pad_times(t_M), self.statics)
+        return np.asarray(F)[: len(t)], np.asarray(M)[: len(t_M)], int(status)
 
     # -- NumPy-facing --------------------------------------------------------------------------
     def _chunked(self, fn, U: np.ndarray, kind: str):
@@ -524,7 +609,7 @@ class FitProblem:
             n = part.shape[0]
             if n < size:
                 part = np.concatenate([part, np.repeat(part[:1], size - n, axis=0)])
-            out = fn(jnp.asarray(part), self._t, self._F)
+            out = fn(jnp.asarray(part), self._t, self._F, self.statics)
             outs.append(jax.tree.map(lambda v, n=n: np.asarray(v)[:n], out))
         return jax.tree.map(lambda *v: np.concatenate(v), *outs)
 

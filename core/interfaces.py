@@ -72,6 +72,8 @@ class Context:
 
     def omega2_matrix(self) -> np.ndarray:
         """Ω² as an (s, s) matrix; default for the self (tagged) correlators: k_peak² T / m_α on the diagonal."""
+        if isinstance(self.omega2, jax.Array):  # e.g. traced statics (one compiled fit for all states)
+            return self.omega2.reshape(self.n_species, self.n_species)
         if self.omega2 is not None:
             return np.asarray(self.omega2, dtype=float).reshape(self.n_species, self.n_species)
         self.require("k_peak", "T")
@@ -215,6 +217,11 @@ class ParameterSpace:
         lo = np.concatenate([np.full(p.size, p.lower) for p in self.parameters]) if self.parameters else np.zeros(0)
         hi = np.concatenate([np.full(p.size, p.upper) for p in self.parameters]) if self.parameters else np.zeros(0)
         return lo, hi
+
+    def describe(self) -> tuple:
+        """What the u → θ map depends on (names, shapes, bounds, transforms; not the defaults):
+        spaces with equal descriptions transform alike."""
+        return tuple((p.name, tuple(p.shape), float(p.lower), float(p.upper), p.transform) for p in self.parameters)
 
     def labels(self) -> list[str]:
         out = []

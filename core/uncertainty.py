@@ -233,11 +233,6 @@ def kernel_flags(t, M_diag, species: tuple[str, ...], rtol: float = FLAG_RTOL) -
 # the quantities and their Jacobian through the solver
 # --------------------------------------------------------------------------------------------
 
-def _scale(problem: FitProblem) -> np.ndarray:
-    """F^{αα}(0) of the problem's normalisation, shape ``(s,)`` (``FitProblem.scale``; 1 if absent)."""
-    return np.asarray(getattr(problem, "scale", np.ones(problem.context.n_species)), float)
-
-
 #: Compiled (values, Jacobian) functions per problem key, least recently used first.
 _COMPILED: OrderedDict[tuple, Callable] = OrderedDict()
 _CACHE_SIZE = 4
@@ -246,20 +241,20 @@ _CACHE_SIZE = 4
 def _quantities_function(problem: FitProblem) -> Callable:
     """``(u, t, t_M, t_fine) -> (jacobians, values, M^{αα}(t_fine), status)``, jit-compiled once
     per closure, statics and solver (the times are arguments)."""
-    closure, context = problem.closure, problem.context
+    closure = problem.closure
     channels = getattr(closure, "channels", None)
-    key = (
-        closure.spec(), type(closure).__qualname__, context.fingerprint(), problem.solver,
-        tuple(problem.space.labels()), callable(channels), tuple(np.ravel(_scale(problem)).tolist()),
-    )  # fmt: skip
+    # the statics are an argument where the problem's are (FitProblem.compile_key): one compile
+    # serves every state with the same block count
+    key = (problem.compile_key, callable(channels))
     if key in _COMPILED:
         _COMPILED.move_to_end(key)
         return _COMPILED[key]
-    space, scale = problem.space, jnp.asarray(_scale(problem))
+    space = problem.space
 
-    def quantities(u, t, t_M, t_fine):
+    def quantities(u, t, t_M, t_fine, statics):
+        context, _, scale = problem.bind(statics)
         theta = problem.theta(u)
-        sol = problem.solve(u)
+        sol = problem.solve(u, statics)
         F = jnp.diagonal(sol.interpolate(t), axis1=-2, axis2=-1) * scale  # (n_t, s), as predict
         M = sol.interpolate(t_M, which="M")  # (n_M, s, s), as the result's M_fit
         kernel = closure.kernel(theta, context)
@@ -304,8 +299,15 @@ def quantities_at(problem: FitProblem, x: np.ndarray, t_M: np.ndarray, n_fine: i
     t = np.asarray(problem.target.t, float)
     t0 = min(float(t_M[0]), float(problem.solver.dt0)) * 1e-2
     t_fine = np.concatenate([[0.0], np.geomspace(t0, float(t_M[-1]), n_fine)])
+    from memplug.fit import pad_times
+
     fn = _quantities_function(problem)
-    jac, (values, d, status) = fn(jnp.asarray(x, float), jnp.asarray(t), jnp.asarray(t_M, float), jnp.asarray(t_fine))
+    jac, (values, d, status) = fn(
+        jnp.asarray(x, float), pad_times(t), pad_times(t_M), jnp.asarray(t_fine), problem.statics
+    )
+    # padded rows (targets of any length share one compile) are dropped
+    for part in (jac, values):
+        part["F"], part["M"] = part["F"][: len(t)], part["M"][: len(t_M)]
     if int(status) != 0:
         from memplug.solution import STATUS_TEXT
 

@@ -196,7 +196,7 @@ def test_compiled_losses_are_bounded_lru(monkeypatch):
     assert make(1e-3)._batch_loss is first[0]._batch_loss  # a hit, now the most recent
     make(4e-3)  # evicts the least recently used: λ₁ = 2e-3
     assert len(fit._COMPILED) == 3
-    assert sorted(k[3] for k in fit._COMPILED) == [1e-3, 3e-3, 4e-3]
+    assert sorted(k[2] for k in fit._COMPILED) == [1e-3, 3e-3, 4e-3]
     assert make(2e-3)._batch_loss is not first[1]._batch_loss  # rebuilt after eviction
 
 
@@ -224,3 +224,58 @@ def test_persistent_compilation_cache(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="--compile-cache"):
         fit.enable_compilation_cache(tmp_path / "file" / "sub")
+
+
+def test_states_share_one_compiled_loss(monkeypatch):
+    """The statics (Ω², k_peak, T, S(k), dt0, F(0)) are arguments of the compiled loss: a second
+    state with other statics but the same block count reuses the first state's compiled
+    functions, and its losses and F equal those of a problem that bakes its statics in as
+    constants (the path of closures that need concrete statics) to round-off."""
+    from collections import OrderedDict
+
+    import memplug.fit as fit
+    from memplug.data import context_for, synthetic_state
+
+    from fit_support import N
+
+    monkeypatch.setattr(fit, "_COMPILED", OrderedDict())
+    monkeypatch.setattr(fit, "_TRACEABLE", {})
+    clo = get_registry().create("closures", "stretched:n_exp=1")
+    probs = []
+    for T in (0.8, 0.9):  # Ω² = k_p² T differs: other dt0, other statics
+        ds = synthetic_state(T=T, seed=3)
+        st = str(ds["state"].values[0])
+        probs.append(fit.FitProblem(clo, fit.make_target("data", ds, st, context_for(ds, st)), N=N))
+    a, b = probs
+    assert a.traced and b.traced
+    assert a.solver.dt0 != b.solver.dt0 and a.solver.n_blocks == b.solver.n_blocks
+    assert b._batch_loss is a._batch_loss and len(fit._COMPILED) == 1
+    U = a.initial_vector() + np.random.default_rng(0).normal(0.0, 0.2, (4, a.dim))
+    loss_traced, F_traced = b.evaluate(U), b.outputs(U[0])[0]
+    monkeypatch.setattr(fit.FitProblem, "_probe", lambda self: False)
+    monkeypatch.setattr(fit, "_TRACEABLE", {})
+    c = fit.FitProblem(clo, b.target, N=N)
+    assert not c.traced and c._batch_loss is not a._batch_loss
+    np.testing.assert_allclose(c.evaluate(U), loss_traced, rtol=1e-12)
+    np.testing.assert_allclose(c.outputs(U[0])[0], F_traced, rtol=0, atol=1e-12)
+
+
+def test_closure_needing_concrete_statics_keeps_them_constant():
+    """A kernel that converts the statics to Python numbers cannot be traced with them as
+    arguments: the problem finds that by one trace and compiles with them as constants."""
+    import jax.numpy as jnp
+
+    from memplug.fit import FitProblem
+    from memplug.plugins.closures.exponential import ExponentialClosure
+
+    class Concrete(ExponentialClosure):
+        def kernel(self, theta, context):
+            float(context.T)  # needs a concrete temperature
+            return super().kernel(theta, context)
+
+    from fit_support import N
+
+    prob, _ = problem()
+    p = FitProblem(Concrete(), prob.target, N=N)
+    assert not p.traced
+    assert np.isfinite(p.loss(jnp.asarray(p.initial_vector())))

@@ -215,11 +215,18 @@ class TimeDoublingSolver(eqx.Module):
         richardson: also solve with twice the points per block and half the first step (the grids
             nest), and return the Richardson extrapolation (4 F_fine − F_coarse)/3 on the coarse
             grid. The scheme is second order, so this removes the leading error at 3× the cost.
+        blocks: a fixed number of blocks (0: enough to reach ``t_max`` from ``dt0``). With it,
+            ``dt0`` may be a traced JAX value: one compiled solve then serves every first step
+            (states of a dataset differ in dt0 but share the block count), the only static
+            configuration being N, the block count and the flags. ``dt0`` is a leaf of the
+            module (every other field is static): a Python float is a compile-time constant under
+            ``eqx.filter_jit``, a JAX array an argument.
     """
 
     N: int = eqx.field(static=True, default=32)
-    dt0: float = eqx.field(static=True, default=1e-6)
+    dt0: float = 1e-6
     t_max: float = eqx.field(static=True, default=1e10)
+    blocks: int = eqx.field(static=True, default=0)
     tol: float = eqx.field(static=True, default=1e-12)
     max_iter: int = eqx.field(static=True, default=10_000)
     blowup: float = eqx.field(static=True, default=1e8)
@@ -233,17 +240,24 @@ class TimeDoublingSolver(eqx.Module):
 
     @property
     def n_blocks(self) -> int:
-        """Number of blocks so that the last point reaches t_max."""
-        first_end = (self.L - 1) * self.dt0
+        """Number of blocks: ``blocks`` if set, else enough for the last point to reach t_max."""
+        if self.blocks:
+            return int(self.blocks)
+        first_end = (self.L - 1) * float(self.dt0)
         return 1 + max(0, math.ceil(math.log2(max(self.t_max / first_end, 1.0))))
 
-    def times(self) -> np.ndarray:
-        """The output time grid (same for every equation with this configuration)."""
+    def steps(self) -> np.ndarray:
+        """The output time grid in units of dt0 (exact small integers times powers of two)."""
         L, h = self.L, self.L // 2
-        ts = [np.arange(L) * self.dt0]
+        ts = [np.arange(L, dtype=float)]
         for b in range(1, self.n_blocks):
-            ts.append(np.arange(h, L) * self.dt0 * 2**b)
+            ts.append(np.arange(h, L, dtype=float) * 2.0**b)
         return np.concatenate(ts)
+
+    def times(self) -> np.ndarray:
+        """The output time grid (same for every equation with this configuration; NumPy, so
+        ``dt0`` must be concrete)."""
+        return self.steps() * float(self.dt0)
 
     # ----------------------------------------------------------------------------------------
     @eqx.filter_jit
@@ -452,7 +466,7 @@ class TimeDoublingSolver(eqx.Module):
         status = status_from(F_all, jnp.max(jnp.abs(eq.F0)), self.blowup)
         status = status | jnp.where(iterations >= self.max_iter, NOT_CONVERGED, 0)
         return Solution(
-            t=jnp.asarray(self.times()),
+            t=jnp.asarray(self.steps()) * self.dt0,
             F=eq.from_canonical(F_all, lead=1),
             M=eq.from_canonical(M_all, lead=1),
             status=status,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -36,10 +37,13 @@ def symmetric(per_pair, s: int):
 def omega2_per_pair(context: Context) -> np.ndarray:
     """Ω²_αβ of the statics for each pair, shape ``(P,)`` (zero off the diagonal for self correlators)."""
     om = context.omega2_matrix()
-    return np.array([om[a, b] for _, a, b in pairs(context)])
+    xp = jnp if isinstance(om, jax.Array) else np  # traced statics stay traced
+    return xp.stack([om[a, b] for _, a, b in pairs(context)])
 
 
 def rate_scale_per_pair(context: Context) -> np.ndarray:
     """A positive rate for each pair: Ω²_αα on the diagonal, √(Ω²_αα Ω²_ββ) off it (defaults' scale)."""
-    d = np.abs(np.diag(context.omega2_matrix()))
-    return np.array([np.sqrt(d[a] * d[b]) for _, a, b in pairs(context)])
+    om = context.omega2_matrix()
+    xp = jnp if isinstance(om, jax.Array) else np
+    d = xp.abs(xp.diag(om))
+    return xp.stack([xp.sqrt(d[a] * d[b]) for _, a, b in pairs(context)])

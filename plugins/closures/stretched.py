@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
@@ -44,6 +45,9 @@ B_RANGE = (0.05, 4.0)
 def time_scale(omega2: float, context: Context) -> float:
     """The statics' time of a rate scale Ω²: 1/Ω for Newtonian dynamics (Ω² in 1/time²), 1/Ω²
     for overdamped dynamics (paper Eq. 5, where Ω² is a rate)."""
+    if isinstance(omega2, jax.Array):  # traced statics
+        omega2 = jnp.maximum(omega2, 1e-300)
+        return 1.0 / jnp.sqrt(omega2) if context.dynamics == "newtonian" else 1.0 / omega2
     omega2 = max(float(omega2), 1e-300)
     return 1.0 / math.sqrt(omega2) if context.dynamics == "newtonian" else 1.0 / omega2
 
