@@ -112,9 +112,7 @@ def information_criteria(ssr: float, n: int, k: int) -> tuple[float, float]:
             f"information_criteria: expected n >= 1 points and k >= 0 parameters, got n={n}, k={k}"
         )
     if not ssr >= 0:
-        raise InputError(
-            f"information_criteria: expected a sum of squared residuals >= 0, got {ssr}"
-        )
+        raise InputError(f"information_criteria: expected a sum of squared residuals >= 0, got {ssr}")
     fit_term = n * math.log(ssr / n) if ssr > 0 else -math.inf
     return fit_term + 2 * k, fit_term + k * math.log(n)
 
@@ -193,9 +191,7 @@ def make_target(spec: str, ds, state: str, context: Context | None = None) -> Ta
     get_registry()  # plugin modules may register target providers when imported
     name, options = parse_spec(spec)
     if name not in TARGETS:
-        raise InputError(
-            f"--target: unknown target {name!r}; available: {', '.join(sorted(TARGETS))}"
-        )
+        raise InputError(f"--target: unknown target {name!r}; available: {', '.join(sorted(TARGETS))}")
     context = context if context is not None else context_for(ds, state)
     import inspect
 
@@ -248,12 +244,7 @@ def synthetic_target(
     checks = (("noise", noise, False, 0), ("seed", seed, True, 0), ("N", N, True, 1))
     for key, value, integer, low in checks:
         number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-        if not (
-            number
-            and math.isfinite(value)
-            and value >= low
-            and (not integer or value == int(value))
-        ):
+        if not (number and math.isfinite(value) and value >= low and (not integer or value == int(value))):
             kind = "an integer" if integer else "a number"
             raise InputError(f"--target synthetic: {key}={value!r}; expected {kind} >= {low}")
     noise, seed, N = float(noise), int(seed), int(N)
@@ -261,9 +252,7 @@ def synthetic_target(
     theta = {k: np.asarray(v) for k, v in clo.initial(context).items()}
     for k, v in (params or {}).items():
         if k not in theta:
-            raise InputError(
-                f"--target synthetic: params: {clo.name} has no parameter {k!r}; it has {sorted(theta)}"
-            )
+            raise InputError(f"--target synthetic: params: {clo.name} has no parameter {k!r}; it has {sorted(theta)}")
         try:
             theta[k] = np.broadcast_to(np.asarray(v, float), np.shape(theta[k]))
         except (TypeError, ValueError):
@@ -274,9 +263,7 @@ def synthetic_target(
     solver = solver_for(t, context, N=N)
     sol = solver.solve(equation_for(clo, theta, context))
     if int(sol.status) != 0:
-        raise InputError(
-            f"--target synthetic: the kernel {clo.spec()} gives a failed solve ({sol.describe()})"
-        )
+        raise InputError(f"--target synthetic: the kernel {clo.spec()} gives a failed solve ({sol.describe()})")
     F = np.asarray(_diagonal_at(sol, jnp.asarray(t)))
     if noise:
         F = F + np.random.default_rng(seed).normal(0.0, float(noise), F.shape)
@@ -370,9 +357,7 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
         probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe.")
         probe.close()
     except OSError as exc:
-        raise InputError(
-            f"--compile-cache {path}: not a writable directory ({exc.strerror or exc})"
-        ) from None
+        raise InputError(f"--compile-cache {path}: not a writable directory ({exc.strerror or exc})") from None
     jax.config.update("jax_compilation_cache_dir", str(path))
     os.environ[COMPILATION_CACHE_ENV] = str(path)
     return path
@@ -396,11 +381,7 @@ def _pad_rows(a: np.ndarray, n: int, fill: float | None = None) -> np.ndarray:
     a = np.asarray(a, float)
     if len(a) >= n:
         return a
-    extra = (
-        np.repeat(a[-1:], n - len(a), axis=0)
-        if fill is None
-        else np.full((n - len(a),) + a.shape[1:], fill)
-    )
+    extra = np.repeat(a[-1:], n - len(a), axis=0) if fill is None else np.full((n - len(a),) + a.shape[1:], fill)
     return np.concatenate([a, extra])
 
 
@@ -462,9 +443,7 @@ def normalisation_scale(context: Context, normalisation: str) -> np.ndarray:
     if normalisation != "paper":
         raise InputError(f"--normalisation: expected unit or paper, got {normalisation!r}")
     if context.S is None or context.k is None or context.k_peak is None:
-        raise InputError(
-            "--normalisation paper: the statics have no S(k) and k_peak to take S^{αα}(k_p) from"
-        )
+        raise InputError("--normalisation paper: the statics have no S(k) and k_peak to take S^{αα}(k_p) from")
     S = np.asarray(context.S, float).reshape(len(context.k), s, s)
     return np.array([float(np.interp(context.k_peak, context.k, S[:, a, a])) for a in range(s)])
 
@@ -547,9 +526,7 @@ class FitProblem:
             verdict = _TRACEABLE[shared] = self._probe()
         self.traced = verdict
         #: Problems with equal keys share compiled code (:func:`compiled_for`).
-        self.compile_key = shared + (
-            ("traced",) if self.traced else (self.context.fingerprint(), self.solver)
-        )
+        self.compile_key = shared + (("traced",) if self.traced else (self.context.fingerprint(), self.solver))
         _compilation_cache_from_env()
         self._batch_loss, self._batch_value_and_grad, self._outputs_jit = compiled_for(
             self.compile_key,
@@ -616,9 +593,7 @@ class FitProblem:
         (jit-compiled once); t defaults to the windowed target times, t_M to t."""
         t = self.t if t is None else np.asarray(t, float)
         t_M = t if t_M is None else np.asarray(t_M, float)
-        F, M, status = self._outputs_jit(
-            jnp.asarray(x, float), pad_times(t), pad_times(t_M), self.statics
-        )
+        F, M, status = self._outputs_jit(jnp.asarray(x, float), pad_times(t), pad_times(t_M), self.statics)
         return np.asarray(F)[: len(t)], np.asarray(M)[: len(t_M)], int(status)
 
     # -- NumPy-facing --------------------------------------------------------------------------
@@ -674,9 +649,7 @@ class FitSettings:
 
     def __post_init__(self):
         if not isinstance(self.budget, int | np.integer) or self.budget <= 0:
-            raise InputError(
-                f"--budget: expected a positive number of evaluations, got {self.budget}"
-            )
+            raise InputError(f"--budget: expected a positive number of evaluations, got {self.budget}")
         if not self.sigma0 > 0:
             raise InputError(f"--sigma0: expected a positive step, got {self.sigma0}")
         if self.target_loss < 0:
@@ -725,15 +698,11 @@ def _load_checkpoint(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
         with open(path, "rb") as fh:
             ck = pickle.load(fh)
     except Exception as exc:
-        raise InputError(
-            f"{path}: checkpoint is unreadable ({type(exc).__name__}); delete it or run without --resume"
-        ) from None
+        raise InputError(f"{path}: checkpoint is unreadable ({type(exc).__name__}); delete it or run without --resume") from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not a memplug checkpoint ({CHECKPOINT_FORMAT})")
     if ck.get("key") != key:
-        diff = sorted(
-            k for k in set(key) | set(ck.get("key", {})) if key.get(k) != ck.get("key", {}).get(k)
-        )
+        diff = sorted(k for k in set(key) | set(ck.get("key", {})) if key.get(k) != ck.get("key", {}).get(k))
         raise InputError(
             f"{path}: checkpoint was written for other inputs (differs in {', '.join(diff)}); "
             "delete it or run without --resume"
@@ -780,9 +749,7 @@ def run_fit(
     else:
         x0 = np.asarray(x0, float)
         if x0.shape != (problem.dim,):
-            raise InputError(
-                f"initial vector has shape {x0.shape}; the closure has {problem.dim} parameters"
-            )
+            raise InputError(f"initial vector has shape {x0.shape}; the closure has {problem.dim} parameters")
         optimizer.start(x0, sigma0=settings.sigma0, seed=int(settings.seed), budget=settings.budget)
         gen, evals, best_x, best_f, history, elapsed0 = 0, 0, x0, math.inf, [], 0.0
     t_start = time.perf_counter()
