@@ -233,10 +233,10 @@ def test_states_share_one_compiled_loss(monkeypatch):
     constants (the path of closures that need concrete statics) to round-off."""
     from collections import OrderedDict
 
+    from fit_support import N
+
     import memplug.fit as fit
     from memplug.data import context_for, synthetic_state
-
-    from fit_support import N
 
     monkeypatch.setattr(fit, "_COMPILED", OrderedDict())
     monkeypatch.setattr(fit, "_TRACEABLE", {})
