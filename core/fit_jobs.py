@@ -212,7 +212,7 @@ def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_re
         elapsed=outcome.elapsed,
         species=tuple(problem.context.species),
         inputs=job.inputs(),
-        info=problem.target.info | {"solver": {"N": problem.solver.N, "dt0": problem.solver.dt0, "t_max": problem.solver.t_max}},
+        info=problem.target.info | {"solver": {"N": problem.solver.N, "dt0": problem.solver.dt0, "t_max": problem.solver.t_max, "blocks": problem.solver.n_blocks}},
         **trust,
     )
 

@@ -54,9 +54,18 @@ def parse_range(text: str | None, option: str):
         raise InputError(f"{option} {text!r}: expected a number, LO:HI or a comma list") from None
 
 
+#: The main job's states (liquid, supercooled, near T_mct of LJ at ρ = 1.2), used when the dataset
+#: has them all: the README's result must not change as the default dataset grows.
+MAIN_STATES = ("LJ-rho1.20-T15.000", "LJ-rho1.20-T1.350", "LJ-rho1.20-T0.810")
+
+
 def default_states(ds, n: int = 3) -> list[str]:
-    """A small default selection: ``n`` equilibrated states spread in T at one (potential, ρ)
-    (LJ at ρ = 1.2 where present), from the warmest to near T_mct."""
+    """A small default selection: :data:`MAIN_STATES` where the dataset has them, else ``n``
+    equilibrated states spread in T at one (potential, ρ) (LJ at ρ = 1.2 where present), from
+    the warmest to near T_mct."""
+    have = set(map(str, ds["state"].values))
+    if n == len(MAIN_STATES) and have.issuperset(MAIN_STATES):
+        return list(MAIN_STATES)
     pot = ds["potential"].values.astype(str)
     rho = ds["rho"].values.astype(float)
     status = ds["status"].values.astype(str)
@@ -177,14 +186,16 @@ def results_table(results: list[dict[str, Any]], title: str):
     table = Table(title=title)
     varying = [c for c in ("closure", "optimizer") if len({r[c] for r in results}) > 1]
     for col in ("state", *varying, "T/T_mct", "loss", "R²", "evals", "time (s)", "stop", "pinned", "flags"):
-        table.add_column(col, justify="left" if col in ("state", "closure", "optimizer", "stop", "pinned", "flags") else "right")
+        table.add_column(col, justify="left" if col in ("state", "closure", "optimizer", "stop", "pinned", "flags") else "right",
+                         no_wrap=col in ("state", "loss", "R²"))  # fmt: skip
     for r in results:
         tt = r.get("T_over_Tmct")
         table.add_row(
             r["state"], *(r[c] for c in varying),
             f"{tt:.2f}" if tt is not None else "-",
             f"{r['loss']:.3e}", f"{r['r2']:.5f}", str(r["evaluations"]), f"{r['elapsed_s']:.1f}",
-            r["stop_reason"] + (" (reused)" if r.get("reused") else ""), pinned(r), flags(r),
+            # the stop reason's first clause (restarts and the polish are in the .json)
+            r["stop_reason"].split(";")[0] + (" (reused)" if r.get("reused") else ""), pinned(r), flags(r),
         )  # fmt: skip
     return table
 
