@@ -531,14 +531,59 @@ def label_variables(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def load_dataset(name_or_path: str | os.PathLike = "default", *, check: bool = True) -> xr.Dataset:
+def load_dataset(
+    name_or_path: str | os.PathLike = "default", *, check: bool = True, states: Sequence[str] | None = None
+) -> xr.Dataset:
     """Load and validate a dataset.
 
     ``name_or_path`` is a registered dataset name (``"default"`` is the embedded one), a netCDF
     file, or a directory of per-state netCDF files (concatenated along ``state``). The variables
     carry their meaning and units (:data:`VARIABLE_ATTRS`): ``Fs`` has F_s(0) = 1.
+
+    ``states``: only these state ids are needed. From a directory whose files are named
+    ``<state>.nc`` (the campaign's layout) only those files are read (a few files instead of
+    hundreds); otherwise the whole dataset is loaded and these states selected. Unknown ids raise
+    an InputError.
     """
+    if states is not None:
+        states = list(dict.fromkeys(map(str, states)))
+        path = _resolve(name_or_path)
+        files = per_state_files(name_or_path, states)
+        if files:
+            ds = _concat_files(files, check)
+            if set(map(str, ds["state"].values)) == set(states):  # each file holds its state
+                if check:
+                    validate(ds, path)
+                ds.attrs["source"] = str(path)
+                return label_variables(ds.sel(state=states))
+        ds = _load_dataset(name_or_path, check=check)
+        missing = [s for s in states if s not in set(map(str, ds["state"].values))]
+        if missing:
+            raise InputError(f"{_resolve(name_or_path)}: no state {', '.join(missing)} in this dataset")
+        return label_variables(ds.sel(state=states))
     return label_variables(_load_dataset(name_or_path, check=check))
+
+
+def per_state_files(name_or_path: str | os.PathLike, states: Sequence[str]) -> list[Path] | None:
+    """The files ``<state>.nc`` of these states if the dataset is a directory holding them all
+    (then ``load_dataset(..., states=states)`` reads only those), else None."""
+    path = _resolve(name_or_path)
+    if not path.is_dir() or not states:
+        return None
+    files = [path / f"{s}.nc" for s in states]
+    return files if all(f.is_file() for f in files) else None
+
+
+def _concat_files(files: Sequence[Path], check: bool) -> xr.Dataset:
+    parts = []
+    for f in files:
+        part = _open(f)
+        if check:
+            validate(part, f)
+        parts.append(part)
+    ds = concat_states(parts, [str(f) for f in files])
+    ds.attrs = dict(parts[0].attrs)
+    return ds
 
 
 def _load_dataset(name_or_path: str | os.PathLike, *, check: bool) -> xr.Dataset:
@@ -550,14 +595,8 @@ def _load_dataset(name_or_path: str | os.PathLike, *, check: bool) -> xr.Dataset
         cache = _consolidated_cache(files)
         ds = _open_cached(cache) if cache is not None else None
         if ds is None:
-            parts = []
-            for f in files:
-                part = _open(f)
-                if check:
-                    validate(part, f)
-                parts.append(part)
-            ds = concat_states(parts, [str(f) for f in files])
-            ds.attrs = {**parts[0].attrs, "source": str(path)}
+            ds = _concat_files(files, check)
+            ds.attrs["source"] = str(path)
             try:
                 validate(ds, path)  # once: for the caller (check) and so that only valid data is cached
             except InputError:

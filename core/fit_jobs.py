@@ -349,30 +349,23 @@ def run_jobs(
     progress (``on_progress``) is only reported for serial runs; ``on_done`` for every finished job.
     """
     results: list[dict[str, Any] | None] = [None] * len(jobs)
-    if workers <= 0 and scheduler is None:
-        from memplug.data import load_dataset
-
-        cache: dict[str, Any] = {}
-        for i, job in enumerate(jobs):
-            if job.dataset not in cache:
-                cache = {job.dataset: load_dataset(job.dataset)}
-            cb = (lambda p, i=i: on_progress(i, p)) if on_progress else None
-            results[i] = run_job(job, callback=cb, ds=cache[job.dataset])
-            if on_done:
-                on_done(i, results[i])
-        return results  # type: ignore[return-value]
-
-    # each dataset is read once here and sent once to every worker (not read again per job: a
-    # directory of a few hundred state files costs ~0.3 s per file to open)
+    # each dataset is read once (only the jobs' states where its files allow) and, on Dask, sent
+    # once to every worker: a directory of a few hundred state files costs ~0.15 s per file
     from memplug.data import load_dataset
 
     datasets: dict[str, Any] = {}
     for job in jobs:
         if job.dataset not in datasets:
-            datasets[job.dataset] = load_dataset(job.dataset)
-    for name, ds in datasets.items():
-        wanted = sorted({j.state for j in jobs if j.dataset == name} & set(map(str, ds["state"].values)))
-        datasets[name] = ds.sel(state=wanted) if wanted else ds
+            wanted = list(dict.fromkeys(j.state for j in jobs if j.dataset == job.dataset))
+            datasets[job.dataset] = load_dataset(job.dataset, states=wanted)
+    if workers <= 0 and scheduler is None:
+        for i, job in enumerate(jobs):
+            cb = (lambda p, i=i: on_progress(i, p)) if on_progress else None
+            results[i] = run_job(job, callback=cb, ds=datasets[job.dataset])
+            if on_done:
+                on_done(i, results[i])
+        return results  # type: ignore[return-value]
+
     return fan_out(
         _run_job_in, [(j,) for j in jobs], workers=workers, scheduler=scheduler, on_done=on_done,
         shared={"datasets": datasets},

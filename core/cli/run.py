@@ -87,10 +87,14 @@ def default_states(ds, n: int = 3) -> list[str]:
 
 
 def select(dataset: str, state: list[str] | None, potential: str | None, rho: str | None, T: str | None):
-    from memplug.data import load_dataset, select_states
+    from memplug.data import load_dataset, per_state_files, select_states
 
-    ds = load_dataset(dataset)
     state = list(dict.fromkeys(state)) if state else state
+    if not (potential or rho or T):  # named states (or the main job's): read only their files
+        wanted = state or list(MAIN_STATES)
+        if per_state_files(dataset, wanted) is not None:
+            return load_dataset(dataset, states=wanted), wanted
+    ds = load_dataset(dataset)
     if state:
         have = set(map(str, ds["state"].values))
         missing = [s for s in state if s not in have]
@@ -169,35 +173,36 @@ def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[di
 
 
 def results_table(results: list[dict[str, Any]], title: str):
+    """The fits as a table that fits 80 columns, then one line per fit with its stop reason, the
+    parameters pinned at a bound and the trust flags (the full texts are in the .json)."""
+    from rich import box
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
-    def pinned(r: dict[str, Any]) -> str:
-        """Parameters at a bound (memplug.uncertainty): the count, and the labels if at most 3."""
-        p = r.get("pinned")
-        if p is None:
-            return "-"
-        return f"{len(p)}: {', '.join(p)}" if 0 < len(p) <= 3 else str(len(p))
-
-    def flags(r: dict[str, Any]) -> str:
-        """The flags' short forms (the text before each ':'); the full text is in the .json."""
-        f = r.get("flags")
-        return "-" if f is None else "; ".join(text.split(":")[0] for text in f)
-
-    table = Table(title=title)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     varying = [c for c in ("closure", "optimizer") if len({r[c] for r in results}) > 1]
-    for col in ("state", *varying, "T/T_mct", "loss", "R²", "evals", "time (s)", "stop", "pinned", "flags"):
-        table.add_column(col, justify="left" if col in ("state", "closure", "optimizer", "stop", "pinned", "flags") else "right",
-                         no_wrap=col in ("state", "loss", "R²"))  # fmt: skip
+    first = " / ".join(["state", *varying])  # closures or optimizers that differ: under the state
+    for col in (first, "T/T_mct", "loss", "R²", "evals", "s", "pinned", "flags"):
+        table.add_column(col, justify="left" if col == first else "right", no_wrap=True, min_width=len(col))
+    notes = []
     for r in results:
         tt = r.get("T_over_Tmct")
+        pinned, flags = r.get("pinned"), r.get("flags")
         table.add_row(
-            r["state"], *(r[c] for c in varying),
+            "\n".join([r["state"], *(str(r[c]) for c in varying)]),
             f"{tt:.2f}" if tt is not None else "-",
-            f"{r['loss']:.3e}", f"{r['r2']:.5f}", str(r["evaluations"]), f"{r['elapsed_s']:.1f}",
-            # the stop reason's first clause (restarts and the polish are in the .json)
-            r["stop_reason"].split(";")[0] + (" (reused)" if r.get("reused") else ""), pinned(r), flags(r),
+            f"{r['loss']:.2e}", f"{r['r2']:.5f}", str(r["evaluations"]), f"{r['elapsed_s']:.0f}",
+            "-" if pinned is None else str(len(pinned)), "-" if flags is None else str(len(flags)),
         )  # fmt: skip
-    return table
+        line = f"{r['state']}{' ' + ' '.join(str(r[c]) for c in varying) if varying else ''}: "
+        line += r["stop_reason"].split(";")[0] + (" (reused)" if r.get("reused") else "")
+        if pinned:
+            line += f"; pinned at a bound: {', '.join(pinned)}"
+        if flags:
+            line += "; " + "; ".join(text.split(":")[0] for text in flags)
+        notes.append(line)
+    return Group(table, Text("\n".join(notes)))
 
 
 def check_stages(polish: str, normalisation: str) -> None:
