@@ -86,6 +86,9 @@ def scans(tmp_path_factory):
             run_scan(config(tmp / "b", dataset), log=seen.append, on_progress=stop)
         checkpoints = sorted((tmp / "b" / "fits").rglob("*.ckpt"))
         assert checkpoints, "the interrupted fit left a checkpoint"
+        partial: list[str] = []  # --assemble-only: the file of what is finished, no fit runs
+        run_scan(config(tmp / "b", dataset), log=partial.append, kernels_path=tmp / "partial.nc", fit=False)
+        assert any("holds the 3 finished fits" in line for line in partial)
         log: list[str] = []
         run_scan(config(tmp / "b", dataset), log=log.append)
     return tmp / "a" / "kernels.nc", tmp / "b" / "kernels.nc", log, tmp
@@ -112,6 +115,17 @@ def test_resumed_scan_gives_the_same_file(scans):
     assert a.attrs["command"].startswith("memplug kernels scan --dataset")
     assert "--budget-scale 0.01" in a.attrs["command"]
     assert json.loads(a.attrs["versions"])["memplug"]
+
+
+def test_assemble_only_file_of_an_interrupted_scan(scans):
+    """The partial file validates; `done` marks the 3 fits finished before the interruption, and
+    they equal the complete scan's."""
+    from memplug.plugins.kernels import load_kernels
+
+    part, full = load_kernels(scans[3] / "partial.nc"), load_kernels(scans[0])
+    done = part["done"].values
+    assert done.sum() == 3 and full["done"].values.all()
+    np.testing.assert_array_equal(part["theta"].values[done], full["theta"].values[done])
 
 
 def test_contents(scans):

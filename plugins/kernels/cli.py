@@ -66,6 +66,7 @@ def scan_command(
     mct: bool = typer.Option(True, "--mct/--no-mct", help="Compute M_mct per state (cached)."),
     kernels: Path | None = typer.Option(None, "--kernels", help="Where to write the kernels dataset (default: OUT/kernels.nc)."),
     note: str | None = typer.Option(None, "--note", help="A note stored in the file's attrs (e.g. why these states)."),
+    assemble_only: bool = typer.Option(False, "--assemble-only", help="Run no fit: write the kernels dataset of the fits finished so far (an interrupted scan)."),
 ) -> None:  # fmt: skip
     """Fit the paper's closures on every selected state (resumable) and write the kernels dataset."""
     from memplug.cli.app import console
@@ -88,7 +89,7 @@ def scan_command(
         init=init, overdamped_vibrations=overdamped_t_min, mct=mct, workers=workers,
         scheduler=scheduler, command=canonical_command(options), extra_attrs=extra,
     )  # fmt: skip
-    run_scan(cfg, log=lambda s: console.print(s, highlight=False), kernels_path=kernels)
+    run_scan(cfg, log=lambda s: console.print(s, highlight=False), kernels_path=kernels, fit=not assemble_only)
 
 
 @kernels_app.command("validate")

@@ -229,11 +229,13 @@ def run_scan(
     log: Callable[[str], None] = print,
     on_progress: Callable[[int, Any], None] | None = None,
     kernels_path: Path | None = None,
+    fit: bool = True,
 ) -> Path:
     """Run (or resume) the scan of ``cfg`` and write the kernels dataset; returns its path
     (``cfg.out / "kernels.nc"`` unless ``kernels_path``). ``on_progress(i, progress)`` gets the
     serial runs' per-generation progress (an exception raised there interrupts the scan, which a
-    later call resumes)."""
+    later call resumes). ``fit=False`` runs no fit and no MCT solve: the file holds what is
+    finished (``done`` marks it), e.g. while a scan is still running."""
     from memplug.data import load_dataset
     from memplug.fit_jobs import fan_out, run_jobs
     from memplug.io import atomic_write_json
@@ -249,7 +251,10 @@ def run_scan(
     # 1. M_mct per state (cached)
     mct: dict[str, dict[str, Any]] = {}
     if cfg.mct:
-        args = [(cfg.dataset, s, str(out / "mct")) for s in states]
+        # without ``fit`` (assemble what is finished) only cached M_mct are read
+        from memplug.plugins.kernels.mct_cache import cache_path
+
+        args = [(cfg.dataset, s, str(out / "mct")) for s in states if fit or cache_path(out / "mct", s).exists()]
 
         def mct_done(i, r):
             mct[r["state"]] = r
@@ -265,7 +270,8 @@ def run_scan(
             eligible = [s for s in states if mct_recovery_eligible(ds, s, mct.get(s))]
             log(f"MCT recovery: {len(eligible)} states at {MCT_RECOVERY_WINDOW[0]}-"
                 f"{MCT_RECOVERY_WINDOW[1]} T_mct with F_mct decaying: {', '.join(eligible) or '-'}")
-            mct_target_dataset(ds, eligible, mct, mct_targets_path(out))
+            if fit:  # (an assembly must not rewrite the targets a running scan reads)
+                mct_target_dataset(ds, eligible, mct, mct_targets_path(out))
 
     # 2. the fits, states in an order whose every prefix spans the T/T_mct range (an interrupted
     # scan is already a thin version of the whole one)
@@ -295,7 +301,10 @@ def run_scan(
             + (f"wall {wall:.0f} s, CPU {cpu:.0f} s" if serial else f"optimizer {r['elapsed_s']:.0f} s")
         )
 
-    if todo:
+    if todo and not fit:
+        log(f"--assemble-only: the kernels dataset holds the {len(planned) - len(todo)} finished fits "
+            f"(`done` is false for the other {len(todo)})")
+    elif todo:
         (out / "fits").mkdir(parents=True, exist_ok=True)
         run_jobs([planned[i][2] for i in todo], workers=cfg.workers, scheduler=cfg.scheduler,
                  on_progress=(lambda k, p: on_progress(todo[k], p)) if on_progress else None,
