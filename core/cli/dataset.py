@@ -61,6 +61,18 @@ def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue,
         return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
 
 
+def _dask_task(spec: str, sid: str, workdir: str, threads: int, output: str, budget: float | bool | None) -> dict:
+    """One state as a Dask task (``--workers``/``--scheduler``): as :func:`_worker`, progress only
+    on completion. A worker that dies mid-state has its task re-run elsewhere, which resumes the
+    state from its checkpoint in ``workdir`` (shared by all workers)."""
+
+    class _NoQueue:
+        def put(self, item):
+            pass
+
+    return _worker(spec, sid, workdir, threads, output, _NoQueue(), budget)
+
+
 def _deferred_now(campaign, s, budget: float | bool | None) -> str:
     """Re-check the budget just before a state starts: states finished since the build began (colder
     ones in particular) sharpen the τ_α extrapolation. ``budget`` False: no check (``--only``); None:
@@ -110,6 +122,8 @@ def build_command(
     budget_hours: float = typer.Option(None, "--budget-hours", help="Per-state CPU budget (hours): states predicted to cost more are deferred. Default: the spec's max_state_cpu_hours (none: no limit)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run, in order, and stop."),
     fresh: bool = typer.Option(False, "--fresh", help="Delete each state's work directory first (regenerate from scratch instead of resuming)."),
+    workers: int = typer.Option(0, "--workers", help="Run the states on a local Dask cluster of N single-state worker processes (each with --threads OpenMP threads)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Run the states on an existing Dask cluster (tcp://host:8786; the work directory must be shared)."),
 ) -> None:
     """Simulate the campaign's missing states, cheapest first; each finished state is written atomically.
 
@@ -131,6 +145,12 @@ def build_command(
     threads = threads or campaign.threads
     if threads < 1:
         raise InputError("--threads: expected ≥ 1")
+    if workers < 0:
+        raise InputError(f"--workers: expected a number of worker processes ≥ 0, got {workers}")
+    if scheduler is not None:
+        from memplug.cli.run import check_scheduler
+
+        check_scheduler(scheduler)
     jobs = jobs or max(1, (os.cpu_count() or 1) // threads)
     wd = Path(workdir) if workdir else _default_workdir(campaign.name)
     log = read_log(campaign)
@@ -208,6 +228,19 @@ def build_command(
             if sid in tasks:
                 bar.remove_task(tasks.pop(sid))
             bar.advance(overall)
+
+        if workers or scheduler:
+            from memplug.fit_jobs import fan_out
+
+            args = [(str(campaign.path), s.id, str(wd), threads, str(out_dir), check) for s in todo]
+
+            def done(i: int, entry: dict) -> None:
+                finish(todo[i].id)
+                record(todo[i].id, entry)
+
+            console.print(f"  on Dask: {f'{workers} local worker(s)' if workers else scheduler}")
+            fan_out(_dask_task, args, workers=workers, scheduler=scheduler, on_done=done)
+            return
 
         if jobs == 1:
             for s in todo:
