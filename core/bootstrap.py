@@ -1,9 +1,9 @@
-"""A slower check of the Laplace bands of :mod:`memplug.uncertainty`: re-fit the kernel to
+"""A slower check of the Laplace bands of `memplug.uncertainty`: re-fit the kernel to
 replicas of the data made by a moving-block bootstrap of its residuals.
 
-- :func:`refit`: a few Gauss-Newton (trust-region) steps of Eq. 7 with the Jacobian through the
+- `refit`: a few Gauss-Newton (trust-region) steps of Eq. 7 with the Jacobian through the
   solver, the cheap local fit of each replica (and of any fit started near its optimum);
-- :func:`bootstrap`: blocks of consecutive residuals along the lag axis, per species, resampled
+- `bootstrap`: blocks of consecutive residuals along the lag axis, per species, resampled
   with replacement; percentile bands of θ, F(t) and M(t) over the re-fitted replicas.
 """
 
@@ -26,7 +26,7 @@ def refit(problem: FitProblem, x0, F_target=None, *, free=None, max_nfev: int = 
     ``x0``, with the Jacobian through the solver: the cheap local fit of the bootstrap replicas.
 
     Args:
-        problem: the :class:`~memplug.fit.FitProblem`.
+        problem: the `FitProblem`.
         x0: start, unconstrained, shape ``(dim,)``.
         F_target: the values to fit on the window's times, shape ``(n, s)`` (default: the target's).
         free: indices of the coordinates to fit (default: all); the others stay at ``x0``.
@@ -70,7 +70,7 @@ def refit(problem: FitProblem, x0, F_target=None, *, free=None, max_nfev: int = 
 
 @dataclass
 class BootstrapBands:
-    """Percentile bands of a moving-block bootstrap (:func:`bootstrap`).
+    """Percentile bands of a moving-block bootstrap (`bootstrap`).
 
     Attributes:
         theta: fitted physical θ of each successful replica, ``(n_ok, p)``.
@@ -112,11 +112,11 @@ def bootstrap(
     """Moving-block bootstrap of the residuals along the lag axis, per species.
 
     The residuals r = F_target − F_fit of each species, rescaled to the noise σ of
-    :func:`laplace` (which corrects for the degrees of freedom the fit absorbs), are cut into
+    `laplace` (which corrects for the degrees of freedom the fit absorbs), are cut into
     overlapping blocks of
     ``block`` consecutive points (default ≈ 2 (1 + ρ₁)/(1 − ρ₁), from the residuals' lag-one
-    autocorrelation, :func:`laplace`'s ρ₁); a replica target is F_fit + (blocks of the centred
-    residuals drawn with replacement, joined and cut to length). Each replica is re-fitted from ``x`` by :func:`refit` (``max_nfev``
+    autocorrelation, `laplace`'s ρ₁); a replica target is F_fit + (blocks of the centred
+    residuals drawn with replacement, joined and cut to length). Each replica is re-fitted from ``x`` by `refit` (``max_nfev``
     steps; pinned parameters stay fixed) and the bands are the percentiles of the replicas.
     """
     if n_boot < 2:

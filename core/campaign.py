@@ -87,7 +87,7 @@ class PlannedState:
         return self.T / self.T_mct if self.T_mct else float("nan")
 
     def estimated_seconds(self, measured: list[Measured] | None = None) -> float:
-        """CPU seconds this state is expected to cost (see :func:`estimate`)."""
+        """CPU seconds this state is expected to cost (see `estimate`)."""
         return estimate(self, measured or []).seconds
 
 

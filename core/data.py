@@ -1,7 +1,7 @@
 """The dataset schema: statics and dynamics of simulated state points, as an xarray Dataset.
 
 One dataset holds many *states* (potential, ρ, T). It is saved as netCDF (engine ``h5netcdf``) and
-always written atomically (temp file in the same directory + :func:`os.replace`). The shipped
+always written atomically (temp file in the same directory + `os.replace`). The shipped
 default dataset is stored as one small file per state and concatenated along ``state`` on loading.
 
 Schema ``memplug-dataset/1`` (Lennard-Jones reduced units, σ_AA = ε_AA = m = k_B = 1):
@@ -16,7 +16,7 @@ coords
 data variables
     ``S(state, pair, k)``: partial structure factors N⁻¹⟨ρ_α(k) ρ_β(−k)⟩ (S^{αβ}(∞) = x_α δ_αβ);
     ``k_below_box(k)``: grid points below 2π/L (not measurable in the box: filled by the small-k
-    continuation of :func:`memplug.observables.continue_below_box`, recorded in the ``S_below_box`` attribute);
+    continuation of `memplug.observables.continue_below_box`, recorded in the ``S_below_box`` attribute);
     ``time(state, t)``: each state's own log-spaced lag times in τ_LJ = (m σ_AA²/ε_AA)^{1/2} (the
     paper's τ_MD = τ_LJ/√48, so t_paper = √48 t);
     ``Fs(state, species, t)``: F_s^{αα}(k_peak, t) normalised to F_s(0) = 1 (paper Eq. 1 multiplies
@@ -102,7 +102,7 @@ def state_id(potential: str, rho: float, T: float) -> str:
 
 
 def parse_state_id(sid: str) -> tuple[str, float, float]:
-    """Inverse of :func:`state_id`: ``"LJ-rho1.20-T0.800"`` -> ``("LJ", 1.2, 0.8)``."""
+    """Inverse of `state_id`: ``"LJ-rho1.20-T0.800"`` -> ``("LJ", 1.2, 0.8)``."""
     try:
         potential, r, t = sid.split("-")
         if not (r.startswith("rho") and t.startswith("T")):
@@ -159,7 +159,7 @@ def state_dataset(
 
     Shapes: ``S`` (3, 100) for pairs AA, AB, BB; ``time`` (n_t,); ``Fs`` (2, n_t);
     ``Fs_k`` (2, 4, n_t); ``msd`` (2, n_t); ``k_below_box`` (100,). ``tau_alpha`` defaults to the
-    1/e crossing of ``Fs[0]`` (:func:`tau_alpha_from`).
+    1/e crossing of ``Fs[0]`` (`tau_alpha_from`).
     """
     time = np.asarray(time, float)
     Fs = np.asarray(Fs, float)
@@ -218,7 +218,7 @@ def default_attrs() -> dict[str, str]:
 
 
 def validate(ds: xr.Dataset, path: str | os.PathLike | None = None) -> xr.Dataset:
-    """Check ``ds`` against the schema; return it unchanged or raise :class:`InputError`.
+    """Check ``ds`` against the schema; return it unchanged or raise `InputError`.
 
     The message reads ``"<file>: <variable>: <problem>"``.
     """
@@ -524,7 +524,7 @@ VARIABLE_ATTRS: dict[str, dict[str, str]] = {
 
 
 def label_variables(ds: xr.Dataset) -> xr.Dataset:
-    """Set :data:`VARIABLE_ATTRS` on the variables of a dataset (in place; returned)."""
+    """Set `VARIABLE_ATTRS` on the variables of a dataset (in place; returned)."""
     for name, attrs in VARIABLE_ATTRS.items():
         if name in ds:
             ds[name].attrs.update(attrs)
@@ -538,7 +538,7 @@ def load_dataset(
 
     ``name_or_path`` is a registered dataset name (``"default"`` is the embedded one), a netCDF
     file, or a directory of per-state netCDF files (concatenated along ``state``). The variables
-    carry their meaning and units (:data:`VARIABLE_ATTRS`): ``Fs`` has F_s(0) = 1.
+    carry their meaning and units (`VARIABLE_ATTRS`): ``Fs`` has F_s(0) = 1.
 
     ``states``: only these state ids are needed. From a directory whose files are named
     ``<state>.nc`` (the campaign's layout) only those files are read (a few files instead of
@@ -650,7 +650,7 @@ def select_states(
     """The states matching every given criterion.
 
     Each criterion is a value, a list of values, or (numbers) a ``slice(lo, hi)`` inclusive range;
-    numbers match within 1e-6. Raises :class:`InputError` when nothing matches.
+    numbers match within 1e-6. Raises `InputError` when nothing matches.
     """
     mask = np.ones(ds.sizes["state"], bool)
     mask &= _match(ds["potential"].values, potential, False)
@@ -690,7 +690,7 @@ def structure_factor_matrix(S_pairs: np.ndarray) -> np.ndarray:
 
 
 def context_for(ds: xr.Dataset, state: str | int):
-    """The statics of one state as a :class:`memplug.interfaces.Context`.
+    """The statics of one state as a `memplug.interfaces.Context`.
 
     k: the 100-point grid; S: (100, 2, 2); x = [0.8, 0.2]; masses = 1; Ω² = diag(k_peak² T)
     (the self part of paper Eq. 5). ``extra`` carries ``state``, ``potential``, ``N``,

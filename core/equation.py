@@ -51,7 +51,7 @@ class MemoryEquation(eqx.Module):
     Attributes:
         alpha, beta, gamma: coefficients in canonical shape ``(n_k, s, s)``.
         F0: initial value in canonical shape ``(n_k, s, s)``.
-        kernel: an :class:`~memplug.kernels.ExplicitKernel` or :class:`~memplug.kernels.FunctionalKernel`.
+        kernel: an `ExplicitKernel` or `FunctionalKernel`.
         newtonian: second order in time (α ≠ 0); decided from α when it is concrete, else pass it.
         shape: the user's shape of F (``()``, ``(s, s)`` or ``(n_k, s, s)``).
     """

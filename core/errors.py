@@ -1,6 +1,6 @@
 """Errors that reach the user: each names what was wrong and what was expected.
 
-The CLI turns an :class:`InputError` into one clear message and exit code 2, never a traceback.
+The CLI turns an `InputError` into one clear message and exit code 2, never a traceback.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ u (``Closure.space(context)``); a whole population of u is scored in one ``jax.j
 call. A solve that diverges or is flagged (``Solution.status != 0``) or gives a non-finite loss
 scores +inf, which optimizers rank last: a fit never crashes on a bad candidate.
 
-:func:`run_fit` drives an :class:`~memplug.interfaces.Optimizer` (ask/tell) until the loss reaches
+`run_fit` drives an `Optimizer` (ask/tell) until the loss reaches
 the target, the evaluation budget is spent, or the optimizer stops. After every generation it
 writes a checkpoint (pickle of the optimizer state, the loop's history and numpy's global RNG
 state) atomically, so a fit killed at any moment resumes from its last generation and ends with
@@ -159,8 +159,8 @@ TARGETS: dict[str, TargetProvider] = {}
 def register_target(name: str) -> Callable[[TargetProvider], TargetProvider]:
     """Register a target provider under ``name`` (``--target NAME[:key=value,...]``).
 
-    A provider gets the loaded dataset, the state id, the state's :class:`Context` and the options,
-    and returns a :class:`Target`. Plugins register theirs when their module is imported (the
+    A provider gets the loaded dataset, the state id, the state's `Context` and the options,
+    and returns a `Target`. Plugins register theirs when their module is imported (the
     registry imports every plugin module), e.g. the MLP surrogate's ``mlp`` target.
     """
 
@@ -292,7 +292,7 @@ def mct_memory(context: Context, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def reference_memory(context: Context, t: np.ndarray) -> np.ndarray | None:
-    """M_mct(t), shape ``(n_t, s, s)``, or None without an MCT closure (see :func:`mct_memory`)."""
+    """M_mct(t), shape ``(n_t, s, s)``, or None without an MCT closure (see `mct_memory`)."""
     out = mct_memory(context, t)
     return None if out is None else out[0]
 
@@ -318,7 +318,7 @@ def mct_target(ds, state: str, context: Context) -> Target:
 # --------------------------------------------------------------------------------------------
 
 
-#: Fits solve a multiple of this many blocks (see :func:`solver_for`).
+#: Fits solve a multiple of this many blocks (see `solver_for`).
 BLOCK_STEP = 4
 
 
@@ -379,7 +379,7 @@ def _compilation_cache_from_env() -> Path | None:
 
 
 #: Whether problems of a key (closure, space, solver configuration, statics' shapes) can take
-#: their statics as traced arguments (found once per key by :meth:`FitProblem._probe`).
+#: their statics as traced arguments (found once per key by `FitProblem._probe`).
 _TRACEABLE: dict[tuple, bool] = {}
 #: Time arrays entering compiled functions are padded to a multiple of this length.
 PAD_TIMES = 64
@@ -395,7 +395,7 @@ def _pad_rows(a: np.ndarray, n: int, fill: float | None = None) -> np.ndarray:
 
 
 def pad_times(t) -> jax.Array:
-    """Times padded (repeating the last one) to the next multiple of :data:`PAD_TIMES`."""
+    """Times padded (repeating the last one) to the next multiple of `PAD_TIMES`."""
     t = np.atleast_1d(np.asarray(t, float))
     return jnp.asarray(_pad_rows(t, -(-len(t) // PAD_TIMES) * PAD_TIMES))
 
@@ -534,7 +534,7 @@ class FitProblem:
         if verdict is None:
             verdict = _TRACEABLE[shared] = self._probe()
         self.traced = verdict
-        #: Problems with equal keys share compiled code (:func:`compiled_for`).
+        #: Problems with equal keys share compiled code (`compiled_for`).
         self.compile_key = shared + (("traced",) if self.traced else (self.context.fingerprint(), self.solver))
         _compilation_cache_from_env()
         self._batch_loss, self._batch_value_and_grad, self._outputs_jit = compiled_for(
@@ -679,7 +679,7 @@ class Progress:
 
 @dataclass
 class FitOutcome:
-    """The result of :func:`run_fit`.
+    """The result of `run_fit`.
 
     ``history`` has one row per generation: generation, evaluations, best loss so far, best loss
     of the generation, elapsed seconds.

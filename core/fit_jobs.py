@@ -125,7 +125,7 @@ class FitJob:
 
 def fit_kernel_to_memory(problem: FitProblem, t: np.ndarray, M_ref: np.ndarray) -> np.ndarray:
     """Unconstrained θ whose explicit kernel M(t; θ) best matches ``M_ref(t)``
-    (:func:`memplug.model.fit_memory`, Levenberg-Marquardt): the paper's start "M = M_mct"."""
+    (`memplug.model.fit_memory`, Levenberg-Marquardt): the paper's start "M = M_mct"."""
     from memplug.model import fit_memory
 
     theta = fit_memory(problem.closure, problem.context, np.asarray(t, float), np.asarray(M_ref, float))
@@ -373,7 +373,7 @@ def run_jobs(
 
 
 def _run_job_in(job: FitJob, datasets: dict[str, Any]) -> dict[str, Any]:
-    """:func:`run_job` with the job's dataset taken from ``datasets`` (name → loaded dataset)."""
+    """`run_job` with the job's dataset taken from ``datasets`` (name → loaded dataset)."""
     return run_job(job, ds=datasets.get(job.dataset))
 
 

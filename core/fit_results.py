@@ -18,7 +18,7 @@ Layout of a result file (``memplug-fit/1``)::
             evaluations, generations, stop_reason, elapsed_s, versions (JSON), inputs (JSON), info (JSON);
             pinned_bounds, undetermined, flags, derived, noise, n_eff, uncertainty (JSON)
 
-The uncertainty variables and attributes (:mod:`memplug.uncertainty`) are optional: files written
+The uncertainty variables and attributes (`memplug.uncertainty`) are optional: files written
 before them load as before, without them.
 """
 

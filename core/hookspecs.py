@@ -5,7 +5,7 @@ A plugin is a module listed under the entry-point group ``memplug`` of its distr
     [project.entry-points.memplug]
     prony = "memplug_prony"
 
-and implements any of the hooks below with :data:`memplug.hookspecs.hookimpl`::
+and implements any of the hooks below with `memplug.hookspecs.hookimpl`::
 
     from memplug.hookspecs import hookimpl
 
@@ -43,39 +43,39 @@ Register = Callable[[Any], None]
 
 @hookspec
 def register_closures(register: Register) -> None:
-    """Register memory-kernel closures: subclasses of :class:`memplug.interfaces.Closure`.
+    """Register memory-kernel closures: subclasses of `memplug.interfaces.Closure`.
 
     A closure declares ``name``, ``description``, ``options`` (defaults of its ``name:key=value``
-    options), :meth:`~memplug.interfaces.Closure.parameters` (names, shapes, bounds, defaults and
-    transforms, for a given :class:`~memplug.interfaces.Context`) and
-    :meth:`~memplug.interfaces.Closure.kernel`, which turns θ (a dict of arrays, JAX-traced) into an
-    :class:`~memplug.kernels.ExplicitKernel` M(t) or a :class:`~memplug.kernels.FunctionalKernel` M[F].
+    options), `parameters` (names, shapes, bounds, defaults and
+    transforms, for a given `Context`) and
+    `kernel`, which turns θ (a dict of arrays, JAX-traced) into an
+    `ExplicitKernel` M(t) or a `FunctionalKernel` M[F].
     """
 
 
 @hookspec
 def register_optimizers(register: Register) -> None:
-    """Register optimizers: subclasses of :class:`memplug.interfaces.Optimizer`."""
+    """Register optimizers: subclasses of `memplug.interfaces.Optimizer`."""
 
 
 @hookspec
 def register_systems(register: Register) -> None:
-    """Register systems (statics and, where known, target dynamics): :class:`memplug.interfaces.System`."""
+    """Register systems (statics and, where known, target dynamics): `memplug.interfaces.System`."""
 
 
 @hookspec
 def register_engines(register: Register) -> None:
-    """Register molecular-dynamics engines: subclasses of :class:`memplug.interfaces.Engine`."""
+    """Register molecular-dynamics engines: subclasses of `memplug.interfaces.Engine`."""
 
 
 @hookspec
 def register_observables(register: Register) -> None:
-    """Register observables computed from trajectories: :class:`memplug.interfaces.Observable`."""
+    """Register observables computed from trajectories: `memplug.interfaces.Observable`."""
 
 
 @hookspec
 def register_surrogates(register: Register) -> None:
-    """Register learned surrogates (statics -> dynamics): :class:`memplug.interfaces.Surrogate`."""
+    """Register learned surrogates (statics -> dynamics): `memplug.interfaces.Surrogate`."""
 
 
 @hookspec

@@ -1,14 +1,14 @@
 """The small abstract interfaces every plugin implements.
 
-- :class:`Closure` builds a memory kernel from parameters θ and a system's statics (a :class:`Context`).
-- :class:`Optimizer` proposes populations of θ (ask) and learns from their losses (tell).
-- :class:`System` produces statics (S(k), ρ, x_α, T) and, where it has them, target dynamics.
-- :class:`Engine` runs molecular dynamics for a system and yields frames.
-- :class:`Observable` turns frames into arrays (S(k), F_s(k,t), MSD, ...).
-- :class:`Surrogate` learns statics -> dynamics (the MLP).
+- `Closure` builds a memory kernel from parameters θ and a system's statics (a `Context`).
+- `Optimizer` proposes populations of θ (ask) and learns from their losses (tell).
+- `System` produces statics (S(k), ρ, x_α, T) and, where it has them, target dynamics.
+- `Engine` runs molecular dynamics for a system and yields frames.
+- `Observable` turns frames into arrays (S(k), F_s(k,t), MSD, ...).
+- `Surrogate` learns statics -> dynamics (the MLP).
 
 Options given on the command line as ``name:key=value`` arrive as keyword arguments of ``__init__``;
-an unknown option raises :class:`memplug.InputError` listing the valid ones.
+an unknown option raises `memplug.InputError` listing the valid ones.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Context:
         T: temperature.
         k_peak: the wave number of the fitted correlators (first peak of S^{AA}).
         omega2: Ω²(k_peak), shape ``(s, s)``; the vibrational term of Eq. 5. When not given it is
-            k_peak² T diag(1/x_α) S⁻¹(k_peak) ... for the self part: k² T / m (see :meth:`with_defaults`).
+            k_peak² T diag(1/x_α) S⁻¹(k_peak) ... for the self part: k² T / m (see `with_defaults`).
         masses: particle masses, shape ``(s,)``.
         dynamics: ``"overdamped"`` (paper Eq. 5) or ``"newtonian"``.
         species: names of the species.
@@ -83,7 +83,7 @@ class Context:
     def fingerprint(self) -> str:
         """A digest of the statics (arrays and scalars, not ``extra``): equal for contexts that any
         solve or fit sees as the same, whatever the object identity (contexts copied with
-        :func:`dataclasses.replace` share their ``extra`` dict). Keys caches of compiled losses
+        `dataclasses.replace` share their ``extra`` dict). Keys caches of compiled losses
         and of MCT solutions."""
         h = hashlib.sha256()
         for name in ("k", "S", "x", "omega2", "masses"):
@@ -237,7 +237,7 @@ class Closure(abc.ABC):
     """A memory-kernel closure: M(t; θ) (explicit) or M[F](t; θ) (functional).
 
     Subclasses set ``name`` (kebab-case), ``description``, ``options`` (accepted keyword options with
-    defaults), implement :meth:`parameters` and :meth:`kernel`, and may override :meth:`initial`.
+    defaults), implement `parameters` and `kernel`, and may override `initial`.
     """
 
     name: ClassVar[str] = ""
@@ -255,11 +255,11 @@ class Closure(abc.ABC):
         self.validate_options()
 
     def validate_options(self) -> None:  # noqa: B027 (optional hook, empty by default)
-        """Check ``self.config``; raise :class:`InputError` naming the option and what was expected."""
+        """Check ``self.config``; raise `InputError` naming the option and what was expected."""
 
     def option_error(self, key: str, expected: str) -> InputError:
         """The error for a bad option value: names the closure, the option, what was expected and
-        every valid option with its default (raise it from :meth:`validate_options`)."""
+        every valid option with its default (raise it from `validate_options`)."""
         valid = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "none"
         return InputError(
             f"closure {self.name!r}: option {key}={self.config.get(key)!r}; expected {expected} "
@@ -297,10 +297,10 @@ class Closure(abc.ABC):
 class Optimizer(abc.ABC):
     """Minimises a loss over a flat, unconstrained parameter vector.
 
-    Population methods implement :meth:`ask`/:meth:`tell`; the fitting loop evaluates each population
+    Population methods implement `ask`/`tell`; the fitting loop evaluates each population
     in one vmapped, jitted call. Gradient methods set ``uses_gradient = True`` and receive
-    ``(loss, grad)`` of single candidates through :meth:`tell`. The state must be picklable
-    (:meth:`state`/:meth:`restore`) so that a fit can be checkpointed and resumed.
+    ``(loss, grad)`` of single candidates through `tell`. The state must be picklable
+    (`state`/`restore`) so that a fit can be checkpointed and resumed.
     """
 
     name: ClassVar[str] = ""
@@ -342,7 +342,7 @@ class Optimizer(abc.ABC):
 
     @abc.abstractmethod
     def restore(self, state: Any) -> None:
-        """Restore from :meth:`state`."""
+        """Restore from `state`."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,16 +1,16 @@
 """Atomic file writes: every file memplug writes (results, datasets, checkpoints, figures).
 
 A file is written to a temporary file in the directory of its target and moved onto the target
-with :func:`os.replace`, so a reader sees either the old complete file or the new complete file,
+with `os.replace`, so a reader sees either the old complete file or the new complete file,
 never a partial one, and an exception mid-write leaves the old file as it was and no temporary
 file behind. Temporary files are named ``.<target name>.<random>.tmp`` (or end in ``suffix``
 where a writer infers the format from the name, e.g. matplotlib) and, once complete, get the
-usual permissions of a new file (``0666`` minus the umask; :func:`tempfile.mkstemp` creates
+usual permissions of a new file (``0666`` minus the umask; `tempfile.mkstemp` creates
 them ``0600``).
 
-A directory that cannot be written raises the :class:`OSError` of the failed operation with a
+A directory that cannot be written raises the `OSError` of the failed operation with a
 message naming the target; command-line callers turn it into an
-:class:`memplug.errors.InputError` naming their option.
+`memplug.errors.InputError` naming their option.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def atomic_write_json(
     """Write ``obj`` as JSON (with a final newline) to ``path`` atomically; return ``path``.
 
     The object is serialised before anything is written, so an unserialisable ``obj`` raises
-    :class:`TypeError` and leaves no file behind.
+    `TypeError` and leaves no file behind.
     """
     text = json.dumps(obj, indent=indent, default=default, sort_keys=sort_keys)
     return atomic_write_text(path, text + "\n")

@@ -2,13 +2,13 @@
 
 A kernel is an ``equinox.Module`` (a pytree), so ``jit``, ``vmap`` and ``grad`` over its fields work.
 
-- :class:`ExplicitKernel`: M(t) known as a function of time (exponential, Eq. 6, Eq. 8, neural M(t)).
+- `ExplicitKernel`: M(t) known as a function of time (exponential, Eq. 6, Eq. 8, neural M(t)).
   ``kernel(t)`` takes times of shape ``(n,)`` and returns ``(n, *shape)`` where ``shape`` is the shape
   of F (``()``, ``(s, s)`` or ``(n_k, s, s)``).
-- :class:`FunctionalKernel`: M[F] a function of the current correlator (MCT, schematic models).
+- `FunctionalKernel`: M[F] a function of the current correlator (MCT, schematic models).
   ``kernel(F)`` takes F of the problem's shape and returns M of the same shape.
 
-A kernel that is a sum of exponentials can also say so through :meth:`ExplicitKernel.exponential_sum`,
+A kernel that is a sum of exponentials can also say so through `ExplicitKernel.exponential_sum`,
 which enables the diffrax (Markovian embedding) solver.
 """
 

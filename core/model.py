@@ -1,10 +1,10 @@
 """From a closure and statics to a memory equation (paper Eq. 5) and its solution.
 
-- :func:`equation_for` builds the memory equation of a closure at parameters θ;
-- :func:`solve_closure` solves it once (closure by object or by name, ``"stretched:n_exp=2"``);
-- :func:`closure_solver` returns ``θ -> Solution`` for repeated solves: jit, vmap (a population of
+- `equation_for` builds the memory equation of a closure at parameters θ;
+- `solve_closure` solves it once (closure by object or by name, ``"stretched:n_exp=2"``);
+- `closure_solver` returns ``θ -> Solution`` for repeated solves: jit, vmap (a population of
   θ) and grad (through the solver) apply to it;
-- :func:`fit_memory` fits an explicit closure's M(t; θ) to a tabulated memory (e.g. M_mct), the
+- `fit_memory` fits an explicit closure's M(t; θ) to a tabulated memory (e.g. M_mct), the
   paper's start of the evolutionary strategy.
 """
 

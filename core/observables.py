@@ -16,11 +16,11 @@ Conventions (Lennard-Jones reduced units; cubic periodic box of edge ``L``):
   sin(k Δr)/(k Δr); ``directions="lattice"`` averages over the lattice vectors of the shell.
 - Mean-squared displacement ⟨|r_i(t₀+t) − r_i(t₀)|²⟩ per species, averaged over origins.
 
-Grid points below 2π/L cannot be measured in the box. :func:`structure_factor_on_grid` flags them
-and by default fills them by a small-k continuation (:func:`continue_below_box`: the mean of S over
+Grid points below 2π/L cannot be measured in the box. `structure_factor_on_grid` flags them
+and by default fills them by a small-k continuation (`continue_below_box`: the mean of S over
 the first in-box grid points, a convex combination, so S stays positive definite). The transform
 of the radial distribution function, S^{αβ}(k) = x_α δ_αβ + ρ x_α x_β ∫₀^{L/2} 4π r² [g_αβ(r) − 1]
-sin(kr)/(kr) dr (:func:`structure_factor_from_gr`, ``below_box="gr"``), is *not* a usable estimate
+sin(kr)/(kr) dr (`structure_factor_from_gr`, ``below_box="gr"``), is *not* a usable estimate
 there: the statistical noise of g(r) at large r, multiplied by the shell volume 4πr²dr, dominates
 (measured for KA LJ at ρ = 1.2, N = 1200, 8 frames: S^{AA}(0.2) = 0.37-0.58 depending on the frames
 and on the finite-size correction of g(r), against S^{AA} ≈ 0.017 at the first lattice shells), and it
@@ -279,7 +279,7 @@ def structure_factor_on_grid(
     """Partial S^{αβ}(k) on the bins ``k_edges`` (default: the 100-point grid on (0, 40]).
 
     Bins whose midpoint is below 2π/L are flagged (``below_box``) and filled by
-    :func:`continue_below_box` (``below_box="continue"``, the default) or from g(r)
+    `continue_below_box` (``below_box="continue"``, the default) or from g(r)
     (``below_box="gr"``, from the last ``gr_frames`` frames; unreliable, see the module notes).
     Bins above 2π/L that contain no lattice vector are filled from g(r) and flagged in ``from_gr``.
     """
@@ -304,7 +304,7 @@ def structure_factor_on_grid(
     return GridStructureFactor(k=k, S=S, below_box=below, from_gr=from_gr, count=vectors.count)
 
 
-#: How :func:`continue_below_box` fills grid points below 2π/L (recorded in dataset files).
+#: How `continue_below_box` fills grid points below 2π/L (recorded in dataset files).
 BELOW_BOX_METHOD = "mean of S over the first 3 grid points above 2*pi/L (positive-definite continuation)"
 
 

@@ -1,10 +1,10 @@
 """Figures of a dataset: the pictures a physicist checks first.
 
-Each function takes a dataset in the :mod:`memplug.data` schema and writes one PNG (matplotlib, Agg):
+Each function takes a dataset in the `memplug.data` schema and writes one PNG (matplotlib, Agg):
 
-- :func:`plot_structure`: S^{AA}(k) for several temperatures, one panel per (potential, ρ);
-- :func:`plot_self_scattering`: F_s^{AA}(k_peak, t) families, one panel per (potential, ρ);
-- :func:`plot_relaxation_times`: τ_α against 1/T, one curve per (potential, ρ).
+- `plot_structure`: S^{AA}(k) for several temperatures, one panel per (potential, ρ);
+- `plot_self_scattering`: F_s^{AA}(k_peak, t) families, one panel per (potential, ρ);
+- `plot_relaxation_times`: τ_α against 1/T, one curve per (potential, ρ).
 
 Glass (non-equilibrated) states are drawn dashed.
 """

@@ -10,7 +10,7 @@ CORE = ("memplug", "jax", "jaxlib", "numpy", "xarray")
 
 
 def versions(*extra: str) -> dict[str, str]:
-    """``{"python": ..., distribution: version}`` for :data:`CORE` and ``extra`` ("not installed"
+    """``{"python": ..., distribution: version}`` for `CORE` and ``extra`` ("not installed"
     for a distribution that is absent)."""
     out = {"python": platform.python_version()}
     for dist in dict.fromkeys((*CORE, *extra)):

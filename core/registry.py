@@ -9,10 +9,10 @@ group ``memplug``::
 Loading is defensive:
 
 - a plugin that fails to import, implements a hook that does not exist (a typo), or whose
-  registration hook raises is recorded with its error in :attr:`Registry.plugins` and registers
+  registration hook raises is recorded with its error in `Registry.plugins` and registers
   nothing; every other plugin still loads;
 - two plugins registering the same name for the same kind is a *conflict*: both plugins are listed
-  with it, and using the name raises :class:`DuplicateNameError` naming both (the other names of both
+  with it, and using the name raises `DuplicateNameError` naming both (the other names of both
   plugins keep working).
 """
 
@@ -196,7 +196,7 @@ class Registry:
         return sorted(self.items[kind])
 
     def get(self, kind: str, name: str) -> Any:
-        """The class registered as ``name``; an unknown or ambiguous name raises :class:`InputError`."""
+        """The class registered as ``name``; an unknown or ambiguous name raises `InputError`."""
         if name in self.conflicts[kind]:
             owners = self.conflicts[kind][name]
             raise DuplicateNameError(
@@ -218,7 +218,7 @@ class Registry:
         return cls(**options)
 
     def check(self) -> None:
-        """Raise :class:`DuplicateNameError` if any name is registered twice (strict mode)."""
+        """Raise `DuplicateNameError` if any name is registered twice (strict mode)."""
         for kind in KINDS:
             for name in self.conflicts[kind]:
                 self.get(kind, name)

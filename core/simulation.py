@@ -1,4 +1,4 @@
-"""Molecular-dynamics protocol for one state point, engine-independent: :func:`run_state`.
+"""Molecular-dynamics protocol for one state point, engine-independent: `run_state`.
 
 Protocol (paper sec. IV A, with the time step and equilibration length chosen per state):
 
@@ -17,13 +17,13 @@ Protocol (paper sec. IV A, with the time step and equilibration length chosen pe
    max(``lag_factor`` τ_α, ``t_lag_min``) — so F_s and the MSD are averaged over origins at every
    lag. Frames go to a GSD file (HOOMD schema; wrapped float32 positions + images, energies in
    ``log/md/*``).
-5. **Observables** from the GSD frames (:mod:`memplug.observables`): S^{αβ}(k) on the 100-point
+5. **Observables** from the GSD frames (`memplug.observables`): S^{αβ}(k) on the 100-point
    grid, k_peak, F_s^{αα}(k_peak, t), F_s^{αα}(kq, t), MSD, τ_α.
 
 Everything lives in ``workdir``: ``progress.json`` (the stage and counters), engine restart files,
 ``trajectory.gsd.part`` while producing. A killed run started again with the same arguments
 continues from its last checkpoint. Finished files appear only complete (``trajectory.gsd``,
-``state.nc``: temp file + :func:`os.replace`).
+``state.nc``: temp file + `os.replace`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from memplug.errors import InputError, MemplugError
 from memplug.interfaces import Engine
 from memplug.io import atomic_write_text, atomic_write_with
 
-#: Tunable protocol settings (keyword arguments of :func:`run_state`) and their defaults.
+#: Tunable protocol settings (keyword arguments of `run_state`) and their defaults.
 PROTOCOL_DEFAULTS: dict[str, Any] = {
     "L": 10.0,  # box edge (σ_AA); N = ρ L³
     "dt_max": 0.005,  # largest time step tried
@@ -144,14 +144,14 @@ class EngineSession(abc.ABC):
 
     @abc.abstractmethod
     def load(self, path: Path) -> None:
-        """Replace the configuration by a restart file written by :meth:`save`."""
+        """Replace the configuration by a restart file written by `save`."""
 
     def close(self) -> None:  # noqa: B027 - optional
         """Release the engine."""
 
 
 class MDEngine(Engine):
-    """An engine plugin: :meth:`session` opens an :class:`EngineSession` for a system."""
+    """An engine plugin: `session` opens an `EngineSession` for a system."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -160,7 +160,7 @@ class MDEngine(Engine):
     def session(self, system: Any, rho: float, T: float, *, threads: int = 2, seed: int = 0) -> EngineSession: ...
 
     def run(self, system: Any, state: dict[str, Any], out: Any, **protocol: Any) -> Any:
-        """Run :func:`run_state` for ``system`` at ``state`` (rho, T, seed) in directory ``out``."""
+        """Run `run_state` for ``system`` at ``state`` (rho, T, seed) in directory ``out``."""
         return run_state(
             system.name, state["rho"], state["T"], engine=self.name, seed=int(state.get("seed", 0)),
             workdir=Path(out), **protocol,
@@ -244,10 +244,10 @@ def run_state(
         threads: OpenMP threads of the engine (1 for bit-reproducible runs).
         n_t: number of lag times.
         progress: optional callback ``progress(stage, steps_done, steps_total)``.
-        protocol: overrides of :data:`PROTOCOL_DEFAULTS`.
+        protocol: overrides of `PROTOCOL_DEFAULTS`.
 
     Returns:
-        An :class:`xarray.Dataset` with a ``state`` dimension of length 1 (see :mod:`memplug.data`).
+        An `xarray.Dataset` with a ``state`` dimension of length 1 (see `memplug.data`).
     """
     unknown = sorted(set(protocol) - set(PROTOCOL_DEFAULTS))
     if unknown:
@@ -675,7 +675,7 @@ class _Runner:
 
 
 def read_trajectory(path: Path) -> dict[str, np.ndarray]:
-    """Frames of a GSD trajectory written by :func:`run_state`: steps, unwrapped float64 positions
+    """Frames of a GSD trajectory written by `run_state`: steps, unwrapped float64 positions
     (``(n_frames, N, 3)``), wrapped float32 positions, images, type ids and energies."""
     import gsd.hoomd
 

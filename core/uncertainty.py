@@ -3,8 +3,8 @@
 A fit of Eq. 7 is a measurement. This module says which parameters the data determine and how
 well, for any closure:
 
-- :func:`pinned_parameters`: parameters sitting at a bound of their range (never a result);
-- :func:`laplace`: Gauss-Newton / Laplace uncertainty through the solver. With residuals
+- `pinned_parameters`: parameters sitting at a bound of their range (never a result);
+- `laplace`: Gauss-Newton / Laplace uncertainty through the solver. With residuals
   r(u) = F_θ(u)(t_i) − F_target(t_i) over the fit window and J = ∂r/∂u (``jax.jacfwd`` through the
   time-doubling solver, in the closure's unconstrained coordinates u),
 
@@ -22,10 +22,10 @@ well, for any closure:
   the delta method: θ intervals (asymmetric for log/logit), pointwise bands of M(t) and F(t),
   and derived quantities (M(0), ∫M dt, the plateau M(t_last), a closure's ``channels``), each
   with its error;
-- :func:`kernel_flags`: unphysical kernels (negative M^{αα}, a rise before the first decay);
-- :func:`memplug.bootstrap.bootstrap`: a moving-block bootstrap of the residuals, each replica
+- `kernel_flags`: unphysical kernels (negative M^{αα}, a rise before the first decay);
+- `memplug.bootstrap.bootstrap`: a moving-block bootstrap of the residuals, each replica
   re-fitted by a few Gauss-Newton steps: slower, a check of the Laplace bands;
-- :func:`result_fields`: all of it as the optional fields of a :class:`~memplug.fit_results.FitResult`.
+- `result_fields`: all of it as the optional fields of a `FitResult`.
 
 Limits: the Laplace approximation is linear in u around the fit, so intervals of parameters with
 large relative errors (σ_u ≳ 1) are indicative only; AR(1) is the simplest correlation model (a
@@ -85,12 +85,12 @@ def position_scale(p: Parameter) -> str:
 def interval_scale(p: Parameter) -> str:
     """``"log"``, ``"logit"`` or ``"linear"``: the scale on which a θ interval is symmetric
     (the parameter's own transform, element by element; unknown transforms as in
-    :func:`position_scale`)."""
+    `position_scale`)."""
     return "logit" if p.transform == "logit" else position_scale(p)
 
 
 def _pinned_side(kind: str, v: float, lo: float, hi: float, tol: float) -> str | None:
-    """``"lower"``, ``"upper"`` or None for one value (see :func:`pinned_parameters`)."""
+    """``"lower"``, ``"upper"`` or None for one value (see `pinned_parameters`)."""
     if not math.isfinite(v):
         return None
 
@@ -145,7 +145,7 @@ def pinned_parameters(space: ParameterSpace, x, tol: float = 0.01, *, physical: 
 
 def _spans_range(kind: str, a: float, b: float, lo: float, hi: float, tol: float) -> bool:
     """Whether the interval [a, b] covers at least 1 − 2 tol of the range [lo, hi] on the
-    position scale of :func:`pinned_parameters` (never for a range infinite on that scale)."""
+    position scale of `pinned_parameters` (never for a range infinite on that scale)."""
     if kind == "log" and lo > 0 and a > 0 and math.isfinite(hi):
         return (math.log(b) - math.log(a)) / (math.log(hi) - math.log(lo)) >= 1.0 - 2.0 * tol
     if math.isfinite(lo) and math.isfinite(hi) and not (kind == "log" and lo <= 0):
@@ -376,7 +376,7 @@ def _fitted_ar1(r: np.ndarray, H: np.ndarray, correlated: bool = True) -> tuple[
 
 @dataclass
 class Uncertainty:
-    """The trust of one fitted kernel (Laplace approximation, :func:`laplace`).
+    """The trust of one fitted kernel (Laplace approximation, `laplace`).
 
     Shapes: p parameters, s species, n_t target times, n_M times of the memory grid.
 
@@ -488,13 +488,13 @@ def laplace(
     """Gauss-Newton / Laplace uncertainty of a fit at the unconstrained vector ``x``.
 
     Args:
-        problem: the :class:`~memplug.fit.FitProblem` (closure, target, window, solver).
+        problem: the `FitProblem` (closure, target, window, solver).
         x: the fitted unconstrained vector u, shape ``(dim,)``.
-        t_M: times of the M(t) band (default: :func:`default_memory_grid`).
+        t_M: times of the M(t) band (default: `default_memory_grid`).
         level: coverage of the intervals and bands (z = Φ⁻¹((1 + level)/2)).
         correlation: ``"ar1"`` (inflate by n/n_eff of AR(1) residuals) or ``"none"``.
         rcond: relative singular-value threshold of undetermined directions.
-        tol: the pinning tolerance of :func:`pinned_parameters`.
+        tol: the pinning tolerance of `pinned_parameters`.
 
     Raises:
         InputError: a bad option; ValueError: the solve at ``x`` fails.
@@ -660,11 +660,11 @@ def _finite_or_none(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def result_fields(problem: FitProblem, x, t_M, **options: Any) -> dict[str, Any]:
-    """The uncertainty fields of a :class:`~memplug.fit_results.FitResult` for the fit at ``x``.
+    """The uncertainty fields of a `FitResult` for the fit at ``x``.
 
     Pinned parameters are always reported; when the Laplace approximation fails (a flagged solve,
     a non-finite Jacobian, ...) the flags say ``"uncertainty failed: <reason>"`` and the bands
-    are absent. ``options`` go to :func:`laplace`.
+    are absent. ``options`` go to `laplace`.
     """
     x = np.asarray(x, float)
     pinned = pinned_parameters(problem.space, x, options.get("tol", 0.01)) if np.all(np.isfinite(x)) else {}

@@ -1,7 +1,7 @@
 """The ``memplug`` Typer application.
 
 Sub-commands live in their own modules (``memplug.cli.<name>``), each exposing ``register(app)``;
-plugins add theirs through the ``register_commands`` hook. Every :class:`memplug.InputError` becomes
+plugins add theirs through the ``register_commands`` hook. Every `memplug.InputError` becomes
 one clear message on stderr and exit code 2, never a traceback.
 """
 

@@ -62,7 +62,7 @@ def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue,
 
 
 def _dask_task(spec: str, sid: str, workdir: str, threads: int, output: str, budget: float | bool | None) -> dict:
-    """One state as a Dask task (``--workers``/``--scheduler``): as :func:`_worker`, progress only
+    """One state as a Dask task (``--workers``/``--scheduler``): as `_worker`, progress only
     on completion. A worker that dies mid-state has its task re-run elsewhere, which resumes the
     state from its checkpoint in ``workdir`` (shared by all workers)."""
 

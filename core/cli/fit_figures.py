@@ -56,7 +56,7 @@ def compare_figure(
     the residual F_fit − F_target (an oscillating fit shows as a wave around 0; points outside the
     fit window are drawn faint). Bottom row: each fit's memory M^{αα}(t) on its ``t_M`` grid,
     log-log (symlog when some M < 0), with M_mct dashed where the result holds ``M_reference``.
-    ``rows`` (:func:`memplug.cli.run.comparison`, in the order of ``results``) adds ΔAIC to the
+    ``rows`` (`memplug.cli.run.comparison`, in the order of ``results``) adds ΔAIC to the
     legend.
     """
     plt = _plt()
@@ -134,7 +134,7 @@ def compare_figure(
 def compare_figures(
     results: list[dict[str, Any]], out: Path, rows: list[dict[str, Any]] | None = None
 ) -> list[Path]:
-    """:func:`compare_figure` for each state of ``results`` as ``out/compare-<state>.png``;
+    """`compare_figure` for each state of ``results`` as ``out/compare-<state>.png``;
     returns the paths."""
     paths = []
     for state in dict.fromkeys(r["state"] for r in results):

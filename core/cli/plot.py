@@ -1,6 +1,6 @@
 """``memplug plot``: figure sets.
 
-The group is shared: another CLI module adds its sub-command to :data:`plot_app` inside its own
+The group is shared: another CLI module adds its sub-command to `plot_app` inside its own
 ``register(app)`` (the app registers every module before it runs, so the order does not matter)::
 
     def register(app):

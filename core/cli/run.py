@@ -60,7 +60,7 @@ MAIN_STATES = ("LJ-rho1.20-T15.000", "LJ-rho1.20-T1.350", "LJ-rho1.20-T0.810")
 
 
 def default_states(ds, n: int = 3) -> list[str]:
-    """A small default selection: :data:`MAIN_STATES` where the dataset has them, else ``n``
+    """A small default selection: `MAIN_STATES` where the dataset has them, else ``n``
     equilibrated states spread in T at one (potential, ρ) (LJ at ρ = 1.2 where present), from
     the warmest to near T_mct."""
     have = set(map(str, ds["state"].values))
@@ -243,7 +243,7 @@ def _split(text: str, option: str = "--closures") -> list[str]:
     """Split a comma list of specs, keeping ``name:key=v,key=v`` options together.
 
     An empty list or a spec given twice (which would write the same result files twice) is an
-    :class:`InputError` naming ``option``.
+    `InputError` naming ``option``.
     """
     out: list[str] = []
     for part in text.split(","):
@@ -383,7 +383,7 @@ def comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     Per result file (``in_window`` times × species): ``k`` the number of free parameters (the
     optimizer's vector, every closure parameter), ``n`` the number of fitted values, ``ssr`` the sum
     of squared residuals (the loss of Eq. 7 without the Lasso term), ``r2`` (Eqs. 2-4), ``rmse``
-    (SI Eq. S1 for one state: sqrt(SSR)), ``aic``/``bic`` (:func:`memplug.fit.information_criteria`:
+    (SI Eq. S1 for one state: sqrt(SSR)), ``aic``/``bic`` (`memplug.fit.information_criteria`:
     Gaussian likelihood with σ̂² = SSR/n) and ``delta_aic``/``delta_bic``: the difference to the
     smallest value among the results of the same state and the same n. The residuals of MD
     correlation functions are correlated in time, so the absolute criteria overstate n; only these
@@ -416,7 +416,7 @@ def comparison(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def comparison_table(rows: list[dict[str, Any]]):
-    """The rich table of :func:`comparison` (the best closure of a state has ΔAIC = 0); the state
+    """The rich table of `comparison` (the best closure of a state has ΔAIC = 0); the state
     and optimizer columns only when they vary."""
     from rich.table import Table
 
@@ -441,7 +441,7 @@ def comparison_table(rows: list[dict[str, Any]]):
 
 
 def comparison_csv(rows: list[dict[str, Any]]) -> str:
-    """:func:`comparison` rows as CSV text: a header (:data:`COMPARISON_COLUMNS`), then the rows
+    """`comparison` rows as CSV text: a header (`COMPARISON_COLUMNS`), then the rows
     at full precision."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -1,6 +1,6 @@
 """``memplug simulate``: molecular dynamics of one state point → GSD trajectory + observables file.
 
-Runs the protocol of :func:`memplug.simulation.run_state` (random start, minimisation, time step
+Runs the protocol of `memplug.simulation.run_state` (random start, minimisation, time step
 from the NVE drift, NVT equilibration ≥ 10 τ_α, NVE production) in a work directory next to
 ``--out`` (``<out>.work``); running the same command again after a kill continues from the last
 checkpoint. The trajectory (``--out``) and the observables (``--observables``, a one-state dataset in

@@ -116,7 +116,7 @@ def _row(i, n0, L, eq_coeffs, dt, F, dF, M, dM, d1, d2):
 
 
 class _BlockIndex:
-    """Static (NumPy) index tables of all rows n0..L−1 of a block: the vectorised form of :func:`_row`."""
+    """Static (NumPy) index tables of all rows n0..L−1 of a block: the vectorised form of `_row`."""
 
     _cache: dict = {}
 

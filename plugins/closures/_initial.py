@@ -10,7 +10,7 @@ from memplug.model import fit_memory
 
 class MemoryInitial:
     """Mixin for explicit closures: ``initial(context)`` fits the closure to
-    ``context.extra["memory"] = (t, M)`` when present (:func:`memplug.model.fit_memory`), and
+    ``context.extra["memory"] = (t, M)`` when present (`memplug.model.fit_memory`), and
     returns the parameters' defaults otherwise."""
 
     def initial(self, context: Context) -> dict[str, Any]:

@@ -17,7 +17,7 @@ def pairs(context: Context) -> list[tuple[str, int, int]]:
 
 
 def pair_index(s: int) -> np.ndarray:
-    """(s, s) table of pair numbers: ``idx[α, β] = idx[β, α]`` = position of (min, max) in :func:`pairs`."""
+    """(s, s) table of pair numbers: ``idx[α, β] = idx[β, α]`` = position of (min, max) in `pairs`."""
     idx = np.zeros((s, s), dtype=int)
     n = 0
     for a in range(s):

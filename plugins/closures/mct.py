@@ -4,7 +4,7 @@ For the single-wave-number memory equation of the paper (Eq. 5, F_s^{αα}(k_pea
 MCT memory is the tagged-particle kernel at k_peak, K_s^α(k_peak, t), which depends on the
 collective and tagged correlators at all wave numbers. The closure therefore solves the full
 multi-component MCT once per context (collective F^{αβ}(k, t) and tagged F_s^α(k, t) on the
-context's k-grid, with a probe exactly at k_peak; see :mod:`memplug.plugins.mct`), caches it in
+context's k-grid, with a probe exactly at k_peak; see `memplug.plugins.mct`), caches it in
 ``context.extra``, and returns M(t) as a tabulated explicit kernel. With it, solving Eq. 5
 reproduces the MCT tagged correlator at k_peak.
 
@@ -72,5 +72,5 @@ class MCTClosure(Closure):
         return base
 
     def self_memory(self, context: Context, t) -> tuple[np.ndarray, np.ndarray]:
-        """(M_mct(t), F_s^mct(t)) at k_peak on times ``t``, each (n_t, s, s): see :func:`mct_self_memory`."""
+        """(M_mct(t), F_s^mct(t)) at k_peak on times ``t``, each (n_t, s, s): see `mct_self_memory`."""
         return mct_self_memory(context, t, solver=self.solver())

@@ -8,7 +8,7 @@ An equinox MLP g gives the relaxation spectrum of the memory over a fixed log-sp
 a superposition of Debye relaxations with non-negative weights; A_{jα} is mode j's share of the
 dimensionless memory area ∫M dt. Such an M is positive, decreasing and convex for every set of
 weights (completely monotone), and it is a sum of exponentials, so both solvers apply. The MLP weights are the closure's parameters: one flat vector ``weights`` that
-:class:`~memplug.interfaces.ParameterSpace` handles like any other, so the same optimizers (and
+`ParameterSpace` handles like any other, so the same optimizers (and
 ``jax.grad`` through the solver) can train it.
 """
 

@@ -8,7 +8,7 @@ node zero (``tail=zero``, default: the memory is unknown there and a constant wo
 glass) or the last value (``tail=last``). The self memory is diagonal. The closure has no free
 parameters, so ``memplug solve`` and fits just propagate it.
 
-The file is a ``memplug-memory/1`` netCDF (:mod:`memplug.plugins.inversion.files`); ``state`` picks
+The file is a ``memplug-memory/1`` netCDF (`memplug.plugins.inversion.files`); ``state`` picks
 one state when it holds several. Its dynamics must be the context's, since M has units of
 1/time² (Newtonian) or 1/time (overdamped). The equation's Ω² comes from the statics: a memory
 inverted with a fitted Ω² (``memplug kernel invert --omega2 fit``) reproduces F best with that Ω².

@@ -1,7 +1,7 @@
 """HOOMD-blue engine (the engine the paper used), through HOOMD's v4/v5 Python API.
 
 Used wherever ``import hoomd`` works and HOOMD was built with its MD component; otherwise
-:meth:`HoomdEngine.available` reports why not (HOOMD-blue is not on PyPI: it is built from source
+`HoomdEngine.available` reports why not (HOOMD-blue is not on PyPI: it is built from source
 or installed from conda-forge).
 
 Mapping of the protocol onto HOOMD:
@@ -17,7 +17,7 @@ Mapping of the protocol onto HOOMD:
 - restart files: ``hoomd.write.GSD.write`` of the state plus a small JSON file with the thermostat's
   degrees of freedom (``MTTK.translational_dof``), so NVT continues where it stopped.
 
-HOOMD cannot reset the step counter of an existing state, so :meth:`HoomdSession.reset_step`
+HOOMD cannot reset the step counter of an existing state, so `HoomdSession.reset_step`
 re-creates the simulation from a snapshot at step 0 (the protocol calls it only where the thermostat
 state is not needed: before NVT equilibration and before NVE production).
 """

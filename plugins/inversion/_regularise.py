@@ -82,7 +82,7 @@ class Regularised:
 
 
 def choose(reg: Regularised, scan: dict[str, np.ndarray], rule: str, known_noise: bool) -> float:
-    """λ (relative) by one of :data:`RULES`.
+    """λ (relative) by one of `RULES`.
 
     - ``evidence``: maximum marginal likelihood of the data with Tikhonov as a Gaussian prior
       (σ² profiled out unless ``known_noise``). Its Occam factor resists the small-λ solutions

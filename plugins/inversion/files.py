@@ -10,7 +10,7 @@ data variables
     Arrays of states with fewer nodes or lags are padded with NaN (``reliable``: False).
 attrs
     ``schema``, ``dynamics``, ``rule``, ``dataset``, ``options`` (JSON) and ``versions`` (JSON,
-    :func:`memplug.provenance.versions`), ``description``.
+    `memplug.provenance.versions`), ``description``.
 """
 
 from __future__ import annotations

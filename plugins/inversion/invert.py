@@ -15,7 +15,7 @@ Both are first-kind Volterra equations for M in which the data enter only throug
 below τ₀ = t₁/2, up to τ_n = t_n): M(t) = Σ_j m_j b_j(t). One row per data lag gives X x = y with
 y_i = 1 − F(t_i), x = (m_j) (and Ω², unpenalised, with ``fit_omega2``), X_ij = ∫ b_j(r) κ(t_i − r) dr
 with κ = Φ (Newtonian) or F − 1 (overdamped), plus the Ω² column ∫(t_i − s)F or ∫F; the quadrature of
-:mod:`._quadrature` resolves κ(u) near r = t_i on a fine log grid whatever the node spacing.
+`._quadrature` resolves κ(u) near r = t_i on a fine log grid whatever the node spacing.
 
 Weights (whitening). The left-hand side R[F; M] is affine in F with linear part
 L δF(t) = δF(t) + ∫₀ᵗ K(t−s) δF(s) ds, K(u) = Ω² u + ∫₀ᵘ M (Newtonian) or Ω² + M(u) (overdamped).
@@ -23,7 +23,7 @@ Since R[F_M; M] = 0 for the correlator F_M that M produces, R[F; M] = L (F − F
 residual mapped back by L⁻¹ and divided by the error of F is the misfit of F in units of its error.
 The rows are whitened by L⁻¹, with L built from the previous estimate (a pilot with diagonal
 weights 1/(1 + ∫₀ᵗ K) for M = 0, then ``sweeps`` sweeps; isolated spurious modes of the discrete
-L are dropped, :func:`_whitening`); at convergence the least-squares problem is a
+L are dropped, `_whitening`); at convergence the least-squares problem is a
 linearised fit of F itself and the whitened rows carry the (uncorrelated) noise of F. The error of
 F is ``F_err`` when given, else σ (1 − F²) with one unknown σ: the variance of cos(k·Δr) over
 independent particles with Gaussian Δr is (1 − F²)²/2. With ``noise_correlation`` ρ the F misfits
@@ -73,7 +73,7 @@ BAND_MAX = 0.25
 NUMERICAL_FLOOR = 1e-4
 #: reliable runs shorter than this in ln t are dropped (isolated nodes amid noise)
 RUN_MIN = 0.5
-#: singular values of L below this are dropped from its inverse (see :func:`_whitening`)
+#: singular values of L below this are dropped from its inverse (see `_whitening`)
 L_CUT = 1e-2
 
 
@@ -337,7 +337,7 @@ def _response_matrix(cor: Correlator, t: np.ndarray, nodes, m, om2, dynamics) ->
 
 
 def _whitening(L: np.ndarray) -> tuple[np.ndarray, int]:
-    """L⁻¹ by SVD without the singular values below :data:`L_CUT`, and their number.
+    """L⁻¹ by SVD without the singular values below `L_CUT`, and their number.
 
     L = 1 + K∗ discretised on the data lags: where the lag spacing is far beyond the period of the
     response (late lags of a correlator with a long memory plateau) it can have an isolated
@@ -350,7 +350,7 @@ def _whitening(L: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _drop_short_runs(mask: np.ndarray, lnt: np.ndarray) -> np.ndarray:
-    """``mask`` without its runs of consecutive True that span less than :data:`RUN_MIN` in ln t."""
+    """``mask`` without its runs of consecutive True that span less than `RUN_MIN` in ln t."""
     out = mask.copy()
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
     for a, b in zip(edges[::2], edges[1::2], strict=True):  # run = [a, b)

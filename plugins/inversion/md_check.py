@@ -6,10 +6,10 @@ on the same configurations, computes
 - the force route Ω_E,α² = ⟨|F_i|²⟩_{i∈α} / (3 m T) (forces from the pair potentials, minimum
   image), and
 - the structure route (ρ / 3m) Σ_β x_β ∫ g_αβ ∇²V_αβ d³r with g from the same frames, including the
-  surface term of the truncation (:mod:`.sum_rule`).
+  surface term of the truncation (`.sum_rule`).
 
 They agree only if the sum-rule formula (with its surface term) is right and the sampling is
-canonical, which makes the pair an independent check of :func:`.sum_rule.einstein_frequency2`.
+canonical, which makes the pair an independent check of `.sum_rule.einstein_frequency2`.
 The box L = (N/ρ)^{1/3} must hold the cut-off (r_c < L/2): N = 200 suffices for KA-LJ at ρ ≥ 1.2.
 """
 

@@ -23,7 +23,7 @@ V' jumps at r_c, so ∇²V = (V_LJ'' + 2 V_LJ'/r) Θ(r_c − r) − V_LJ'(r_c) �
 −4π r_c² g(r_c) V_LJ'(r_c) belongs to the integral (zero for WCA, cut at the minimum). Configurations
 never sample the δ, so a configurational average of Σ_j ∇²V(r_ij) misses it; the mean squared
 force does not, which makes the two routes an independent check of each other
-(:func:`mean_squared_force_frequency2`).
+(`mean_squared_force_frequency2`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class LennardJonesPair:
         return 4.0 * self.epsilon * (-12.0 * sr6 * sr6 + 6.0 * sr6) / r
 
     def laplacian(self, r: np.ndarray) -> np.ndarray:
-        """∇²V = V'' + 2V'/r for r < r_c, 0 beyond (the δ at r_c is :attr:`surface`)."""
+        """∇²V = V'' + 2V'/r for r < r_c, 0 beyond (the δ at r_c is `surface`)."""
         r = np.asarray(r, float)
         sr6 = (self.sigma / r) ** 6
         v2 = 4.0 * self.epsilon * (156.0 * sr6 * sr6 - 42.0 * sr6) / r**2
@@ -67,7 +67,7 @@ class LennardJonesPair:
 
 
 def kob_andersen_pairs(potential: str = "LJ") -> dict[tuple[int, int], LennardJonesPair]:
-    """The Kob-Andersen pairs (species indices 0 = A, 1 = B) from :mod:`memplug.plugins.systems.ka`."""
+    """The Kob-Andersen pairs (species indices 0 = A, 1 = B) from `memplug.plugins.systems.ka`."""
     from memplug.plugins.systems.ka import KobAndersenLJ, KobAndersenWCA
 
     systems = {"LJ": KobAndersenLJ, "WCA": KobAndersenWCA}

@@ -3,15 +3,15 @@
 ``memplug kernels scan`` fits, on every selected state, the memory-kernel closures of the paper
 (Eq. 6 with N_exp = 1…4 and Eq. 8, Newtonian; Eq. 6 with N_exp = 2 and Eq. 8 overdamped, Eq. 5)
 to F_s^{AA} and F_s^{BB} at k_peak, caches M_mct per state, and assembles one netCDF file, the
-*kernels dataset* (schema ``memplug-kernels/1``, :mod:`memplug.plugins.kernels.schema`).
+*kernels dataset* (schema ``memplug-kernels/1``, `memplug.plugins.kernels.schema`).
 
-- :mod:`~memplug.plugins.kernels.plan`: experiments, states, T_mct sources, fit jobs;
-- :mod:`~memplug.plugins.kernels.mct_cache`: M_mct(t) and F_mct(t) once per state;
-- :mod:`~memplug.plugins.kernels.scan`: the resumable fan-out;
-- :mod:`~memplug.plugins.kernels.assemble`: fit results → the kernels dataset;
-- :mod:`~memplug.plugins.kernels.schema`: the validator and :func:`load_kernels`;
-- :mod:`~memplug.plugins.kernels.figures`: paper Figs. 6, 7, S4-S7 with their CSV;
-- :mod:`~memplug.plugins.kernels.cli`: ``memplug kernels scan|validate|list|figures``.
+- `plan`: experiments, states, T_mct sources, fit jobs;
+- `mct_cache`: M_mct(t) and F_mct(t) once per state;
+- `scan`: the resumable fan-out;
+- `assemble`: fit results → the kernels dataset;
+- `schema`: the validator and `load_kernels`;
+- `figures`: paper Figs. 6, 7, S4-S7 with their CSV;
+- `cli`: ``memplug kernels scan|validate|list|figures``.
 
 The shipped file ``data/kernels.nc`` is the ``default`` kernels dataset.
 """
@@ -30,8 +30,8 @@ DEFAULT_FILE = DATA / "kernels.nc"
 def load_kernels(path_or_name: str | Path = "default"):
     """The kernels dataset ``path_or_name`` (a file, or ``"default"``: the shipped one), validated.
 
-    Returns an :class:`xarray.Dataset` (loaded into memory); a missing or malformed file raises
-    :class:`memplug.errors.InputError` naming the file, the variable and the problem.
+    Returns an `xarray.Dataset` (loaded into memory); a missing or malformed file raises
+    `memplug.errors.InputError` naming the file, the variable and the problem.
     """
     from memplug.plugins.kernels.schema import load_kernels as _load
 

@@ -3,7 +3,7 @@
 Curves are put on one common log grid ``t_common`` (200 points over the lag times of all
 selected states) by linear interpolation in ln t, NaN outside each curve's own time span (never
 extrapolated). The variables, their dims and units are listed in
-:mod:`memplug.plugins.kernels.schema`.
+`memplug.plugins.kernels.schema`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _diag(a: np.ndarray) -> np.ndarray:
 
 def memory_distance(M_fit, M_ref, F_target) -> float:
     """sqrt(Σ (M_fit − M_ref)² / Σ M_ref²) over the species and the points of the log grid where
-    ``F_target`` lies in :data:`DECAY_WINDOW` (all shapes ``(n_t, s)``); NaN without such points."""
+    ``F_target`` lies in `DECAY_WINDOW` (all shapes ``(n_t, s)``); NaN without such points."""
     lo, hi = DECAY_WINDOW
     w = np.isfinite(M_fit) & np.isfinite(M_ref) & np.isfinite(F_target) & (F_target >= lo) & (F_target <= hi)
     den = float(np.sum(M_ref[w] ** 2))
@@ -148,7 +148,7 @@ def assemble(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict, p
 
 
 def build(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict) -> xr.Dataset:
-    """The kernels dataset as an :class:`xarray.Dataset` (see :func:`assemble`)."""
+    """The kernels dataset as an `xarray.Dataset` (see `assemble`)."""
     from memplug.fit import r2_score, rmse_eq_s1
     from memplug.fit_results import load_result
     from memplug.plugins.kernels.mct_cache import cache_path, read_cache

@@ -1,19 +1,19 @@
 """M_mct(t) and F_mct(t) of a state, computed once and cached in ``DIR/mct/<state>.nc``.
 
-The ``mct`` closure's tagged memory at k_peak (:func:`memplug.fit.mct_memory`, a full
+The ``mct`` closure's tagged memory at k_peak (`memplug.fit.mct_memory`, a full
 multi-component MCT solve of the state's S(k)), Newtonian dynamics (the main fits' equation of
-motion), on 300 log-spaced times from the state's first lag to :data:`HORIZON` (the MCT solve
+motion), on 300 log-spaced times from the state's first lag to `HORIZON` (the MCT solve
 runs to 1e10 anyway). Below T_mct MCT is in its glass phase: M_mct and F_mct are still stored
 (F_mct stays on its plateau) and ``t_decay`` is NaN; the MCT-recovery fits skip such states. MCT
 relaxes much more slowly than MD near T_mct, so F_mct usually has not decayed by the state's last
 lag (``decays`` False): the MCT-recovery fits therefore get their own time grid reaching past
-F_mct's decay (:func:`mct_target_dataset`). A state whose MCT solve fails keeps a file with the
+F_mct's decay (`mct_target_dataset`). A state whose MCT solve fails keeps a file with the
 reason, so a resumed scan does not retry it.
 
 Cache file (one per state): vars ``M_mct(t, species)`` (M^{αα}, 1/time²), ``F_mct(t, species)``;
 attrs ``state``, ``dynamics``, ``fingerprint`` (statics and times; a changed state is recomputed),
 ``status`` (``ok`` or ``failed: ...`` or ``unavailable: ...``), ``decays`` (0/1: F_mct^{αα} ≤
-:data:`DECAYED` for every α at the state's last lag), ``t_decay`` (first time F_mct^{αα} ≤ DECAYED
+`DECAYED` for every α at the state's last lag), ``t_decay`` (first time F_mct^{αα} ≤ DECAYED
 for every α; NaN: not before HORIZON, MCT's glass phase), ``F_last`` (JSON list, at the state's
 last lag), ``elapsed_s``, ``cpu_s``.
 """

@@ -89,7 +89,7 @@ class Experiment:
 
 def parse_experiments(text: str, option: str = "--closures") -> list[Experiment]:
     """``"stretched:n_exp=2;double-stretched@overdamped"`` → experiments (Newtonian by default);
-    each closure spec must create (unknown names and options are an :class:`InputError`)."""
+    each closure spec must create (unknown names and options are an `InputError`)."""
     from memplug.registry import get_registry
 
     out: list[Experiment] = []
@@ -137,7 +137,7 @@ def tmct(potential: str, rho: float, source: str = "memplug") -> tuple[float, st
     """(T_mct, where it comes from) for (potential, ρ).
 
     ``memplug``: our own bisection (docs/mct.md) at ρ = 1.2, 1.4, 1.6, 1.8, interpolated in
-    ln T – ln ρ in between; ``paper``: Table I (:data:`memplug.fit.T_MCT`), same interpolation.
+    ln T – ln ρ in between; ``paper``: Table I (`memplug.fit.T_MCT`), same interpolation.
     """
     from memplug.fit import T_MCT
 

@@ -1,5 +1,5 @@
 """The kernels scan: M_mct per state, then every (state, experiment) fit through
-:func:`memplug.fit_jobs.run_jobs` (serial, or Dask with ``workers``/``scheduler``), then the
+`memplug.fit_jobs.run_jobs` (serial, or Dask with ``workers``/``scheduler``), then the
 kernels dataset.
 
 Layout of the output directory ``DIR``::
@@ -11,7 +11,7 @@ Layout of the output directory ``DIR``::
     DIR/kernels.nc                             the kernels dataset (assemble)
 
 Resuming (running the same command again) skips finished fits — a result whose recorded inputs
-equal the job's (inputs added to :class:`~memplug.fit_jobs.FitJob` since, at their defaults,
+equal the job's (inputs added to `FitJob` since, at their defaults,
 count as equal) — continues checkpointed ones from their last generation, and reuses the cached
 M_mct of unchanged states. A fit's result depends only on its job (seed included), so an
 interrupted and resumed scan writes the same kernels dataset as an uninterrupted one.
@@ -77,7 +77,7 @@ class ScanConfig:
     extra_attrs: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
-        """Options that would otherwise fail deep inside a fit: one-line :class:`InputError`."""
+        """Options that would otherwise fail deep inside a fit: one-line `InputError`."""
         if not (math.isfinite(self.budget_scale) and self.budget_scale > 0):
             raise InputError(f"--budget-scale: expected a finite number > 0, got {self.budget_scale}")
         if not (math.isfinite(self.lasso) and self.lasso >= 0):
@@ -99,7 +99,7 @@ class ScanConfig:
 
     def experiments(self) -> list[Experiment]:
         """The main experiments (``closures``) plus the Lasso part (if ``lasso`` > 0); the
-        MCT-recovery experiment is added per state by :func:`plan_jobs`."""
+        MCT-recovery experiment is added per state by `plan_jobs`."""
         out = parse_experiments(self.closures)
         if self.lasso > 0:
             out.append(Experiment(PART_CLOSURE, "newtonian", "data", float(self.lasso)))
@@ -117,7 +117,7 @@ def mct_recovery_experiment() -> Experiment:
 
 def plan_jobs(cfg: ScanConfig, ds, states: Sequence[str], mct: dict[str, dict[str, Any]]):
     """``[(state, experiment, FitJob)]`` of the scan: every state × experiment, and the
-    MCT-recovery fit where the state qualifies (:func:`mct_recovery_eligible`)."""
+    MCT-recovery fit where the state qualifies (`mct_recovery_eligible`)."""
     from memplug.data import context_for
     from memplug.fit_jobs import BUDGET_PER_PARAMETER, FitJob
 
@@ -176,7 +176,7 @@ def mct_recovery_eligible(ds, state: str, mct_summary: dict[str, Any] | None) ->
 
 
 def mct_targets_path(out: Path) -> Path:
-    """The derived dataset of the MCT-recovery fits (:func:`mct_cache.mct_target_dataset`)."""
+    """The derived dataset of the MCT-recovery fits (`mct_cache.mct_target_dataset`)."""
     return Path(out) / "mct" / "targets.nc"
 
 

@@ -87,7 +87,7 @@ def _fail(path: Any, name: str, problem: str) -> None:
 def validate_kernels(ds: xr.Dataset, path: str | os.PathLike | None = None) -> xr.Dataset:
     """Check ``ds`` against schema ``memplug-kernels/1``; return it unchanged.
 
-    Raises :class:`InputError` (one line: the file, the variable, the problem) on a wrong schema
+    Raises `InputError` (one line: the file, the variable, the problem) on a wrong schema
     version, a missing variable or coordinate, wrong dims, non-finite values where they are
     required, or inconsistent fits."""
     where = f"{path}: " if path is not None else ""

@@ -1,12 +1,12 @@
 """Multi-component mode-coupling theory (paper Eq. 12-13) on a wave-number grid.
 
-- :mod:`~memplug.plugins.mct.grid`: the midpoint grid and the bipolar (Bengtzelius) triangle sums;
-- :mod:`~memplug.plugins.mct.kernels`: conventions, statics, the collective/tagged kernel;
-- :mod:`~memplug.plugins.mct.dynamics`: equations, solves (collective, tagged, MSD), ``mct_self_memory``;
-- :mod:`~memplug.plugins.mct.steady`: nonergodicity parameters, critical point, exponent λ;
-- :mod:`~memplug.plugins.mct.cli`: the ``memplug mct`` commands (registered by the hook below).
+- `grid`: the midpoint grid and the bipolar (Bengtzelius) triangle sums;
+- `kernels`: conventions, statics, the collective/tagged kernel;
+- `dynamics`: equations, solves (collective, tagged, MSD), ``mct_self_memory``;
+- `steady`: nonergodicity parameters, critical point, exponent λ;
+- `cli`: the ``memplug mct`` commands (registered by the hook below).
 
-The closure itself (``mct``) lives in :mod:`memplug.plugins.closures.mct`.
+The closure itself (``mct``) lives in `memplug.plugins.closures.mct`.
 """
 
 from __future__ import annotations

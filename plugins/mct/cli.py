@@ -63,7 +63,7 @@ def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadrat
     """(T values, statics_at(T)) for the states of ``potential`` at density ``rho`` in a dataset.
 
     The grid points flagged in ``k_below_box`` are first replaced in every state by the small-k
-    continuation of c(k) (:mod:`memplug.plugins.mct.small_k`, ``small_k`` = quadratic, constant or
+    continuation of c(k) (`memplug.plugins.mct.small_k`, ``small_k`` = quadratic, constant or
     keep). S^{αβ}(k) is then interpolated linearly in T (``interpolate="T"``) or in 1/T
     (``"1/T"``) between neighbouring states (no extrapolation); a convex combination of
     positive-definite S is positive definite. ``"fit"`` instead smooths out the sampling noise of
@@ -139,7 +139,7 @@ def critical_temperature(
     """T_mct along the dataset's temperatures at fixed ρ (glass below).
 
     ``xtol`` defaults to 1e-4 × the lowest temperature of the path (far below the uncertainty of
-    the interpolation in T). Raises :class:`InputError` naming the states when the dataset does
+    the interpolation in T). Raises `InputError` naming the states when the dataset does
     not bracket the transition.
     """
     from memplug.plugins.mct.steady import critical_point

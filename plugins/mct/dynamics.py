@@ -1,7 +1,7 @@
 """MCT dynamics: collective, tagged and MSD equations, solved with the core time-doubling solver.
 
 Equations (memplug form α F'' + β F' + Ω² F + ∫ K F' = 0, matrices from the left; see
-:mod:`memplug.plugins.mct.kernels` for K):
+`memplug.plugins.mct.kernels` for K):
 
 - collective: F(k, 0) = S(k), Ω²(k) = k² diag(D_α x_α) S⁻¹(k);
 - tagged:     F_s(k, 0) = 1,   Ω_s²(k) = k² D_α;
@@ -197,7 +197,7 @@ def context_below_box(context: Context) -> np.ndarray | None:
 
 def statics_from_context(context: Context, small_k: str = "quadratic") -> MCTStatics:
     """MCT statics of a context; for simulated states the points below 2π/L are replaced by the
-    small-k continuation of c(k) (:mod:`memplug.plugins.mct.small_k`; ``small_k="keep"`` keeps them)."""
+    small-k continuation of c(k) (`memplug.plugins.mct.small_k`; ``small_k="keep"`` keeps them)."""
     from memplug.plugins.mct.small_k import continue_small_k
 
     context.require("k", "S", "rho")

@@ -11,7 +11,7 @@ are exactly those with |j − l| ≤ i ≤ j + l (0-based), so every MCT kernel 
 
 of an (n, n) array A that does not depend on k once the k-dependence of the vertices is pulled out
 as powers of k (the bipolar trick of Bengtzelius). Instead of the sequential recurrence
-T_i = T_{i−1} + (new diagonals) − (old anti-diagonal), :func:`triangle_sums` computes all diagonal
+T_i = T_{i−1} + (new diagonals) − (old anti-diagonal), `triangle_sums` computes all diagonal
 and anti-diagonal sums at once (a skew reshape) and takes cumulative sums: O(n²) work, no loop, so it
 vectorises and differentiates in JAX.
 """
@@ -32,7 +32,7 @@ def midpoint_grid(n_k: int = 100, k_max: float = 40.0) -> np.ndarray:
 
 
 def grid_spacing(k) -> float:
-    """Δ of a midpoint grid; raises :class:`InputError` if ``k`` is not one (k_0 = Δ/2, equal steps)."""
+    """Δ of a midpoint grid; raises `InputError` if ``k`` is not one (k_0 = Δ/2, equal steps)."""
     k = np.asarray(k, dtype=float)
     if k.ndim != 1 or k.size < 2:
         raise InputError(f"k grid: expected a 1-d array of at least 2 wave numbers, got shape {k.shape}")
@@ -81,7 +81,7 @@ def triangle_sums(A):
 
 
 def triangle_mask(n: int) -> np.ndarray:
-    """The 0/1 weights W[i, j, l] of :func:`triangle_sums` (a plain reference for tests)."""
+    """The 0/1 weights W[i, j, l] of `triangle_sums` (a plain reference for tests)."""
     i, j, l = np.ogrid[:n, :n, :n]
     return ((np.abs(j - l) <= i) & (i <= j + l)).astype(float)
 

@@ -1,6 +1,6 @@
 """Multi-component MCT memory kernels (collective, tagged, probes) on the midpoint k-grid.
 
-Conventions (stated once, used everywhere in :mod:`memplug.plugins.mct`):
+Conventions (stated once, used everywhere in `memplug.plugins.mct`):
 
 - S^{αβ}(k) = N⁻¹⟨ρ_α(k) ρ_β(−k)⟩ (so S^{αβ} → x_α δ_αβ for k → ∞); the direct correlation
   functions follow from S⁻¹_{αβ}(k) = δ_αβ / x_α − ρ c_αβ(k) (paper Eq. 13).

@@ -1,6 +1,6 @@
 """Plain NumPy reference of the collective and tagged MCT kernels (tests and benchmarks only).
 
-Written straight from the definitions, independently of :mod:`memplug.plugins.mct.kernels`: the
+Written straight from the definitions, independently of `memplug.plugins.mct.kernels`: the
 full vertex tensor V_{αμν}(k, q, p) with an O(s⁴) contraction, and the bipolar triangle sums by the
 sequential Bengtzelius recurrence T_i = T_{i−1} + (diagonals |j−l| = i) − (anti-diagonal j+l = i−1).
 """

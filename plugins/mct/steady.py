@@ -267,7 +267,7 @@ def critical_point(
 
     ``statics_at(p)`` gives the statics along the path (φ for hard spheres, T at fixed ρ, ...).
     ``glass_above``: the glass is at large p (φ) or, if False, at small p (T). Raises
-    :class:`InputError` if the ends are not a liquid and a glass. Each step iterates f at most
+    `InputError` if the ends are not a liquid and a glass. Each step iterates f at most
     ``max_iter`` times (the count grows like 1/√|p − p_c| near the transition); if a midpoint does
     not converge, the bisection stops there with ``resolved = False`` and the bracket reached so far.
     """

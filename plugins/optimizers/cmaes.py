@@ -80,7 +80,7 @@ class CMAES(Optimizer):
         self.s: dict[str, Any] = {}
 
     def add_start(self, x: np.ndarray, sigma: float) -> None:
-        """A further independent start (before :meth:`start`): the budget is shared between the
+        """A further independent start (before `start`): the budget is shared between the
         starts (one run each, at the base population, each capped at budget / number of starts),
         then IPOP restarts continue from the start whose run did best. The fit loop adds the
         closure's default start when the user's start is another (``--init mct`` or a result),

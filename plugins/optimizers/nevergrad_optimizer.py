@@ -7,7 +7,7 @@ one-element array to ``float``, which numpy ≥ 2.4 refuses (``TypeError``); the
 exit. Where this numpy behaviour is present, the surrogate step of every ``MetaModel`` in the
 chosen optimizer is dropped and its own base optimizer (CMA or (1+1), what ``MetaModel`` falls
 back to whenever its surrogate fails) is used instead; a warning names the substitution. Any other
-error raised inside nevergrad becomes one clear :class:`~memplug.errors.InputError`.
+error raised inside nevergrad becomes one clear `InputError`.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Registers the ``mlp`` surrogate and the ``memplug mlp train|evaluate|predict|figures`` commands
 through the same entry-point mechanism as any third-party plugin, and the fit target
-``--target mlp:model=DIR`` (:func:`memplug.plugins.surrogate.target.mlp_fit_target`) through
-:func:`memplug.fit.register_target` when this module is imported (targets have no hook yet).
+``--target mlp:model=DIR`` (`memplug.plugins.surrogate.target.mlp_fit_target`) through
+`memplug.fit.register_target` when this module is imported (targets have no hook yet).
 """
 
 from __future__ import annotations

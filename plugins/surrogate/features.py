@@ -7,8 +7,8 @@ One *state* contributes 303 static features, the same for all its times:
 and one row per lag time t_i adds ``log10 t_i`` → 304 inputs. The potential label is 0 for LJ and
 1 for WCA. The outputs are (F_s^{AA}(k_p, t_i), F_s^{BB}(k_p, t_i)).
 
-:class:`Standardizer` holds the per-feature mean and standard deviation; it is fitted on the
-training states only (:meth:`Standardizer.fit`) and stored with the model.
+`Standardizer` holds the per-feature mean and standard deviation; it is fitted on the
+training states only (`Standardizer.fit`) and stored with the model.
 """
 
 from __future__ import annotations
@@ -53,13 +53,13 @@ class Statics:
     """Static input of one state.
 
     Attributes:
-        S: partial structure factors on :data:`K_GRID`, shape ``(3, 100)`` in the order AA, AB, BB.
+        S: partial structure factors on `K_GRID`, shape ``(3, 100)`` in the order AA, AB, BB.
         T: temperature (reduced units).
         rho: number density.
         potential: ``"LJ"`` or ``"WCA"``.
         name: a label for messages and outputs.
         k_peak: position of the main peak of S^{AA}, where F_s is measured; ``None``: computed from
-            ``S`` like the dataset does (:func:`peak_of`).
+            ``S`` like the dataset does (`peak_of`).
     """
 
     S: np.ndarray
@@ -70,7 +70,7 @@ class Statics:
     k_peak: float | None = None
 
     def peak(self) -> float:
-        """k_p: the given ``k_peak`` or the main peak of S^{AA} on the grid (:func:`peak_of`)."""
+        """k_p: the given ``k_peak`` or the main peak of S^{AA} on the grid (`peak_of`)."""
         return float(self.k_peak) if self.k_peak is not None else peak_of(self.S[0])
 
     def features(self) -> np.ndarray:
@@ -81,7 +81,7 @@ class Statics:
 
 
 def peak_of(S_AA: np.ndarray) -> float:
-    """k_p of a state from S^{AA} on :data:`K_GRID`: the maximum in 2 ≤ k ≤ 15 refined by a parabola,
+    """k_p of a state from S^{AA} on `K_GRID`: the maximum in 2 ≤ k ≤ 15 refined by a parabola,
     the same function the simulation uses for the dataset's ``k_peak`` (identical on the default
     dataset's states)."""
     from memplug.observables import k_peak
@@ -104,7 +104,7 @@ def check_statics(
     rho: float | None,
     potential: str | None,
 ) -> None:
-    """Raise :class:`InputError` naming ``source`` and the field if the statics are unusable."""
+    """Raise `InputError` naming ``source`` and the field if the statics are unusable."""
     if k is not None:
         k = np.asarray(k, float)
         if k.shape != (N_K,) or not np.allclose(k, K_GRID, rtol=1e-6, atol=1e-6):

@@ -1,6 +1,6 @@
 """The paper's MLP figures (Figs. 2-5, SI Fig. S1) as PNG files plus the numbers as CSV.
 
-Each function takes trained model(s) and a :class:`StateTable`, writes ``<name>.png`` and
+Each function takes trained model(s) and a `StateTable`, writes ``<name>.png`` and
 ``<name>.csv`` into ``out`` (atomically) and returns the numbers it plotted.
 """
 
@@ -81,7 +81,7 @@ def mct_curves(dataset, ids, times, dynamics: str = "newtonian") -> dict[str, np
     """F_s^{αα}(k_p, t) of mode-coupling theory for states of an xarray dataset, ``{id: (n_t, 2)}``.
 
     Uses the ``mct`` closure found through the registry (the MCT plugin), on each state's statics
-    from :func:`memplug.data.context_for`; ``dynamics`` as in the MD (``newtonian``) by default.
+    from `memplug.data.context_for`; ``dynamics`` as in the MD (``newtonian``) by default.
     """
     import dataclasses
 
@@ -102,7 +102,7 @@ def fig2(sur: MLPSurrogate, test: StateTable, out: Path, n_show: int = 4,
          mct: dict[str, np.ndarray] | None = None) -> dict:
     """Predicted (dash-dot) vs true (solid) F_s^{AA}, F_s^{BB} for up to 4 test states spread in T/T_mct.
 
-    ``mct`` (``{state id: (n_t, 2)}``, e.g. from :func:`mct_curves`) adds MCT as dotted lines.
+    ``mct`` (``{state id: (n_t, 2)}``, e.g. from `mct_curves`) adds MCT as dotted lines.
     """
     plt = _plt()
     x = test.T / test.tmct

@@ -6,7 +6,7 @@ SS_tot; we use the standard definition (mean of the truth, as scikit-learn's ``r
 coincides for unbiased predictions. One observation is one time t_i of one state.
 
 RMSE here is the root of the *mean* squared error over the observations. The paper's Eq. S1 divides
-the *sum* over times and species by the number of test states only; :func:`rmse_eq_s1` gives that
+the *sum* over times and species by the number of test states only; `rmse_eq_s1` gives that
 variant.
 """
 

@@ -1,8 +1,8 @@
 """The ``mlp`` surrogate: F_s^{AA}(k_p, t), F_s^{BB}(k_p, t) from S^{αβ}(k), T, ρ, potential (paper sec. II A).
 
-Training (:func:`train`) works on rows (state, t_i): the 303 static features of the state plus
+Training (`train`) works on rows (state, t_i): the 303 static features of the state plus
 ``log10 t_i``, standardised with statistics of the training states only. With ``short_time="ballistic"``
-(the default) the network output passes through :func:`.network.ballistic_output`, which builds in
+(the default) the network output passes through `.network.ballistic_output`, which builds in
 F_s(0) = 1 and the free-particle decay 1 − F_s ≈ k_p² T t² / 2 at short times; the loss is on F_s. Every epoch is one jitted
 call that shuffles the rows and runs Adam over all minibatches in a ``lax.scan``; the validation
 loss (L1 on validation states) drives early stopping, and the best model is kept. Checkpoints
@@ -73,8 +73,8 @@ class MLPConfig:
         activation: hidden activation (paper: relu).
         output: output activation, ``none`` (paper) or ``sigmoid``.
         short_time: ``ballistic``: F_s(0) = 1 and the exact free-particle t² decay by construction,
-            F = exp(−w e^{w z}) (:func:`.network.ballistic_output`); ``ballistic_linear``: the same
-            limit with F = 1 − w + w² z (:func:`.network.ballistic_linear_output`); ``none``: the
+            F = exp(−w e^{w z}) (`.network.ballistic_output`); ``ballistic_linear``: the same
+            limit with F = 1 − w + w² z (`.network.ballistic_linear_output`); ``none``: the
             plain network output (paper; models saved before this option existed load as ``none``).
         loss: ``l1`` (paper), ``l2`` or ``huber``.
         lasso: λ of the L1 weight penalty λ Σ|W| added to the loss (paper: Lasso, value not given).
@@ -183,7 +183,7 @@ def data_hash(table: StateTable, short_time: str = "none") -> str:
 
 
 def as_table(dataset: Any, source: str = "dataset") -> StateTable:
-    """A :class:`StateTable` from a table, an xarray Dataset, or a dataset name/path."""
+    """A `StateTable` from a table, an xarray Dataset, or a dataset name/path."""
     if isinstance(dataset, StateTable):
         return dataset
     if isinstance(dataset, str | os.PathLike):
@@ -194,7 +194,7 @@ def as_table(dataset: Any, source: str = "dataset") -> StateTable:
 
 
 def statics_of(obj: Any, potential: str | None = None) -> Statics:
-    """:class:`Statics` from a :class:`Statics` or a :class:`memplug.interfaces.Context`.
+    """`Statics` from a `Statics` or a `memplug.interfaces.Context`.
 
     A Context carries S as ``(n_k, 2, 2)`` on its k grid (which must be the 100-point grid); the
     potential comes from the argument or ``context.extra["potential"]``.
@@ -292,7 +292,7 @@ _COMPILED: dict[tuple, tuple] = {}
 
 
 def _compiled(cfg: MLPConfig, n_batches: int, batch_size: int):
-    """Optimiser and jitted epoch function, reused across :func:`train` calls with the same shapes."""
+    """Optimiser and jitted epoch function, reused across `train` calls with the same shapes."""
     key = (json.dumps(cfg.to_dict(), sort_keys=True), n_batches, batch_size)
     if key not in _COMPILED:
         if len(_COMPILED) > 16:
@@ -316,7 +316,7 @@ def _eval_loss(model: MLP, cfg: MLPConfig, X, U, Y, W) -> float:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns besides the surrogate."""
+    """What `train` returns besides the surrogate."""
 
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
@@ -344,11 +344,11 @@ def train(
     progress: bool = False,
     callback: Callable[[int, list[dict]], bool] | None = None,
 ) -> tuple[MLPSurrogate, TrainResult]:
-    """Train the MLP on a dataset (xarray Dataset, :class:`StateTable`, or a dataset name/path).
+    """Train the MLP on a dataset (xarray Dataset, `StateTable`, or a dataset name/path).
 
     Args:
         config: hyper-parameters (defaults: the paper's architecture).
-        split: a :class:`Split` or a split specification (see :mod:`.splits`), seeded by ``config.seed``.
+        split: a `Split` or a split specification (see `.splits`), seeded by ``config.seed``.
         out: directory for checkpoints (``out/checkpoint``) and, at the end, the model; ``None``:
             keep everything in memory.
         resume: continue from ``out/checkpoint`` (same config, split and data, else InputError).
@@ -442,8 +442,8 @@ def train(
 class MLPSurrogate(Surrogate):
     """Paper's MLP: (S^{AA}, S^{AB}, S^{BB} on 100 k, T, ρ, potential, log t) → (F_s^{AA}, F_s^{BB}).
 
-    Options are the fields of :class:`MLPConfig`. Use :meth:`fit` (or :func:`train` for checkpoints and
-    splits), :meth:`predict` for one state, :meth:`predict_table` for many, :meth:`save`/:meth:`load`.
+    Options are the fields of `MLPConfig`. Use `fit` (or `train` for checkpoints and
+    splits), `predict` for one state, `predict_table` for many, `save`/`load`.
     """
 
     name: ClassVar[str] = "mlp"
@@ -469,7 +469,7 @@ class MLPSurrogate(Surrogate):
     def predict(self, statics: Any, t: Any, potential: str | None = None) -> np.ndarray:
         """F_s^{AA}, F_s^{BB} at times ``t`` (shape ``(n_t,)``) → array ``(n_t, 2)``.
 
-        ``statics``: :class:`Statics` or a :class:`Context` (potential from ``potential`` or
+        ``statics``: `Statics` or a `Context` (potential from ``potential`` or
         ``context.extra["potential"]``).
         """
         self._require()

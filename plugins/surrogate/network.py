@@ -35,7 +35,7 @@ def ballistic_output(z: Array, u: Array) -> Array:
 
 
 def ballistic_linear_output(z: Array, u: Array, output: str) -> Array:
-    """The additive variant (``short_time="ballistic_linear"``), w as in :func:`ballistic_output`:
+    """The additive variant (``short_time="ballistic_linear"``), w as in `ballistic_output`:
 
     - ``output="none"``:    F = 1 − w + w² z = exp(−u) + w² z
     - ``output="sigmoid"``: F = 1 − w / (1 + w e^z) = 1 − w σ(−z − ln w)

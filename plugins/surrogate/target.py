@@ -7,12 +7,12 @@ statics are known) the MLP predicts it::
 
     F = mlp_target("runs/mlp", context, t)            # (n_t, 2): F_s^AA, F_s^BB
 
-``context`` is a :class:`memplug.interfaces.Context` with ``k`` (the 100-point grid), ``S`` of shape
+``context`` is a `memplug.interfaces.Context` with ``k`` (the 100-point grid), ``S`` of shape
 ``(100, 2, 2)``, ``T``, ``rho`` and the potential in ``context.extra["potential"]`` (or passed as
-``potential=``), as :func:`memplug.data.context_for` builds it.
+``potential=``), as `memplug.data.context_for` builds it.
 
 On the command line the same prediction is the fit target ``--target mlp:model=DIR``
-(:func:`mlp_fit_target`, registered with :func:`memplug.fit.register_target` when the plugin is
+(`mlp_fit_target`, registered with `memplug.fit.register_target` when the plugin is
 imported, which the registry does before it resolves a target).
 """
 
@@ -56,9 +56,9 @@ def mlp_target(
     """F_s^{AA}(k_p, t), F_s^{BB}(k_p, t) predicted by a trained MLP, shape ``(len(t), 2)``, float64.
 
     Args:
-        model: saved model directory (``memplug mlp train --out DIR``) or an :class:`MLPSurrogate`.
-        context: statics of the state (:class:`memplug.interfaces.Context` or
-            :class:`~memplug.plugins.surrogate.features.Statics`).
+        model: saved model directory (``memplug mlp train --out DIR``) or an `MLPSurrogate`.
+        context: statics of the state (`memplug.interfaces.Context` or
+            `Statics`).
         t: positive lag times, shape ``(n_t,)``.
         potential: ``"LJ"`` or ``"WCA"`` when the context does not carry ``extra["potential"]``.
 
@@ -79,7 +79,7 @@ def mlp_fit_target(ds: Any, state: str, context: Any, model: str | None = None) 
     Args:
         ds: the loaded dataset.
         state: the state id.
-        context: its statics (:func:`memplug.data.context_for`).
+        context: its statics (`memplug.data.context_for`).
         model: directory written by ``memplug mlp train --out DIR``.
 
     Raises:

@@ -12,7 +12,7 @@ Accepted formats (S^{αβ}(k) on the 100-point grid k_i = 0.4 (i + 1/2), normali
   several), or a single-state file with ``S(pair, k)`` and ``T``, ``rho``, ``potential`` as
   coordinates, variables or attributes.
 
-Anything missing or malformed raises :class:`memplug.InputError` naming the file and field.
+Anything missing or malformed raises `memplug.InputError` naming the file and field.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ all masses 1; r^c_αβ = 2.5 σ_αβ (LJ) or 2^{1/6} σ_αβ (WCA). Units: σ_AA
 
 The box is cubic, L = 10 σ_AA by default, and the density is set through the number of particles,
 N = ρ L³ (1200 … 1800 for ρ = 1.2 … 1.8), 80 % A and 20 % B. A state whose ρ L³ is not an integer
-(or whose 80:20 split is not) is rejected with an :class:`~memplug.errors.InputError`.
+(or whose 80:20 split is not) is rejected with an `InputError`.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class KobAndersen(System):
     """Base class of the two Kob-Andersen systems; subclasses set ``potential`` and ``cut_factor``.
 
     Options: ``L`` (cubic box edge in σ_AA, default 10; tests use smaller boxes), ``x_A`` (number
-    fraction of A, default 0.8), and for :meth:`context` the simulation settings (``engine``,
-    ``seed``, ``workdir``) passed on to :func:`memplug.simulation.run_state`.
+    fraction of A, default 0.8), and for `context` the simulation settings (``engine``,
+    ``seed``, ``workdir``) passed on to `memplug.simulation.run_state`.
     """
 
     potential: ClassVar[str] = ""
@@ -128,8 +128,8 @@ class KobAndersen(System):
     def context(self, **state: Any) -> Context:
         """Statics at ``rho=…, T=…`` measured by running the simulation protocol (expensive).
 
-        Runs :func:`memplug.simulation.run_state` in ``workdir`` (option; a temporary directory
-        when not given) and converts its one-state dataset into a :class:`Context`.
+        Runs `memplug.simulation.run_state` in ``workdir`` (option; a temporary directory
+        when not given) and converts its one-state dataset into a `Context`.
         """
         import tempfile
         from pathlib import Path
