@@ -151,21 +151,21 @@ class Target:
         return h.hexdigest()[:16]
 
 
-#: A target provider: ``(dataset, state, context, **options) -> Target``.
+#: A target provider: ``(dataset, state, context, **options) -> Target``, with a ``name``.
 TargetProvider = Callable[..., Target]
-TARGETS: dict[str, TargetProvider] = {}
 
 
-def register_target(name: str) -> Callable[[TargetProvider], TargetProvider]:
-    """Register a target provider under ``name`` (``--target NAME[:key=value,...]``).
+def target_provider(name: str) -> Callable[[TargetProvider], TargetProvider]:
+    """Name a target provider (``--target NAME[:key=value,...]``) for the ``register_targets`` hook.
 
-    A provider gets the loaded dataset, the state id, the state's `Context` and the options,
-    and returns a `Target`. Plugins register theirs when their module is imported (the
-    registry imports every plugin module), e.g. the MLP surrogate's ``mlp`` target.
+    A provider gets the loaded dataset, the state id, the state's `Context` and the options, and
+    returns a `Target`; a plugin registers it in its ``register_targets`` hook implementation
+    (``register(provider)``), like closures and optimizers.
     """
 
     def deco(fn: TargetProvider) -> TargetProvider:
-        TARGETS[name] = fn
+        fn.name = name  # type: ignore[attr-defined]
+        fn.description = (fn.__doc__ or "").strip().split("\n")[0]  # type: ignore[attr-defined]
         return fn
 
     return deco
@@ -186,22 +186,31 @@ def _state_info(ds, state: str) -> dict[str, Any]:
 def make_target(spec: str, ds, state: str, context: Context | None = None) -> Target:
     """The target ``spec`` (``data``, ``synthetic:closure=double-stretched,noise=1e-3``, ...) for a state."""
     from memplug.data import context_for
-    from memplug.registry import get_registry, parse_spec
 
-    get_registry()  # plugin modules may register target providers when imported
-    name, options = parse_spec(spec)
-    if name not in TARGETS:
-        raise InputError(f"--target: unknown target {name!r}; available: {', '.join(sorted(TARGETS))}")
+    provider, options = target_for(spec)
     context = context if context is not None else context_for(ds, state)
+    return provider(ds, state, context, **options)
+
+
+def target_for(spec: str) -> tuple[TargetProvider, dict[str, Any]]:
+    """The registered provider of ``--target`` ``spec`` and its checked options (InputError
+    naming ``--target`` for an unknown name or option): callable before any fit starts."""
     import inspect
 
-    sig = inspect.signature(TARGETS[name])
+    from memplug.registry import get_registry, parse_spec
+
+    name, options = parse_spec(spec)
+    try:
+        provider = get_registry().get("targets", name)
+    except InputError as exc:
+        raise InputError(f"--target: {exc}") from None
+    sig = inspect.signature(provider)
     has_var = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
     unknown = sorted(set(options) - set(sig.parameters)) if not has_var else []
     if unknown:
         valid = [p for p in sig.parameters if p not in ("ds", "state", "context")]
         raise InputError(f"--target {name}: unknown option(s) {unknown}; valid: {valid}")
-    return TARGETS[name](ds, state, context, **options)
+    return provider, options
 
 
 @jax.jit
@@ -209,7 +218,7 @@ def _diagonal_at(sol, t):
     return jnp.diagonal(sol.interpolate(t), axis1=1, axis2=2)
 
 
-@register_target("data")
+@target_provider("data")
 def data_target(ds, state: str, context: Context) -> Target:
     """The measured F_s^{αα}(k_peak, t) of the dataset."""
     from memplug.data import dynamics_for
@@ -219,7 +228,7 @@ def data_target(ds, state: str, context: Context) -> Target:
     return Target(state, t[keep], F[keep], context, "data", _state_info(ds, state))
 
 
-@register_target("synthetic")
+@target_provider("synthetic")
 def synthetic_target(
     ds,
     state: str,
@@ -295,22 +304,6 @@ def reference_memory(context: Context, t: np.ndarray) -> np.ndarray | None:
     """M_mct(t), shape ``(n_t, s, s)``, or None without an MCT closure (see `mct_memory`)."""
     out = mct_memory(context, t)
     return None if out is None else out[0]
-
-
-@register_target("mct")
-def mct_target(ds, state: str, context: Context) -> Target:
-    """F_s^mct(k_peak, t) of the state (paper SI, Figs. S5-S6): the solution of Eq. 5 with the
-    MCT memory M_mct, so a fit of this target should recover M_mct. Needs the ``mct`` closure."""
-    from memplug.data import dynamics_for
-
-    t, _ = dynamics_for(ds, state)
-    out = mct_memory(context, t)
-    if out is None:
-        raise InputError("--target mct: no MCT closure ('mct' with self_memory) is installed")
-    F = np.diagonal(out[1], axis1=1, axis2=2).copy()
-    if not np.all(np.isfinite(F)):
-        raise InputError(f"--target mct: the MCT solution of state {state} is not finite")
-    return Target(state, t, F, context, "mct", _state_info(ds, state) | {"kernel": "mct"})
 
 
 # --------------------------------------------------------------------------------------------

@@ -84,5 +84,11 @@ def register_datasets(register: Register) -> None:
 
 
 @hookspec
+def register_targets(register: Register) -> None:
+    """Register fit targets (``--target NAME``): callables ``(ds, state, context, **options) ->
+    memplug.fit.Target`` named with `memplug.fit.target_provider`."""
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add sub-commands to the ``memplug`` Typer application (e.g. ``app.add_typer(mlp_app, name="mlp")``)."""

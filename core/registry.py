@@ -31,7 +31,7 @@ import pluggy
 from memplug import hookspecs
 from memplug.errors import InputError
 
-KINDS = ("closures", "optimizers", "systems", "engines", "observables", "surrogates", "datasets")
+KINDS = ("closures", "optimizers", "systems", "engines", "observables", "surrogates", "datasets", "targets")
 SINGULAR = {k: k[:-1] for k in KINDS}
 
 

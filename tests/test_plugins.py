@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from memplug.errors import InputError
@@ -235,3 +236,38 @@ def test_docs_show_the_contrib_plugin_verbatim_and_it_is_small():
     assert shown is not None and shown.group(1) == source
     code = [ln for ln in source.splitlines() if ln.strip() and not ln.startswith('"""')]
     assert len(code) < 30
+
+
+def test_targets_are_plugins_like_closures(install, capsys):
+    """`--target NAME` resolves through the register_targets hook: the built-ins (data,
+    synthetic from the targets plugin; mct; mlp) and a third-party target; an unknown target is
+    one clear error before any fit starts."""
+    install("memplug-target-demo", "memplug_target_demo", """
+        from memplug.fit import data_target, target_provider
+        from memplug.hookspecs import hookimpl
+
+        @target_provider("shifted")
+        def shifted(ds, state, context, by: float = 0.0):
+            '''The data, shifted by a constant.'''
+            t = data_target(ds, state, context)
+            return type(t)(t.name, t.t, t.F + by, t.context, "shifted", t.info)
+
+        @hookimpl
+        def register_targets(register):
+            register(shifted)
+    """)
+    from fit_support import dataset, state
+
+    from memplug.fit import make_target
+
+    reg = get_registry()
+    assert {"data", "synthetic", "mct", "mlp", "shifted"} <= set(reg.names("targets"))
+    ds = dataset()
+    base, moved = make_target("data", ds, state()), make_target("shifted:by=0.5", ds, state())
+    np.testing.assert_allclose(moved.F, base.F + 0.5)
+    with pytest.raises(InputError, match="--target shifted: unknown option"):
+        make_target("shifted:nope=1", ds, state())
+    code, out, err = run_cli(["run", "--target", "nosuch"], capsys)
+    assert code == 2 and "--target: unknown target 'nosuch'" in out + err and "Traceback" not in out + err
+    code, out, _ = run_cli(["plugins"], capsys)
+    assert code == 0 and "shifted" in out

@@ -229,8 +229,11 @@ def _bar_total(job) -> int:
 
 
 def make_jobs(states, closures, optimizers, **common) -> list:
+    """The fit jobs, after the target's name and options are checked (before any progress bar)."""
+    from memplug.fit import target_for
     from memplug.fit_jobs import FitJob
 
+    target_for(common.get("target", "data"))
     return [
         FitJob(state=s, closure=c, optimizer=o, **common)
         for s in states

@@ -4,7 +4,8 @@
 - `kernels`: conventions, statics, the collective/tagged kernel;
 - `dynamics`: equations, solves (collective, tagged, MSD), ``mct_self_memory``;
 - `steady`: nonergodicity parameters, critical point, exponent λ;
-- `cli`: the ``memplug mct`` commands (registered by the hook below).
+- `cli`: the ``memplug mct`` commands (registered by the hook below);
+- `target`: the ``mct`` fit target (``--target mct``: F_s^mct of a state).
 
 The closure itself (``mct``) lives in `memplug.plugins.closures.mct`.
 """
@@ -12,6 +13,13 @@ The closure itself (``mct``) lives in `memplug.plugins.closures.mct`.
 from __future__ import annotations
 
 from memplug.hookspecs import hookimpl
+
+
+@hookimpl
+def register_targets(register):
+    from memplug.plugins.mct.target import mct_target
+
+    register(mct_target)
 
 
 @hookimpl

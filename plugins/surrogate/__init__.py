@@ -2,14 +2,13 @@
 
 Registers the ``mlp`` surrogate and the ``memplug mlp train|evaluate|predict|figures`` commands
 through the same entry-point mechanism as any third-party plugin, and the fit target
-``--target mlp:model=DIR`` (`memplug.plugins.surrogate.target.mlp_fit_target`) through
-`memplug.fit.register_target` when this module is imported (targets have no hook yet).
+``--target mlp:model=DIR`` (`memplug.plugins.surrogate.target.mlp_fit_target`) through the
+``register_targets`` hook.
 """
 
 from __future__ import annotations
 
 from memplug.hookspecs import hookimpl
-from memplug.plugins.surrogate import target as _target  # noqa: F401  (registers --target mlp)
 
 
 @hookimpl
@@ -17,6 +16,13 @@ def register_surrogates(register):
     from memplug.plugins.surrogate.mlp import MLPSurrogate
 
     register(MLPSurrogate)
+
+
+@hookimpl
+def register_targets(register):
+    from memplug.plugins.surrogate.target import mlp_fit_target
+
+    register(mlp_fit_target)
 
 
 @hookimpl

@@ -12,8 +12,7 @@ statics are known) the MLP predicts it::
 ``potential=``), as `memplug.data.context_for` builds it.
 
 On the command line the same prediction is the fit target ``--target mlp:model=DIR``
-(`mlp_fit_target`, registered with `memplug.fit.register_target` when the plugin is
-imported, which the registry does before it resolves a target).
+(`mlp_fit_target`, registered through the plugin's ``register_targets`` hook).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.fit import Target, data_target, register_target
+from memplug.fit import Target, data_target, target_provider
 
 from .mlp import MLPSurrogate
 
@@ -68,7 +67,7 @@ def mlp_target(
     return load_model(model).predict(context, t, potential=potential)
 
 
-@register_target("mlp")
+@target_provider("mlp")
 def mlp_fit_target(ds: Any, state: str, context: Any, model: str | None = None) -> Target:
     """``--target mlp:model=DIR``: the MLP's F_s^{AA}, F_s^{BB}(k_p, t_i) for the state's statics.
 
