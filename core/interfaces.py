@@ -233,13 +233,17 @@ class ParameterSpace:
         return out
 
 
-class Closure(abc.ABC):
-    """A memory-kernel closure: M(t; θ) (explicit) or M[F](t; θ) (functional).
+class Configurable:
+    """A named plugin object configured by ``name:key=value,...`` options (closures, optimizers,
+    systems).
 
-    Subclasses set ``name`` (kebab-case), ``description``, ``options`` (accepted keyword options with
-    defaults), implement `parameters` and `kernel`, and may override `initial`.
+    Subclasses set ``name`` (kebab-case), ``description`` and ``options`` (the accepted keyword
+    options with their defaults) and may check values in `validate_options`. ``kind`` names the
+    sort of object in error messages. An unknown option raises `InputError` listing the valid
+    ones; ``self.config`` holds the defaults updated by the given options.
     """
 
+    kind: ClassVar[str] = "plugin"
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     options: ClassVar[dict[str, Any]] = {}
@@ -249,7 +253,7 @@ class Closure(abc.ABC):
         if unknown:
             valid = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "none"
             raise InputError(
-                f"closure {self.name!r} has no option {', '.join(unknown)}; valid options: {valid}"
+                f"{self.kind} {self.name!r} has no option {', '.join(unknown)}; valid options: {valid}"
             )
         self.config = {**self.options, **options}
         self.validate_options()
@@ -258,13 +262,30 @@ class Closure(abc.ABC):
         """Check ``self.config``; raise `InputError` naming the option and what was expected."""
 
     def option_error(self, key: str, expected: str) -> InputError:
-        """The error for a bad option value: names the closure, the option, what was expected and
+        """The error for a bad option value: names the object, the option, what was expected and
         every valid option with its default (raise it from `validate_options`)."""
         valid = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "none"
         return InputError(
-            f"closure {self.name!r}: option {key}={self.config.get(key)!r}; expected {expected} "
+            f"{self.kind} {self.name!r}: option {key}={self.config.get(key)!r}; expected {expected} "
             f"(options: {valid})"
         )
+
+    def spec(self) -> str:
+        """The ``name:key=value`` string that re-creates this object."""
+        changed = {k: v for k, v in self.config.items() if self.options.get(k) != v}
+        if not changed:
+            return self.name
+        return self.name + ":" + ",".join(f"{k}={v!r}" for k, v in changed.items())
+
+
+class Closure(Configurable, abc.ABC):
+    """A memory-kernel closure: M(t; θ) (explicit) or M[F](t; θ) (functional).
+
+    Subclasses set ``name`` (kebab-case), ``description``, ``options`` (accepted keyword options with
+    defaults), implement `parameters` and `kernel`, and may override `initial`.
+    """
+
+    kind: ClassVar[str] = "closure"
 
     @abc.abstractmethod
     def parameters(self, context: Context) -> list[Parameter]:
@@ -281,20 +302,13 @@ class Closure(abc.ABC):
         """Initial θ for a fit (default: the parameters' defaults)."""
         return self.space(context).default()
 
-    def spec(self) -> str:
-        """The ``name:key=value`` string that re-creates this closure."""
-        changed = {k: v for k, v in self.config.items() if self.options.get(k) != v}
-        if not changed:
-            return self.name
-        return self.name + ":" + ",".join(f"{k}={v!r}" for k, v in changed.items())
-
 
 # --------------------------------------------------------------------------------------------
 # optimizers
 # --------------------------------------------------------------------------------------------
 
 
-class Optimizer(abc.ABC):
+class Optimizer(Configurable, abc.ABC):
     """Minimises a loss over a flat, unconstrained parameter vector.
 
     Population methods implement `ask`/`tell`; the fitting loop evaluates each population
@@ -303,19 +317,8 @@ class Optimizer(abc.ABC):
     (`state`/`restore`) so that a fit can be checkpointed and resumed.
     """
 
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    options: ClassVar[dict[str, Any]] = {}
+    kind: ClassVar[str] = "optimizer"
     uses_gradient: ClassVar[bool] = False
-
-    def __init__(self, **options: Any):
-        unknown = sorted(set(options) - set(self.options))
-        if unknown:
-            valid = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "none"
-            raise InputError(
-                f"optimizer {self.name!r} has no option {', '.join(unknown)}; valid options: {valid}"
-            )
-        self.config = {**self.options, **options}
 
     @abc.abstractmethod
     def start(self, x0: np.ndarray, *, sigma0: float, seed: int, budget: int) -> None:
@@ -350,19 +353,10 @@ class Optimizer(abc.ABC):
 # --------------------------------------------------------------------------------------------
 
 
-class System(abc.ABC):
+class System(Configurable, abc.ABC):
     """A physical system: potential, composition, and how to obtain statics at a state point."""
 
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    options: ClassVar[dict[str, Any]] = {}
-
-    def __init__(self, **options: Any):
-        unknown = sorted(set(options) - set(self.options))
-        if unknown:
-            valid = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "none"
-            raise InputError(f"system {self.name!r} has no option {', '.join(unknown)}; valid: {valid}")
-        self.config = {**self.options, **options}
+    kind: ClassVar[str] = "system"
 
     @abc.abstractmethod
     def context(self, **state: Any) -> Context:
