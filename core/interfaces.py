@@ -298,9 +298,21 @@ class Closure(Configurable, abc.ABC):
     def space(self, context: Context) -> ParameterSpace:
         return ParameterSpace(self.parameters(context))
 
+    #: Explicit closures that can be fitted to a given M(t) set this: `initial` then starts from
+    #: ``context.extra["memory"] = (t, M)`` (e.g. M_mct, the paper's start) when present.
+    starts_from_memory: ClassVar[bool] = False
+
     def initial(self, context: Context) -> dict[str, Any]:
-        """Initial θ for a fit (default: the parameters' defaults)."""
-        return self.space(context).default()
+        """Initial θ for a fit: the closure fitted to ``context.extra["memory"]`` where the closure
+        `starts_from_memory` and the context has one (`memplug.model.fit_memory`), else the
+        parameters' defaults."""
+        memory = context.extra.get("memory") if self.starts_from_memory else None
+        if memory is None:
+            return self.space(context).default()
+        from memplug.model import fit_memory
+
+        t, M = memory
+        return fit_memory(self, context, t, M)
 
 
 # --------------------------------------------------------------------------------------------

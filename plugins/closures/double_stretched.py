@@ -25,7 +25,6 @@ import jax.numpy as jnp
 from jax.scipy.special import gammaln
 
 from memplug.interfaces import Closure, Context, Parameter
-from memplug.plugins.closures._initial import MemoryInitial
 from memplug.plugins.closures._pairs import omega2_per_pair, pairs, rate_scale_per_pair, symmetric
 from memplug.plugins.closures.stretched import (
     AMPLITUDE_MAX,
@@ -41,7 +40,7 @@ SLOW_MAX = 1e-12
 RATE_FACTOR = (1e-3, 1e3)
 
 
-class DoubleStretchedClosure(MemoryInitial, Closure):
+class DoubleStretchedClosure(Closure):
     """Paper Eq. 8 for every species pair, by default in Götze's normalisation (see the module).
 
     Options:
@@ -61,6 +60,8 @@ class DoubleStretchedClosure(MemoryInitial, Closure):
     rate ``omegat_AB`` and mu_AB). Defaults: A = q = 1, ν = 2 (the Gaussian short-time memory of
     Newtonian dynamics; 1 overdamped), K = 1, ratio = 0.1, μ = 0.7.
     """
+
+    starts_from_memory = True
 
     name = "double-stretched"
     description = "Eq. 8: Omega^2 [A exp(-(q r t)^nu) + K exp(-(Omega~ t)^mu)] per species pair"

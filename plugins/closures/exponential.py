@@ -6,14 +6,15 @@ import jax.numpy as jnp
 
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.kernels import ExponentialSumKernel
-from memplug.plugins.closures._initial import MemoryInitial
 
 
-class ExponentialClosure(MemoryInitial, Closure):
+class ExponentialClosure(Closure):
     """M(t) = exp(−Ω² t) per species pair (diagonal), optionally with free amplitude and rate.
 
     Options: ``free`` — ``none`` (no parameter: M = exp(−Ω² t)), ``amplitude``, ``rate`` or ``both``.
     """
+
+    starts_from_memory = True
 
     name = "exponential"
     description = "M(t) = A exp(-r t), A = 1 and r = Omega^2 unless freed"

@@ -22,16 +22,17 @@ from jax.flatten_util import ravel_pytree
 
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.kernels import ExponentialSumKernel
-from memplug.plugins.closures._initial import MemoryInitial
 
 
-class NeuralClosure(MemoryInitial, Closure):
+class NeuralClosure(Closure):
     """Memory from an MLP relaxation spectrum (positive, decaying, a sum of exponentials).
 
     Options: ``width`` and ``depth`` of the MLP (tanh), ``n_modes`` J, ``rate_min``/``rate_max``
     (decades of the rate grid relative to Ω²), ``seed`` of the initial weights.
     Parameters: ``weights``, all MLP weights and biases as one flat vector (identity transform).
     """
+
+    starts_from_memory = True
 
     name = "neural"
     description = "MLP relaxation spectrum: M(t) = sum_j A_j r_j exp(-r_j t), A_j = softplus(mlp(u_j))/J"

@@ -33,7 +33,6 @@ from jaxtyping import Array, Float
 
 from memplug.interfaces import Closure, Context, Parameter
 from memplug.kernels import ExplicitKernel, safe_power
-from memplug.plugins.closures._initial import MemoryInitial
 from memplug.plugins.closures._pairs import pairs, rate_scale_per_pair, symmetric
 
 # Bounds shared by the stretched-exponential closures.
@@ -85,7 +84,7 @@ class StretchedExponentialKernel(ExplicitKernel):
         return weights, rates
 
 
-class StretchedClosure(MemoryInitial, Closure):
+class StretchedClosure(Closure):
     """Paper Eq. 6 per species pair, ordered channels: c + Σ_i w_i exp(−(t/τ_i)^{b_i}), τ_1 < τ_2 < ….
 
     Options:
@@ -103,6 +102,8 @@ class StretchedClosure(MemoryInitial, Closure):
     each further mode 20× weaker, 30× slower and stretched (b = 0.7), c = 0; off-diagonal
     amplitudes 0.
     """
+
+    starts_from_memory = True
 
     name = "stretched"
     description = "Eq. 6: c + sum_i w_i exp(-(t/tau_i)^b_i) per species pair, channels ordered by tau"
