@@ -334,15 +334,17 @@ def test_channels_flags_pinned_and_result_files(tmp_path):
     assert summary["flags"] == u.flags and set(summary["n_eff"]) == {"A", "B"}
     assert summary["derived"]["area_A"]["value"] == pytest.approx(u.derived["area_A"]["value"])
     assert summary.keys() == result.summary().keys()
-    table = results_table([summary], title="t")
+    table, notes = results_table([summary], title="t").renderables  # the table, then one line per fit
     cells = {c.header: list(c.cells) for c in table.columns}
-    assert cells["pinned"] == ["1: c[1]"] and cells["flags"][0].startswith("M^BB rises")
+    assert cells["pinned"] == ["1"] and cells["flags"] == [str(len(u.flags))]
+    assert "pinned at a bound: c[1]" in notes.plain and "; M^BB rises" in notes.plain
     # an old file (no uncertainty) loads and summarises with None
     old = ds.drop_vars(["theta_lo", "theta_hi", "pinned", "M_fit_lo", "M_fit_hi", "F_fit_lo", "F_fit_hi"])
     for k in ("pinned_bounds", "undetermined", "flags", "derived", "noise", "n_eff", "uncertainty"):
         old.attrs.pop(k)
     assert result_summary(old)["pinned"] is None
-    old_cells = {c.header: list(c.cells) for c in results_table([result_summary(old)], title="t").columns}
+    old_table = results_table([result_summary(old)], title="t").renderables[0]
+    old_cells = {c.header: list(c.cells) for c in old_table.columns}
     assert old_cells["pinned"] == ["-"] and old_cells["flags"] == ["-"]
     # a failure never crashes: NaN parameters give a flag and no bands
     failed = result_fields(prob, np.full_like(x, np.nan), memory_grid(prob))
