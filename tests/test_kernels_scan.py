@@ -256,3 +256,14 @@ def test_figures(scans, tmp_path):
     assert {"fig7.png", "fig7.csv", "figS4.png", "figS4.csv"} <= written
     header = (tmp_path / "fig7.csv").read_text().splitlines()[0]
     assert header == "fit,n_exp,state,T_over_Tmct,r2"
+
+
+def test_shipped_default_loads_and_marks_what_is_finished():
+    """The shipped kernels dataset loads in one line and validates; its finished fits have a
+    finite loss and R² (the scan over the default dataset resumes from plugins/kernels/data/scan)."""
+    from memplug.plugins.kernels import load_kernels
+
+    ks = load_kernels("default")
+    done = ks["done"].values.astype(bool)
+    assert done.any()
+    assert np.isfinite(ks["loss"].values[done]).all() and np.isfinite(ks["r2"].values[done]).all()
