@@ -559,7 +559,7 @@ def load_dataset(
         ds = _load_dataset(name_or_path, check=check)
         missing = [s for s in states if s not in set(map(str, ds["state"].values))]
         if missing:
-            raise InputError(f"{_resolve(name_or_path)}: no state {', '.join(missing)} in this dataset")
+            raise InputError(f"{path}: no state {', '.join(missing)} in this dataset")
         return label_variables(ds.sel(state=states))
     return label_variables(_load_dataset(name_or_path, check=check))
 

@@ -420,14 +420,17 @@ def _context_arrays(context: Context) -> dict[str, Any]:
     return out
 
 
-def compiled_for(key: tuple, build: Callable[[], tuple[Callable, Callable, Callable]]):
-    """The compiled functions of ``key`` from the bounded LRU cache, built on a miss."""
-    if key in _COMPILED:
-        _COMPILED.move_to_end(key)
-        return _COMPILED[key]
-    fns = _COMPILED[key] = build()
-    while len(_COMPILED) > COMPILED_CACHE_SIZE:
-        _COMPILED.popitem(last=False)
+def compiled_for(key: tuple, build: Callable[[], Any], cache: OrderedDict | None = None, size: int | None = None):
+    """The compiled functions of ``key`` from a bounded LRU cache (default: the fits' own,
+    `COMPILED_CACHE_SIZE` entries), built on a miss."""
+    cache = _COMPILED if cache is None else cache
+    size = COMPILED_CACHE_SIZE if size is None else size
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    fns = cache[key] = build()
+    while len(cache) > size:
+        cache.popitem(last=False)
     return fns
 
 
@@ -516,11 +519,10 @@ class FitProblem:
             "context": _context_arrays(self.context), "dt0": jnp.asarray(float(self.solver.dt0)),
             "scale": jnp.asarray(self.scale, float),
         }  # fmt: skip
-        self._traced_solver = self.solver  # its block count is fixed (solver_for)
         shared = (
             closure.spec(), type(closure).__qualname__, self.lasso, self.context.n_species,
             tuple(self.context.species), self.context.dynamics, self.space.describe(),
-            dataclasses.replace(self._traced_solver, dt0=0.0, t_max=0.0),  # static configuration
+            dataclasses.replace(self.solver, dt0=0.0, t_max=0.0),  # static configuration (fixed block count)
             tuple((k, v.shape) for k, v in sorted(self.statics["context"].items())),
         )  # fmt: skip
         verdict = _TRACEABLE.get(shared)
@@ -555,7 +557,7 @@ class FitProblem:
             return self.context, self.solver, jnp.asarray(self.scale, float)
         st = self.statics if statics is None else statics
         ctx = dataclasses.replace(self.context, **st["context"], extra=_NO_EXTRA)
-        return ctx, dataclasses.replace(self._traced_solver, dt0=st["dt0"]), st["scale"]
+        return ctx, dataclasses.replace(self.solver, dt0=st["dt0"]), st["scale"]
 
     # -- JAX-traceable pieces ------------------------------------------------------------------
     def theta(self, u) -> dict[str, Any]:

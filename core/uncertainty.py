@@ -246,9 +246,6 @@ def _quantities_function(problem: FitProblem) -> Callable:
     # the statics are an argument where the problem's are (FitProblem.compile_key): one compile
     # serves every state with the same block count
     key = (problem.compile_key, callable(channels))
-    if key in _COMPILED:
-        _COMPILED.move_to_end(key)
-        return _COMPILED[key]
     space = problem.space
 
     def quantities(u, t, t_M, t_fine, statics):
@@ -272,11 +269,9 @@ def _quantities_function(problem: FitProblem) -> Callable:
             out["channels"] = {k: jnp.ravel(jnp.asarray(v, dtype=float)) for k, v in channels(theta, context).items()}
         return out, (out, d, sol.status)
 
-    fn = jax.jit(jax.jacfwd(quantities, has_aux=True))
-    _COMPILED[key] = fn
-    while len(_COMPILED) > _CACHE_SIZE:
-        _COMPILED.popitem(last=False)
-    return fn
+    from memplug.fit import compiled_for
+
+    return compiled_for(key, lambda: jax.jit(jax.jacfwd(quantities, has_aux=True)), _COMPILED, _CACHE_SIZE)
 
 
 def default_memory_grid(problem: FitProblem, n: int = 200) -> np.ndarray:

@@ -42,7 +42,7 @@ def _default_workdir(name: str) -> Path:
 
 
 def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue, budget: float | bool | None) -> dict:
-    """Run one state in a worker process; progress goes through ``queue``."""
+    """Run one state in a worker process; progress goes through ``queue`` (None: not reported)."""
     from memplug.campaign import load_campaign, run_planned_state
 
     campaign = load_campaign(spec)
@@ -56,7 +56,8 @@ def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue,
         queue.put((state, done, total))
 
     try:
-        return run_planned_state(campaign, s, workdir, threads=threads, output=Path(output), progress=progress)
+        return run_planned_state(campaign, s, workdir, threads=threads, output=Path(output),
+                                 progress=progress if queue is not None else None)  # fmt: skip
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
 
@@ -65,12 +66,7 @@ def _dask_task(spec: str, sid: str, workdir: str, threads: int, output: str, bud
     """One state as a Dask task (``--workers``/``--scheduler``): as `_worker`, progress only
     on completion. A worker that dies mid-state has its task re-run elsewhere, which resumes the
     state from its checkpoint in ``workdir`` (shared by all workers)."""
-
-    class _NoQueue:
-        def put(self, item):
-            pass
-
-    return _worker(spec, sid, workdir, threads, output, _NoQueue(), budget)
+    return _worker(spec, sid, workdir, threads, output, None, budget)
 
 
 def _deferred_now(campaign, s, budget: float | bool | None) -> str:
