@@ -37,19 +37,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from memplug.constants import K_GRID, KQ, N_K, PAIRS, SPECIES
 from memplug.errors import InputError
 from memplug.io import atomic_write_netcdf, user_cache_dir
 
 SCHEMA = "memplug-dataset/1"
-PAIRS = ("AA", "AB", "BB")
-SPECIES = ("A", "B")
 #: Number fractions of the Kob-Andersen 80:20 mixture.
 X_SPECIES = np.array([0.8, 0.2])
-N_K = 100
-#: Wave-number grid: midpoints of 100 bins on (0, 40].
-K_GRID = 0.4 * (np.arange(N_K) + 0.5)
-#: Extra wave numbers of ``Fs_k``.
-KQ = np.array([3.0, 5.0, 10.0, 15.0])
 N_T = 150
 POTENTIALS = ("LJ", "WCA")
 STATUSES = ("equilibrated", "glass")

@@ -38,6 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from memplug.constants import T_MCT_PAPER
+from memplug.constants import t_mct as _t_mct
 from memplug.errors import InputError
 from memplug.fit_results import HISTORY_COLUMNS
 from memplug.interfaces import Closure, Context, Optimizer
@@ -45,19 +47,14 @@ from memplug.io import atomic_write_bytes
 from memplug.model import equation_for
 from memplug.solvers import TimeDoublingSolver
 
-#: Table I of the paper: T_mct (fit-parameter-free MCT) per potential and density.
-T_MCT: dict[tuple[str, float], float] = {
-    ("WCA", 1.2): 0.74, ("WCA", 1.4): 1.77, ("WCA", 1.6): 3.49, ("WCA", 1.8): 5.10,
-    ("LJ", 1.2): 0.90, ("LJ", 1.4): 1.87, ("LJ", 1.6): 3.53, ("LJ", 1.8): 5.10,
-}  # fmt: skip
+#: Table I of the paper, as {(potential, ρ): T_mct} (kept for one release; the tables live in
+#: `memplug.constants`).
+T_MCT: dict[tuple[str, float], float] = {(p, r): v for p, tab in T_MCT_PAPER.items() for r, v in tab.items()}
 
 
 def t_mct(potential: str, rho: float) -> float:
-    """T_mct of Table I for (potential, ρ), NaN where the paper gives none."""
-    for (p, r), value in T_MCT.items():
-        if p == potential and abs(r - rho) < 1e-6:
-            return value
-    return math.nan
+    """T_mct of Table I for (potential, ρ), NaN where the paper gives none (`memplug.constants.t_mct`)."""
+    return _t_mct(potential, rho, source="paper", interpolation="none")
 
 
 def r2_score(prediction: np.ndarray, truth: np.ndarray) -> float:

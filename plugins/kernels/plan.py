@@ -21,8 +21,7 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
+from memplug.constants import T_MCT_MEMPLUG, T_MCT_PAPER, t_mct
 from memplug.errors import InputError
 
 #: Overdamped fits skip the ballistic start: t_min = this many vibrational times 1/Ω.
@@ -41,11 +40,6 @@ DEFAULT_LASSO = 1e-7
 DYNAMICS = ("newtonian", "overdamped")
 STATE_SELECTIONS = ("all", "equilibrated")
 
-#: memplug's own T_mct (docs/mct.md, "Table I" section: bisection on the default dataset's S(k)).
-T_MCT_MEMPLUG: dict[str, dict[float, float]] = {
-    "LJ": {1.2: 0.877, 1.4: 1.865, 1.6: 3.470, 1.8: 5.649},
-    "WCA": {1.2: 0.718, 1.4: 1.736, 1.6: 3.406, 1.8: 5.728},
-}
 TMCT_SOURCES = ("memplug", "paper")
 
 
@@ -120,39 +114,22 @@ def parse_experiments(text: str, option: str = "--closures") -> list[Experiment]
 # --------------------------------------------------------------------------------------------
 
 
-def _loglog(table: dict[float, float], rho: float) -> tuple[float, bool]:
-    """(T_mct, interpolated?) from a {ρ: T_mct} table: exact where tabulated, linear in ln T_mct
-    against ln ρ (density scaling) between tabulated densities, NaN outside."""
-    rhos = np.array(sorted(table))
-    for r in rhos:
-        if abs(r - rho) < 1e-6:
-            return float(table[float(r)]), False
-    if not rhos[0] < rho < rhos[-1]:
-        return math.nan, False
-    vals = np.log([table[float(r)] for r in rhos])
-    return float(np.exp(np.interp(math.log(rho), np.log(rhos), vals))), True
-
-
 def tmct(potential: str, rho: float, source: str = "memplug") -> tuple[float, str]:
     """(T_mct, where it comes from) for (potential, ρ).
 
     ``memplug``: our own bisection (docs/mct.md) at ρ = 1.2, 1.4, 1.6, 1.8, interpolated in
-    ln T – ln ρ in between; ``paper``: Table I (`memplug.fit.T_MCT`), same interpolation.
+    ln T – ln ρ in between; ``paper``: Table I (`memplug.constants.T_MCT_PAPER`), same interpolation.
     """
-    from memplug.fit import T_MCT
-
-    if source == "memplug":
-        table, name = T_MCT_MEMPLUG.get(potential, {}), "memplug (docs/mct.md)"
-    elif source == "paper":
-        table = {r: v for (p, r), v in T_MCT.items() if p == potential}
-        name = "paper Table I"
-    else:
+    if source not in TMCT_SOURCES:
         raise InputError(f"--tmct {source!r}: expected {' or '.join(TMCT_SOURCES)}")
+    name = "memplug (docs/mct.md)" if source == "memplug" else "paper Table I"
+    table = (T_MCT_PAPER if source == "paper" else T_MCT_MEMPLUG).get(potential, {})
     if not table:
         return math.nan, f"{name}: no value for {potential}"
-    value, interpolated = _loglog(table, float(rho))
+    value = t_mct(potential, float(rho), source=source, interpolation="loglog")
     if not math.isfinite(value):
         return value, f"{name}: no value for {potential} at rho {rho:g}"
+    interpolated = all(abs(r - float(rho)) >= 1e-6 for r in table)
     return value, name + (", interpolated in ln T-ln rho" if interpolated else "")
 
 

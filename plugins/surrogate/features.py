@@ -18,34 +18,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memplug.constants import K_GRID, N_K, PAIRS, SPECIES
+from memplug.constants import t_mct as _t_mct
 from memplug.errors import InputError
 
-N_K = 100
-#: The shared k grid: midpoints of 100 bins on (0, 40] (dataset schema ``memplug-dataset/1``).
-K_GRID = 0.4 * (np.arange(N_K) + 0.5)
-PAIRS = ("AA", "AB", "BB")
-SPECIES = ("A", "B")
-POTENTIALS = {"LJ": 0.0, "WCA": 1.0}
 N_STATIC = 3 * N_K + 3
 N_INPUTS = N_STATIC + 1
-
-#: Table I of the paper: mode-coupling temperatures T_mct by potential and density.
-T_MCT = {
-    "WCA": {1.2: 0.74, 1.4: 1.77, 1.6: 3.49, 1.8: 5.10},
-    "LJ": {1.2: 0.90, 1.4: 1.87, 1.6: 3.53, 1.8: 5.10},
-}
+POTENTIALS = {"LJ": 0.0, "WCA": 1.0}
 
 
 def t_mct(potential: str, rho: float) -> float:
-    """T_mct from Table I; linear interpolation in ρ between the tabulated densities, NaN outside."""
-    table = T_MCT.get(str(potential))
-    if table is None:
-        return float("nan")
-    rhos = np.array(sorted(table))
-    vals = np.array([table[r] for r in rhos])
-    if rho < rhos[0] - 1e-9 or rho > rhos[-1] + 1e-9:
-        return float("nan")
-    return float(np.interp(rho, rhos, vals))
+    """T_mct from Table I; linear interpolation in ρ between the tabulated densities, NaN outside
+    (the MLP's T/T_mct feature: `memplug.constants.t_mct` with ``interpolation="linear"``)."""
+    return _t_mct(potential, rho, source="paper", interpolation="linear")
 
 
 @dataclass(frozen=True)

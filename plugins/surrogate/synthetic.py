@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .features import K_GRID, t_mct
+from memplug.constants import K_GRID, KQ
 
-KQ = np.array([3.0, 5.0, 10.0, 15.0])
+from .features import t_mct
 
 
 def _structure(k: np.ndarray, kp: float, h: float, x: float, shift: float) -> np.ndarray:
