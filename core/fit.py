@@ -281,25 +281,46 @@ def synthetic_target(
     return Target(state, t, F, context, f"synthetic:{clo.spec()}", info)
 
 
-def mct_memory(context: Context, t: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(M_mct(t), F_s^mct(t)) of the state at k_peak, each ``(n_t, s, s)``, from the closure
-    registered as ``mct`` (its ``self_memory(context, t)``); None if no such closure is installed."""
+#: A reference-memory provider: ``(context, t) -> (M(t), F(t))``, each ``(n_t, s, s)``, with a ``name``.
+ReferenceProvider = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+
+def reference_provider(name: str) -> Callable[[ReferenceProvider], ReferenceProvider]:
+    """Name a reference memory (``--init NAME``, the reference curve of a fit) for the
+    ``register_references`` hook: a callable ``(context, t) -> (M(t), F(t))`` of the state at
+    k_peak, each ``(n_t, s, s)`` — e.g. the MCT plugin's M_mct and the F it gives."""
+    return target_provider(name)
+
+
+#: The reference memory fits are compared with (``--mct-reference``) and start from
+#: (``--init mct``): the one registered under this name, when a plugin registers it.
+DEFAULT_REFERENCE = "mct"
+
+
+def reference_names() -> list[str]:
+    """Names of the registered reference memories."""
     from memplug.registry import get_registry
 
-    reg = get_registry()
-    if "mct" not in reg.names("closures"):
+    return get_registry().names("references")
+
+
+def reference_solution(
+    context: Context, t: np.ndarray, name: str = DEFAULT_REFERENCE
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(M(t), F(t)) of the reference memory ``name``, each ``(n_t, s, s)``; None if no plugin
+    registers it."""
+    from memplug.registry import get_registry
+
+    if name not in reference_names():
         return None
-    closure = reg.create("closures", "mct")
-    if not hasattr(closure, "self_memory"):
-        return None
-    M, F = closure.self_memory(context, np.asarray(t, float))
+    M, F = get_registry().get("references", name)(context, np.asarray(t, float))
     s = context.n_species
     return np.asarray(M, float).reshape(len(t), s, s), np.asarray(F, float).reshape(len(t), s, s)
 
 
-def reference_memory(context: Context, t: np.ndarray) -> np.ndarray | None:
-    """M_mct(t), shape ``(n_t, s, s)``, or None without an MCT closure (see `mct_memory`)."""
-    out = mct_memory(context, t)
+def reference_memory(context: Context, t: np.ndarray, name: str = DEFAULT_REFERENCE) -> np.ndarray | None:
+    """M(t) of the reference memory ``name``, shape ``(n_t, s, s)``, or None (`reference_solution`)."""
+    out = reference_solution(context, t, name)
     return None if out is None else out[0]
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from memplug.errors import InputError
 from memplug.fit import (
+    DEFAULT_REFERENCE,
     FitOutcome,
     FitProblem,
     FitSettings,
@@ -28,6 +29,7 @@ from memplug.fit import (
     make_target,
     r2_score,
     reference_memory,
+    reference_names,
     run_fit,
 )
 from memplug.fit_results import FitResult, load_result, result_summary, save_result
@@ -137,17 +139,17 @@ def initial_vector(problem: FitProblem, init: str) -> tuple[np.ndarray, str, np.
     x_default = problem.initial_vector()
     if init == "default":
         return x_default, "default", None
-    if init == "mct":
+    if init in reference_names() or init == DEFAULT_REFERENCE:
         t = memory_grid(problem)
-        M_ref = reference_memory(problem.context, t)
+        M_ref = reference_memory(problem.context, t, init)
         if M_ref is None:
             warnings.warn(
-                "--init mct is pending: no MCT memory function (closure 'mct' with mct_self_memory) "
-                "is installed; starting from the closure's default",
+                f"--init {init} is pending: no plugin registers the reference memory {init!r}; "
+                "starting from the closure's default",
                 stacklevel=2,
             )
-            return x_default, "default (mct pending: no MCT memory available)", None
-        return fit_kernel_to_memory(problem, t, M_ref), "mct", M_ref
+            return x_default, f"default ({init} pending: no {init} memory available)", None
+        return fit_kernel_to_memory(problem, t, M_ref), init, M_ref
     ds = load_result(init)
     labels = [str(v) for v in ds["param"].values]
     if labels != problem.space.labels():

@@ -90,5 +90,12 @@ def register_targets(register: Register) -> None:
 
 
 @hookspec
+def register_references(register: Register) -> None:
+    """Register reference memory functions (``--init NAME`` starts a fit from one, fits are
+    compared with one): callables ``(context, t) -> (M(t), F(t))``, each ``(n_t, s, s)``, named
+    with `memplug.fit.reference_provider`."""
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add sub-commands to the ``memplug`` Typer application (e.g. ``app.add_typer(mlp_app, name="mlp")``)."""

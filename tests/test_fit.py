@@ -166,12 +166,12 @@ def test_init_from_a_reference_memory(monkeypatch):
 
     prob, x_true = problem()
     kernel = prob.closure.kernel(prob.theta(jnp.asarray(x_true)), prob.context)
-    monkeypatch.setattr(jobs, "reference_memory", lambda ctx, t: np.asarray(kernel(jnp.asarray(t))))
+    monkeypatch.setattr(jobs, "reference_memory", lambda ctx, t, name: np.asarray(kernel(jnp.asarray(t))))
     x0, note, M_ref = jobs.initial_vector(prob, "mct")
     assert note == "mct" and M_ref.shape == (200, 2, 2)
     losses = prob.evaluate(np.stack([x0, prob.initial_vector()] + [x0] * (POP - 2)))
     assert losses[0] < 1e-6 < losses[1]  # the fitted start reproduces F; the closure default does not
-    monkeypatch.setattr(jobs, "reference_memory", lambda ctx, t: None)
+    monkeypatch.setattr(jobs, "reference_memory", lambda ctx, t, name: None)
     with pytest.warns(UserWarning, match="pending"):
         _, note, _ = jobs.initial_vector(prob, "mct")
     assert note.startswith("default")

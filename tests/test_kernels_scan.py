@@ -28,7 +28,7 @@ STATES = ("LJ-rho1.20-T1.000", "LJ-rho1.20-T1.001", "LJ-rho1.20-T1.002")
 TIMING = ("elapsed_s", "wall_s", "cpu_s", "load_1min")
 
 
-def fake_mct_memory(context, t):
+def fake_mct_memory(context, t, name="mct"):
     """A decaying stand-in for (M_mct, F_mct), each (n_t, s, s), diagonal."""
     t = np.asarray(t, float)
     s = context.n_species
@@ -67,7 +67,7 @@ def scans(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kernels")
     dataset = tiny_dataset(tmp / "ds.nc")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("memplug.fit.mct_memory", fake_mct_memory)
+        mp.setattr("memplug.fit.reference_solution", fake_mct_memory)
         mp.setattr("memplug.uncertainty.result_fields", lambda *a, **k: {})
         mp.setattr("memplug.plugins.kernels.assemble.inversion_status", lambda: (None, "not in tests"))
         code = exit_code("kernels", "scan", "--dataset", dataset, "--states", "all", "--closures",
@@ -160,7 +160,7 @@ def test_mct_target_dataset(scans):
     tmp = scans[3]
     ds = load_dataset(tmp / "ds.nc")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("memplug.fit.mct_memory", fake_mct_memory)
+        mp.setattr("memplug.fit.reference_solution", fake_mct_memory)
         info = {s: compute_mct(str(tmp / "ds.nc"), s, str(tmp / "a" / "mct"), ds) for s in STATES[:2]}
     assert all(r["reused"] and r["ergodic"] for r in info.values())
     path = mct_target_dataset(ds, list(STATES[:2]), info, tmp / "targets.nc")

@@ -339,7 +339,7 @@ def build(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict) -> x
             f"overdamped fits (paper Eq. 5) start past the ballistic start: target times "
             f"t >= {cfg.overdamped_vibrations:g}/Omega, Omega^2 = k_peak^2 T (per fit: t_min)"
         ),
-        "M_mct": "tagged MCT memory at k_peak, Newtonian dynamics (memplug.fit.mct_memory)"
+        "M_mct": "tagged MCT memory at k_peak, Newtonian dynamics (the mct reference memory)"
                  if cfg.mct else "not computed (--no-mct)",
         "M_mct_distance": (
             f"relative L2 of M_fit vs M_mct on the t_common points where the fit's target F "
