@@ -1,6 +1,6 @@
 """Benchmark of the MD plugins: engine-driver overhead and analysis time against freud.
 
-1. *Driver overhead*: the production loop of :func:`memplug.simulation.run_state` (run to each
+1. *Driver overhead*: the production loop of :func:`memplug.plugins.md.protocol.run_state` (run to each
    log-spaced frame of several time origins, read positions and energies, append a GSD frame)
    against one bare engine ``run`` of the same number of steps. Both are timed in wall and process
    CPU time (CPU counts all OpenMP threads).
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from _timing import Timer
 
-from memplug import observables as obs
+from memplug.plugins.md import observables as obs
 from memplug.registry import get_registry
 
 
@@ -42,7 +42,7 @@ def main() -> None:
 
     import gsd.hoomd
 
-    from memplug.simulation import _Runner, read_trajectory
+    from memplug.plugins.md.protocol import _Runner, read_trajectory
 
     reg = get_registry()
     system = reg.get("systems", args.system)()

@@ -1,6 +1,6 @@
 """Physics validation of the MD plugins: Kob-Andersen LJ at ρ = 1.2 over a few temperatures.
 
-Runs :func:`memplug.simulation.run_state` (full protocol, N = 1200, L = 10) for each T and prints
+Runs :func:`memplug.plugins.md.protocol.run_state` (full protocol, N = 1200, L = 10) for each T and prints
 k_peak, the mean potential energy per particle and its spread, τ_α and the cost, as a JSON line per
 state and a final table. Usage::
 
@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from memplug.simulation import run_state
+from memplug.plugins.md.protocol import run_state
 
 
 def main() -> None:

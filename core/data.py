@@ -16,19 +16,24 @@ coords
 data variables
     ``S(state, pair, k)``: partial structure factors N⁻¹⟨ρ_α(k) ρ_β(−k)⟩ (S^{αβ}(∞) = x_α δ_αβ);
     ``k_below_box(k)``: grid points below 2π/L (not measurable in the box: filled by the small-k
-    continuation of `memplug.observables.continue_below_box`, recorded in the ``S_below_box`` attribute);
+    continuation of `memplug.plugins.md.observables.continue_below_box`, recorded in the ``S_below_box`` attribute);
     ``time(state, t)``: each state's own log-spaced lag times in τ_LJ = (m σ_AA²/ε_AA)^{1/2} (the
     paper's τ_MD = τ_LJ/√48, so t_paper = √48 t);
     ``Fs(state, species, t)``: F_s^{αα}(k_peak, t) normalised to F_s(0) = 1 (paper Eq. 1 multiplies
     it by S^{αα}(k_peak); ``memplug run --normalisation paper`` fits that); ``Fs_k(state, species, kq, t)``;
     ``msd(state, species, t)``; ``tau_alpha(state)``: F_s^{AA}(k_peak, τ_α) = 1/e
     (NaN allowed only for ``glass`` states whose F_s does not reach 1/e in the window).
+optional data variables
+    any other variable with ``state`` as its first dim, e.g. what an MD plugin's observables
+    measure beyond the above (``F(state, pair, t)``, ``alpha2(state, species, t)``); states that
+    lack one (simulated before it existed) get NaN when states are concatenated.
 attrs
     ``schema``, ``memplug_version``, creation info.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -113,11 +118,20 @@ def log_time_grid(t_min: float, t_max: float, n: int = N_T) -> np.ndarray:
     return np.geomspace(t_min, t_max, n)
 
 
-def tau_alpha_from(t: np.ndarray, fs: np.ndarray) -> float:
-    """τ_α where ``fs`` first crosses 1/e (linear interpolation in log t); NaN if it never does."""
-    from memplug.observables import tau_alpha
-
-    return tau_alpha(t, fs)
+def tau_alpha_from(t: np.ndarray, fs: np.ndarray, level: float = math.exp(-1.0)) -> float:
+    """τ_α: the first time at which ``fs`` falls to ``level`` (1/e), interpolated linearly in
+    log t; NaN if it never does."""
+    t = np.asarray(t, float)
+    fs = np.asarray(fs, float)
+    below = np.nonzero(fs <= level)[0]
+    if below.size == 0:
+        return float("nan")
+    i = int(below[0])
+    if i == 0:
+        return float(t[0])
+    f0, f1 = fs[i - 1], fs[i]
+    w = (f0 - level) / (f0 - f1) if f0 != f1 else 0.0
+    return float(np.exp(np.log(t[i - 1]) + w * (np.log(t[i]) - np.log(t[i - 1]))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,12 +162,14 @@ def state_dataset(
     cpu_seconds: float = float("nan"),
     energy_drift: float = float("nan"),
     attrs: dict[str, Any] | None = None,
+    extra: dict[str, tuple[tuple[str, ...], Any]] | None = None,
 ) -> xr.Dataset:
     """A one-state dataset in the schema from plain arrays.
 
     Shapes: ``S`` (3, 100) for pairs AA, AB, BB; ``time`` (n_t,); ``Fs`` (2, n_t);
     ``Fs_k`` (2, 4, n_t); ``msd`` (2, n_t); ``k_below_box`` (100,). ``tau_alpha`` defaults to the
-    1/e crossing of ``Fs[0]`` (`tau_alpha_from`).
+    1/e crossing of ``Fs[0]`` (`tau_alpha_from`). ``extra``: optional variables
+    ``{name: (dims, values)}`` without the ``state`` dim (added here), e.g. ``(("pair", "t"), F)``.
     """
     time = np.asarray(time, float)
     Fs = np.asarray(Fs, float)
@@ -197,6 +213,10 @@ def state_dataset(
         coords=coords,
         attrs=default_attrs() | (attrs or {}),
     )
+    for name, (dims, values) in (extra or {}).items():
+        if name in ds.variables:
+            raise InputError(f"optional variable {name!r}: the schema already has a variable of that name")
+        ds[name] = (("state", *dims), np.asarray(values)[None])
     return ds
 
 
@@ -289,6 +309,9 @@ def validate(ds: xr.Dataset, path: str | os.PathLike | None = None) -> xr.Datase
             fail(name, f"NaN or infinite value at state {ids[i[0]]}, index {tuple(int(j) for j in i[1:])}")
     if ds["k_below_box"].dtype != bool:
         fail("k_below_box", f"expected booleans, found dtype {ds['k_below_box'].dtype}")
+    for name in ds.data_vars:  # optional variables: one value per state
+        if name not in DATA_VARS and ds[name].dims[:1] != ("state",):
+            fail(name, f"optional variable: expected 'state' as first dim, found dims {ds[name].dims}")
 
     # time: positive, strictly increasing
     time = ds["time"].values
@@ -683,14 +706,16 @@ def structure_factor_matrix(S_pairs: np.ndarray) -> np.ndarray:
     return np.stack([row0, row1], axis=-2)
 
 
-def context_for(ds: xr.Dataset, state: str | int):
+def context_for(ds: xr.Dataset, state: str | int, *, dynamics: str | None = None):
     """The statics of one state as a `memplug.interfaces.Context`.
+
+    ``dynamics``: ``newtonian`` or ``overdamped`` (default: `memplug.interfaces.DEFAULT_DYNAMICS`).
 
     k: the 100-point grid; S: (100, 2, 2); x = [0.8, 0.2]; masses = 1; Ω² = diag(k_peak² T)
     (the self part of paper Eq. 5). ``extra`` carries ``state``, ``potential``, ``N``,
     ``status``, ``tau_alpha`` and ``k_below_box`` (the grid points below 2π/L, see the schema).
     """
-    from memplug.interfaces import Context
+    from memplug.interfaces import DEFAULT_DYNAMICS, Context
 
     one = _one_state(ds, state)
     T = float(one["T"])
@@ -705,7 +730,7 @@ def context_for(ds: xr.Dataset, state: str | int):
         k_peak=kp,
         omega2=np.diag([kp**2 * T, kp**2 * T]),
         masses=np.ones(2),
-        dynamics="overdamped",
+        dynamics=DEFAULT_DYNAMICS if dynamics is None else dynamics,
         species=SPECIES,
         extra={
             "state": str(one["state"].values),

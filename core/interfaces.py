@@ -4,7 +4,7 @@
 - `Optimizer` proposes populations of θ (ask) and learns from their losses (tell).
 - `System` produces statics (S(k), ρ, x_α, T) and, where it has them, target dynamics.
 - `Engine` runs molecular dynamics for a system and yields frames.
-- `Observable` turns frames into arrays (S(k), F_s(k,t), MSD, ...).
+- `Observable` measures named arrays (S(k), F_s(k,t), MSD, ...) on a `Trajectory`.
 - `Surrogate` learns statics -> dynamics (the MLP).
 
 Options given on the command line as ``name:key=value`` arrive as keyword arguments of ``__init__``;
@@ -31,6 +31,13 @@ from memplug.kernels import MemoryKernel
 # --------------------------------------------------------------------------------------------
 
 
+#: The equation of motion a fit or solve uses unless told otherwise, everywhere (`Context`,
+#: `memplug.data.context_for`, `memplug.fit_jobs.FitJob`, ``--dynamics``): ``newtonian``,
+#: F'' + Ω²F + M*F' = 0, which MD data obey (ballistic at short times). ``overdamped`` is the
+#: paper's Eq. 5, F' + Ω²F + M*F' = 0 (MCT solves and the MLP's training data use it).
+DEFAULT_DYNAMICS = "newtonian"
+
+
 @dataclass(frozen=True, eq=False)
 class Context:
     """Statics of one state point, the input every closure may use.
@@ -47,7 +54,7 @@ class Context:
         omega2: Ω²(k_peak), shape ``(s, s)``; the vibrational term of Eq. 5. When not given it is
             k_peak² T diag(1/x_α) S⁻¹(k_peak) ... for the self part: k² T / m (see `with_defaults`).
         masses: particle masses, shape ``(s,)``.
-        dynamics: ``"overdamped"`` (paper Eq. 5) or ``"newtonian"``.
+        dynamics: ``"newtonian"`` (the default, `DEFAULT_DYNAMICS`) or ``"overdamped"`` (paper Eq. 5).
         species: names of the species.
         extra: anything else a plugin wants to carry (e.g. an MCT solution).
     """
@@ -61,7 +68,7 @@ class Context:
     k_peak: float | None = None
     omega2: np.ndarray | None = None
     masses: np.ndarray | None = None
-    dynamics: str = "overdamped"
+    dynamics: str = DEFAULT_DYNAMICS
     species: tuple[str, ...] = ("A", "B")
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -375,8 +382,10 @@ class System(Configurable, abc.ABC):
         """Statics at a state point (e.g. ``rho=1.2, T=0.8`` or ``phi=0.52``)."""
 
 
-class Engine(abc.ABC):
-    """A molecular-dynamics engine: runs a system at a state point and produces frames."""
+class Engine(abc.ABC):  # noqa: B024 (what an engine runs is the MD plugin's interface)
+    """A molecular-dynamics engine: its name, description and availability here. How it runs
+    (opening a session on a system at a state point) is defined by the plugin that drives it,
+    e.g. ``MDEngine`` of the ``md`` plugin."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -386,19 +395,94 @@ class Engine(abc.ABC):
         """Whether the engine can run here, and why not."""
         return True, ""
 
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """The production run of one state point, as every `Observable` sees it.
+
+    Units are Lennard-Jones reduced units; frames, origins and lags are counted in MD steps.
+
+    Attributes:
+        positions: unwrapped positions, shape ``(n_frames, N, 3)``, float64.
+        species: species index of each particle (0 = A, 1 = B, ...), shape ``(N,)``.
+        L: edge of the cubic periodic box.
+        steps: the MD step of each frame, shape ``(n_frames,)``, increasing.
+        dt: time per MD step (lag time t = lag × dt).
+        origins: time origins of the production plan (steps), shape ``(n_origins,)``.
+        lags: lag times of the production plan (steps), shape ``(n_t,)``; the per-state output's
+            ``t`` axis.
+        k_peak: position of the first peak of S^{AA}(k) measured on this run.
+        kq: the extra wave numbers of F_s (the dataset's ``kq`` axis).
+        T: temperature.
+        seed: the state's random seed (for reproducible sub-sampling of wave vectors).
+        settings: the protocol settings of the run (e.g. ``n_sk_frames``, ``max_per_bin``).
+        cache: intermediate results observables share (e.g. S(k), F_s computed once).
+    """
+
+    positions: np.ndarray
+    species: np.ndarray
+    L: float
+    steps: np.ndarray
+    dt: float
+    origins: np.ndarray
+    lags: np.ndarray
+    k_peak: float
+    kq: np.ndarray
+    T: float = math.nan
+    seed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def time(self) -> np.ndarray:
+        """The lag times ``lags × dt``, shape ``(n_t,)``."""
+        return np.asarray(self.lags) * self.dt
+
+    @property
+    def n_species(self) -> int:
+        return int(np.max(self.species)) + 1 if np.size(self.species) else 0
+
+
+#: One computed variable: ``(dims, values)`` with ``values.shape`` matching ``dims``, as in
+#: `xarray.Dataset`; dims exclude ``state`` (the per-state file adds it).
+Variable = tuple[tuple[str, ...], np.ndarray]
+
+
+class Observable(Configurable, abc.ABC):
+    """A quantity measured on a `Trajectory`, written into the per-state output file.
+
+    Subclasses set ``name`` (kebab-case), ``description``, ``variables`` (the variables
+    `compute` returns and their dims, without ``state``; e.g. ``{"alpha2": ("species", "t")}``)
+    and implement `compute`. Dims may be the dataset's (``pair``, ``species``, ``k``, ``kq``,
+    ``t``) or new ones; a variable with a ``t`` dim is given on the trajectory's lags. The MD
+    protocol runs every registered observable after production, so a plugin's observable lands in
+    the per-state files without any change to memplug.
+    """
+
+    kind: ClassVar[str] = "observable"
+    variables: ClassVar[dict[str, tuple[str, ...]]] = {}
+
     @abc.abstractmethod
-    def run(self, system: Any, state: dict[str, Any], out: Any, **protocol: Any) -> Any:
-        """Equilibrate and produce a trajectory at ``out``; return its provenance record."""
+    def compute(self, trajectory: Trajectory) -> dict[str, Variable]:
+        """The variables ``{name: (dims, values)}`` measured on ``trajectory``."""
 
-
-class Observable(abc.ABC):
-    """A function of frames (positions, box, species) returning arrays."""
-
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-
-    @abc.abstractmethod
-    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def __call__(self, trajectory: Trajectory) -> dict[str, Variable]:
+        """`compute`, checked: the declared variables with the declared dims, nothing else."""
+        out = self.compute(trajectory)
+        if set(out) != set(self.variables):
+            raise ValueError(
+                f"observable {self.name!r}: computed {sorted(out)}, declares {sorted(self.variables)}"
+            )
+        checked = {}
+        for var, (dims, values) in out.items():
+            values = np.asarray(values)
+            if tuple(dims) != tuple(self.variables[var]) or values.ndim != len(dims):
+                raise ValueError(
+                    f"observable {self.name!r}: {var} has dims {tuple(dims)} and shape {values.shape}, "
+                    f"declared dims {self.variables[var]}"
+                )
+            checked[var] = (tuple(dims), values)
+        return checked
 
 
 class Surrogate(abc.ABC):

@@ -14,8 +14,8 @@ import pytest
 from cli_support import exit_code as cli
 
 from memplug import data
-from memplug.campaign import load_campaign, survey
 from memplug.errors import InputError
+from memplug.plugins.md.campaign import load_campaign, survey
 
 SPEC = """
 [campaign]
@@ -54,7 +54,7 @@ reason = "crystallised"
 
 @pytest.fixture
 def fake_simulation(monkeypatch):
-    """A stand-in for memplug.simulation.run_state returning synthetic one-state datasets."""
+    """A stand-in for memplug.plugins.md.protocol.run_state returning synthetic one-state datasets."""
     calls = []
 
     def run_state(system, rho, T, *, engine="lammps", seed, workdir, threads=2, n_t=150, progress=None, **protocol):
@@ -66,9 +66,9 @@ def fake_simulation(monkeypatch):
         pot = {"ka-lj": "LJ", "ka-wca": "WCA"}[system]
         return data.synthetic_state(pot, rho, T, n_t=n_t, seed=seed)
 
-    module = types.ModuleType("memplug.simulation")
+    module = types.ModuleType("memplug.plugins.md.protocol")
     module.run_state = run_state
-    monkeypatch.setitem(sys.modules, "memplug.simulation", module)
+    monkeypatch.setitem(sys.modules, "memplug.plugins.md.protocol", module)
     return calls
 
 
@@ -214,7 +214,7 @@ def test_budget_defers_states_predicted_too_slow(tmp_path, fake_simulation, caps
     """τ_α of an unfinished state comes from the finished states of its density: interpolated in
     ln τ_α vs 1/T between them, extrapolated with the two coldest below them; its cost is the
     coldest state's CPU per τ_α times the prediction. The numbers here are recomputed by hand."""
-    from memplug.campaign import estimate
+    from memplug.plugins.md.campaign import estimate
 
     spec = tmp_path / "campaign.toml"
     spec.write_text(BUDGET_SPEC)

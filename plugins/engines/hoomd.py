@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.simulation import EngineError, EngineSession, MDEngine
+from memplug.plugins.md.protocol import EngineError, EngineSession, MDEngine
 
 
 def load_hoomd() -> Any:

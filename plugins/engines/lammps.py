@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.simulation import EngineError, EngineSession, MDEngine
+from memplug.plugins.md.protocol import EngineError, EngineSession, MDEngine
 
 _LOAD_ERROR: str | None = None
 _LOADED = False

@@ -49,7 +49,7 @@ def einstein_from_md(
     standard error of the force route over frames), ``r`` and ``g`` (the measured g(r)), and the
     run's ``N``, ``L``, ``frames``.
     """
-    from memplug.simulation import check_inputs
+    from memplug.plugins.md.protocol import check_inputs
 
     sys_cls, eng_cls = check_inputs(system, rho, T, engine)
     potential = getattr(sys_cls, "potential", "")

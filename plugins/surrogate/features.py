@@ -69,7 +69,7 @@ def peak_of(S_AA: np.ndarray) -> float:
     """k_p of a state from S^{AA} on `K_GRID`: the maximum in 2 ≤ k ≤ 15 refined by a parabola,
     the same function the simulation uses for the dataset's ``k_peak`` (identical on the default
     dataset's states)."""
-    from memplug.observables import k_peak
+    from memplug.plugins.md.observables import k_peak
 
     return k_peak(K_GRID, np.asarray(S_AA, float))
 

@@ -59,7 +59,7 @@ from memplug.data import (
 )
 from memplug.errors import InputError
 from memplug.io import atomic_write_text
-from memplug.simulation import PROTOCOL_DEFAULTS
+from memplug.plugins.md.protocol import PROTOCOL_DEFAULTS
 
 #: The systems that simulate each potential.
 SYSTEMS = {"LJ": "ka-lj", "WCA": "ka-wca"}
@@ -438,7 +438,7 @@ def run_planned_state(
 
     The simulation resumes from ``workdir/<state id>`` if an earlier run was interrupted.
     """
-    from memplug.simulation import run_state
+    from memplug.plugins.md.protocol import run_state
 
     output = Path(output or campaign.output)
     wd = Path(workdir) / s.id

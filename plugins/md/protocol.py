@@ -17,8 +17,10 @@ Protocol (paper sec. IV A, with the time step and equilibration length chosen pe
    max(``lag_factor`` τ_α, ``t_lag_min``) — so F_s and the MSD are averaged over origins at every
    lag. Frames go to a GSD file (HOOMD schema; wrapped float32 positions + images, energies in
    ``log/md/*``).
-5. **Observables** from the GSD frames (`memplug.observables`): S^{αβ}(k) on the 100-point
-   grid, k_peak, F_s^{αα}(k_peak, t), F_s^{αα}(kq, t), MSD, τ_α.
+5. **Observables** from the GSD frames: every registered `memplug.interfaces.Observable`
+   (`memplug.plugins.md.analysis`): S^{αβ}(k) on the 100-point grid, k_peak,
+   F_s^{αα}(k_peak, t), F_s^{αα}(kq, t), MSD, τ_α, F^{αβ}(k_peak, t), α₂(t), and those of other
+   plugins; variables beyond the dataset schema's are written as optional variables.
 
 Everything lives in ``workdir``: ``progress.json`` (the stage and counters), engine restart files,
 ``trajectory.gsd.part`` while producing. A killed run started again with the same arguments
@@ -29,6 +31,7 @@ continues from its last checkpoint. Finished files appear only complete (``traje
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 import math
 import os
@@ -39,10 +42,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from memplug import observables as obs
+from memplug.constants import K_EDGES, K_GRID, KQ
 from memplug.errors import InputError, MemplugError
-from memplug.interfaces import Engine
+from memplug.interfaces import Engine, Trajectory
 from memplug.io import atomic_write_text, atomic_write_with
+from memplug.plugins.md import observables as obs
 
 #: Tunable protocol settings (keyword arguments of `run_state`) and their defaults.
 PROTOCOL_DEFAULTS: dict[str, Any] = {
@@ -70,10 +74,11 @@ PROTOCOL_DEFAULTS: dict[str, Any] = {
     "max_productions": 3,  # productions tried before a state that keeps slowing down is "glass"
 }
 
-#: Extra wave numbers of ``Fs_k`` (the dataset's ``kq``).
-KQ = (3.0, 5.0, 10.0, 15.0)
-
 Progress = Callable[[str, int, int], None]
+
+#: The variables of the dataset schema that the analysis stage's observables must provide; any
+#: other variable an observable computes is written as an optional variable of the state.
+SCHEMA_OBSERVABLES = ("S", "k_below_box", "k_peak", "Fs", "Fs_k", "msd", "tau_alpha")
 
 
 class EngineError(MemplugError):
@@ -158,13 +163,6 @@ class MDEngine(Engine):
 
     @abc.abstractmethod
     def session(self, system: Any, rho: float, T: float, *, threads: int = 2, seed: int = 0) -> EngineSession: ...
-
-    def run(self, system: Any, state: dict[str, Any], out: Any, **protocol: Any) -> Any:
-        """Run `run_state` for ``system`` at ``state`` (rho, T, seed) in directory ``out``."""
-        return run_state(
-            system.name, state["rho"], state["T"], engine=self.name, seed=int(state.get("seed", 0)),
-            workdir=Path(out), **protocol,
-        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,9 +482,9 @@ class _Runner:
 
     def _k_peak(self, frames: np.ndarray, species: np.ndarray) -> float:
         L = self.system.box_length
-        vectors = obs.lattice_wave_vectors(L, obs.K_EDGES[:40], max_per_bin=100, seed=0)
+        vectors = obs.lattice_wave_vectors(L, K_EDGES[:40], max_per_bin=100, seed=0)
         S = obs.structure_factor(frames, species, L, vectors)
-        k = obs.K_GRID[:39]
+        k = K_GRID[:39]
         return obs.k_peak(k, S[0], k_min=max(2.0, 2 * math.pi / L))
 
     # -- stage 4: production ------------------------------------------------------------------
@@ -583,25 +581,26 @@ class _Runner:
     # -- stage 5: observables -----------------------------------------------------------------
     def _analyse(self, prog: dict):
         from memplug import data
+        from memplug.plugins.md import analysis
 
         self.progress("analyse", 0, 1)
         traj = read_trajectory(self.path_gsd)
         dt = prog["dt"]
-        L = self.system.box_length
-        species = traj["typeid"]
-        lags = np.array(prog["lags"])
-        origins = np.array(prog["origins"])
         steps = traj["step"]
-        x = traj["unwrapped"]
-        pick = np.unique(np.searchsorted(steps, np.linspace(0, steps[-1], int(self.P["n_sk_frames"]))))
-        pick = pick[pick < steps.size]
-        grid = obs.structure_factor_on_grid(
-            x[pick], species, L, max_per_bin=int(self.P["max_per_bin"]), seed=self.seed
+        trajectory = Trajectory(
+            positions=traj["unwrapped"], species=traj["typeid"], L=self.system.box_length,
+            steps=steps, dt=dt, origins=np.array(prog["origins"]), lags=np.array(prog["lags"]),
+            k_peak=math.nan, kq=KQ, T=self.T, seed=self.seed, settings=dict(self.P),
         )
-        kp = obs.k_peak(grid.k, grid.S[0], k_min=max(2.0, 2 * math.pi / L))
-        Fs, msd, _ = obs.self_dynamics(x, species, steps, origins, lags, np.array([kp, *KQ]))
-        time_ = lags * dt
-        tau = obs.tau_alpha(time_, Fs[0, 0])
+        _, kp = analysis.structure(trajectory)  # k_peak of this run: the k of the dynamics
+        trajectory = dataclasses.replace(trajectory, k_peak=kp)  # shares the cache
+        results = analysis.measure(trajectory)
+        values = {name: value for name, (_, value) in results.items()}
+        missing = [n for n in SCHEMA_OBSERVABLES if n not in values]
+        if missing:
+            raise MemplugError(f"no registered observable computes {', '.join(missing)} (the md plugin's do)")
+        time_ = trajectory.time
+        tau = float(values["tau_alpha"])
         status = prog["status"]
         window_ok = math.isfinite(tau) and time_[-1] >= self.P["min_lag_over_tau"] * tau
         prog.setdefault("production_steps", int(prog["frame_steps"][-1]))  # older run directories
@@ -648,8 +647,8 @@ class _Runner:
         version = self.engine_version(prog)
         ds = data.state_dataset(
             potential=self.system.potential, rho=self.rho, T=self.T,
-            S=grid.S, time=time_, Fs=Fs[:, 0], Fs_k=Fs[:, 1:], msd=msd,
-            k_below_box=grid.below_box, tau_alpha=tau, N=self.N, k_peak=kp, dt=dt,
+            S=values["S"], time=time_, Fs=values["Fs"], Fs_k=values["Fs_k"], msd=values["msd"],
+            k_below_box=values["k_below_box"], tau_alpha=tau, N=self.N, k_peak=float(values["k_peak"]), dt=dt,
             seed=self.seed, engine=self.engine.name, engine_version=version,
             steps=int(prog["steps"]), status=status, cpu_seconds=self.clock.total,
             energy_drift=drift,
@@ -657,6 +656,7 @@ class _Runner:
                 "simulation": json.dumps(summary), "protocol": json.dumps(self.P),
                 "S_below_box": obs.BELOW_BOX_METHOD,
             },
+            extra={name: value for name, value in results.items() if name not in SCHEMA_OBSERVABLES},
         )
         data.save_dataset(ds, self.path_state)
         prog["summary"] = summary

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Default k grid: midpoints of 100 bins of width 0.4 on (0, 40] (as in the dataset schema).
-K_EDGES = 0.4 * np.arange(101)
-K_GRID = 0.5 * (K_EDGES[1:] + K_EDGES[:-1])
+from memplug.constants import K_EDGES, PAIRS, SPECIES
+from memplug.data import tau_alpha_from
 
-PAIRS = ((0, 0), (0, 1), (1, 1))
+#: The species indices (α, β) of each pair of `memplug.constants.PAIRS` (AA, AB, BB).
+PAIR_INDICES = tuple((SPECIES.index(p[0]), SPECIES.index(p[1])) for p in PAIRS)
 
 
 def _frames(positions: np.ndarray) -> np.ndarray:
@@ -479,17 +479,74 @@ def _shell_vectors(L: float, k: float, n_max: int) -> np.ndarray:
     return kv[order[:n_max]]
 
 
+def non_gaussian(
+    unwrapped: np.ndarray,
+    species: np.ndarray,
+    frame_steps: np.ndarray,
+    origins: np.ndarray,
+    lags: np.ndarray,
+    *,
+    n_species: int = 2,
+) -> np.ndarray:
+    """Non-Gaussian parameter α₂(t) = 3⟨Δr⁴⟩ / (5⟨Δr²⟩²) − 1 per species.
+
+    ⟨·⟩ averages over the particles of a species and the time origins of each lag (as the MSD of
+    `self_dynamics`); α₂ = 0 for Gaussian displacements. Returns shape ``(n_species, n_lags)``;
+    lags without any origin give NaN.
+    """
+    frames = _frames(unwrapped)
+    species = np.asarray(species)
+    pairs = origin_lag_pairs(frame_steps, origins, lags)
+    out = np.full((n_species, len(pairs)), np.nan)
+    for j, p in enumerate(pairs):
+        if p.shape[0] == 0:
+            continue
+        d2 = np.sum((frames[p[:, 1]] - frames[p[:, 0]]) ** 2, axis=-1)  # (n_o, N)
+        r2 = _species_means(d2, species, n_species).mean(axis=0)
+        r4 = _species_means(d2 * d2, species, n_species).mean(axis=0)
+        out[:, j] = 3.0 * r4 / (5.0 * r2 * r2) - 1.0
+    return out
+
+
+def collective_dynamics(
+    positions: np.ndarray,
+    species: np.ndarray,
+    L: float,
+    frame_steps: np.ndarray,
+    origins: np.ndarray,
+    lags: np.ndarray,
+    vectors: WaveVectors,
+    *,
+    n_species: int = 2,
+) -> np.ndarray:
+    """Collective intermediate scattering functions F^{αβ}(k, t) = N⁻¹ ⟨ρ_α(k, t₀+t) ρ_β(−k, t₀)⟩.
+
+    N is the total number of particles (the normalisation of `structure_factor`, so
+    F^{αβ}(k, 0) = S^{αβ}(k) on the same vectors); ⟨·⟩ averages over the time origins of each lag
+    and over ``vectors`` (one of each ±k pair: the real part is the ±k average) shell by shell.
+    Static positions may be wrapped or unwrapped. Returns shape ``(n_pairs, n_bins, n_lags)`` for
+    pairs AA, AB, BB; bins without vectors or lags without origins are NaN.
+    """
+    frames = _frames(positions)
+    N = frames.shape[1]
+    pairs = origin_lag_pairs(frame_steps, origins, lags)
+    used = np.unique(np.concatenate([p.ravel() for p in pairs])) if pairs else np.zeros(0, int)
+    rho = {int(i): density_modes(frames[i], species, vectors.n, L, n_species) for i in used}
+    pair_idx = [(a, b) for a in range(n_species) for b in range(a, n_species)]
+    n_bins = vectors.count.size
+    out = np.full((len(pair_idx), n_bins, len(pairs)), np.nan)
+    for j, p in enumerate(pairs):
+        if p.shape[0] == 0:
+            continue
+        for q, (a, b) in enumerate(pair_idx):
+            acc = sum(np.real(rho[int(i1)][a] * np.conj(rho[int(i0)][b])) for i0, i1 in p) / (N * p.shape[0])
+            total = np.bincount(vectors.bin, weights=acc, minlength=n_bins)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[q, :, j] = np.where(vectors.count > 0, total / np.maximum(vectors.count, 1), np.nan)
+    return out
+
+
 def tau_alpha(t: np.ndarray, fs: np.ndarray, level: float = math.exp(-1.0)) -> float:
     """First time at which ``fs`` falls to ``level`` (1/e), interpolated linearly in log t; NaN if
-    it never does."""
-    t = np.asarray(t, float)
-    fs = np.asarray(fs, float)
-    below = np.nonzero(fs <= level)[0]
-    if below.size == 0:
-        return float("nan")
-    i = int(below[0])
-    if i == 0:
-        return float(t[0])
-    f0, f1 = fs[i - 1], fs[i]
-    w = (f0 - level) / (f0 - f1) if f0 != f1 else 0.0
-    return float(np.exp(np.log(t[i - 1]) + w * (np.log(t[i]) - np.log(t[i - 1]))))
+    it never does (`memplug.data.tau_alpha_from`)."""
+    return tau_alpha_from(t, fs, level)

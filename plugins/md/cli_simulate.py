@@ -1,6 +1,6 @@
 """``memplug simulate``: molecular dynamics of one state point → GSD trajectory + observables file.
 
-Runs the protocol of `memplug.simulation.run_state` (random start, minimisation, time step
+Runs the protocol of `memplug.plugins.md.protocol.run_state` (random start, minimisation, time step
 from the NVE drift, NVT equilibration ≥ 10 τ_α, NVE production) in a work directory next to
 ``--out`` (``<out>.work``); running the same command again after a kill continues from the last
 checkpoint. The trajectory (``--out``) and the observables (``--observables``, a one-state dataset in
@@ -20,12 +20,8 @@ from memplug.errors import InputError
 from memplug.io import atomic_path
 
 
-def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate_command)
-
-
 def _protocol(items: list[str]) -> dict:
-    from memplug.simulation import PROTOCOL_DEFAULTS
+    from memplug.plugins.md.protocol import PROTOCOL_DEFAULTS
 
     out = {}
     for item in items or []:
@@ -78,7 +74,7 @@ def simulate_command(
 
     from memplug import data
     from memplug.cli.app import console, err_console
-    from memplug.simulation import EngineError, run_state
+    from memplug.plugins.md.protocol import EngineError, run_state
 
     if out.suffix != ".gsd":
         raise InputError(f"--out: expected a .gsd file name, got {str(out)!r}")
