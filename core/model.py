@@ -34,7 +34,7 @@ def default_context(n_species: int = 2, T: float = 1.0, k_peak: float = 7.25, rh
     species = ("A", "B") if n_species == 2 else tuple(chr(65 + i) for i in range(n_species))
     return Context(
         n_species=n_species, T=T, k_peak=k_peak, rho=rho, x=x, masses=np.ones(n_species),
-        species=species,
+        species=species, dynamics="overdamped",
     )
 
 

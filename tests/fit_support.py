@@ -52,7 +52,7 @@ def eq8_spec(noise: float = 0.0, seed: int = 0) -> str:
 def problem(closure: str = "double-stretched", target: str | None = None):
     """(FitProblem, true unconstrained vector) for a synthetic target."""
     ds = dataset()
-    ctx = context_for(ds, state())
+    ctx = context_for(ds, state(), dynamics="overdamped")
     target = target or (eq8_spec() if closure == "double-stretched" else spec(EQ6_TRUE, closure))
     tgt = make_target(target, ds, state(), ctx)
     clo = get_registry().create("closures", closure)

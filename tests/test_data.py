@@ -87,7 +87,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 
 def test_context_for(four_states):
     ds = data.load_dataset(four_states)
-    ctx = data.context_for(ds, "LJ-rho1.20-T2.000")
+    ctx = data.context_for(ds, "LJ-rho1.20-T2.000", dynamics="overdamped")
     assert ctx.S.shape == (100, 2, 2)
     np.testing.assert_array_equal(ctx.S[:, 0, 1], ctx.S[:, 1, 0])
     np.testing.assert_array_equal(ctx.S[:, 1, 1], ds["S"].sel(state="LJ-rho1.20-T2.000", pair="BB").values)

@@ -52,7 +52,7 @@ def test_window_and_lasso():
     from memplug.data import context_for
     from memplug.fit import FitProblem, make_target
 
-    tgt = make_target(eq8_spec(), ds, state(), context_for(ds, state()))
+    tgt = make_target(eq8_spec(), ds, state(), context_for(ds, state(), dynamics="overdamped"))
     clo = get_registry().create("closures", "double-stretched")
     prob = FitProblem(clo, tgt, N=8, t_min=0.1, t_max=10.0, lasso=1e-3)
     assert prob.t.min() >= 0.1 and prob.t.max() <= 10.0 and len(prob.t) < len(tgt.t)
@@ -245,7 +245,7 @@ def test_states_share_one_compiled_loss(monkeypatch):
     for T in (0.8, 0.9):  # Ω² = k_p² T differs: other dt0, other statics
         ds = synthetic_state(T=T, seed=3)
         st = str(ds["state"].values[0])
-        probs.append(fit.FitProblem(clo, fit.make_target("data", ds, st, context_for(ds, st)), N=N))
+        probs.append(fit.FitProblem(clo, fit.make_target("data", ds, st, context_for(ds, st, dynamics="overdamped")), N=N))
     a, b = probs
     assert a.traced and b.traced
     assert a.solver.dt0 != b.solver.dt0 and a.solver.n_blocks == b.solver.n_blocks

@@ -72,7 +72,7 @@ def test_paper_normalisation_scales_target_and_solution_by_S_aa_at_k_peak():
     """Eq. 1: F_s^{αα}(k_p, 0) = S^{αα}(k_p). The memory equation is linear in F, so the fitted F is
     the unit-normalised solution times S^{αα}(k_p); the loss weights species by S²."""
     ds = dataset()
-    ctx = context_for(ds, state())
+    ctx = context_for(ds, state(), dynamics="overdamped")
     S = ctx.S.reshape(len(ctx.k), 2, 2)
     expected = [np.interp(ctx.k_peak, ctx.k, S[:, a, a]) for a in range(2)]  # independent lookup
     np.testing.assert_allclose(normalisation_scale(ctx, "paper"), expected, rtol=1e-12)

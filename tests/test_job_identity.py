@@ -594,3 +594,15 @@ def test_a_job_built_in_code_keeps_its_identity():
     }  # fmt: skip
     key = job.checkpoint_key()
     assert "budget" not in key and "target_loss" not in key and key["closure"] == "stretched:n_exp=2"
+
+
+def test_one_default_dynamics(ds_file):
+    from memplug.data import context_for, load_dataset
+    from memplug.interfaces import DEFAULT_DYNAMICS, Context
+    from memplug.model import default_context
+
+    ds = load_dataset(ds_file)
+    assert DEFAULT_DYNAMICS == "newtonian"
+    assert Context().dynamics == FitJob(state=state()).dynamics == context_for(ds, state()).dynamics == DEFAULT_DYNAMICS
+    assert context_for(ds, state(), dynamics="overdamped").dynamics == "overdamped"
+    assert default_context().dynamics == "overdamped"  # as before: statics without a dataset

@@ -86,13 +86,13 @@ def test_critical_point_from_corrupted_statics_equals_the_clean_one():
 
 def test_context_of_a_simulated_state_is_continued():
     S, rho = py_mixture(0.50)
-    ctx = Context(n_species=2, k=K, S=corrupt(S), rho=rho, x=X, T=1.0, extra={"N": rho * 1000.0, "state": "s1"})
+    ctx = Context(n_species=2, k=K, S=corrupt(S), rho=rho, x=X, T=1.0, dynamics="overdamped", extra={"N": rho * 1000.0, "state": "s1"})
     st = dynamics.statics_from_context(ctx)
     assert np.max(np.abs(st.S[:2] - S[:2]) / np.abs(S[:2])) < 0.01
     with pytest.raises(InputError, match="state s1"):
         dynamics.statics_from_context(ctx, small_k="keep")
     # analytic statics (no box) are used as given
-    plain = Context(n_species=2, k=K, S=S, rho=rho, x=X, T=1.0)
+    plain = Context(n_species=2, k=K, S=S, rho=rho, x=X, T=1.0, dynamics="overdamped")
     np.testing.assert_array_equal(dynamics.statics_from_context(plain).S, S)
 
 

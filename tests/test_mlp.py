@@ -150,7 +150,7 @@ def test_target_generator_from_context(ds, trained):
 
     sur, _, out = trained
     sid = sur.split.test[0]
-    ctx = context_for(ds, sid)
+    ctx = context_for(ds, sid, dynamics="overdamped")
     t = np.asarray(ds["time"].sel(state=sid).values)
     F = mlp_target(out, ctx, t)
     assert F.shape == (30, 2) and F.dtype == np.float64

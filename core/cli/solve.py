@@ -53,7 +53,7 @@ def _context(T: float | None, k_peak: float | None, dataset: str, state: str | N
     if state is not None:
         from memplug.data import context_for, load_dataset
 
-        ctx = context_for(load_dataset(dataset), state)
+        ctx = context_for(load_dataset(dataset), state, dynamics="overdamped")
         if T is not None or k_peak is not None:
             raise InputError("--T/--k-peak: not allowed with --state (the state fixes them)")
     else:

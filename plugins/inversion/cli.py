@@ -41,7 +41,7 @@ def invert_state(ds, state: str, opts: InvertOptions):
     from memplug.data import context_for, dynamics_for
     from memplug.plugins.inversion.invert import invert_memory
 
-    ctx = context_for(ds, state)
+    ctx = context_for(ds, state, dynamics="overdamped")
     t, F = dynamics_for(ds, state)
     try:
         return invert_memory(
@@ -162,7 +162,7 @@ def sum_rule_command(
         from memplug.data import context_for, load_dataset
 
         ds = load_dataset(dataset)
-        ctx = context_for(ds, state)
+        ctx = context_for(ds, state, dynamics="overdamped")
         system = {"LJ": "ka-lj", "WCA": "ka-wca"}[ctx.extra["potential"]]
         rho, T, k = float(ctx.rho), float(ctx.T), float(ctx.k_peak)
         inv = invert_state(ds, state, InvertOptions())

@@ -122,7 +122,7 @@ def plan_jobs(cfg: ScanConfig, ds, states: Sequence[str], mct: dict[str, dict[st
     from memplug.fit_jobs import BUDGET_PER_PARAMETER, FitJob
 
     experiments = cfg.experiments()
-    ctx = context_for(ds, states[0])
+    ctx = context_for(ds, states[0], dynamics="overdamped")
     dims = {e.closure: closure_dim(e.closure, ctx) for e in [*experiments, mct_recovery_experiment()]}
     out = []
     for state in states:

@@ -281,7 +281,7 @@ def _context(system, dataset, state, phi, diameters, x, n_k, k_max, dynamics, T)
 
     if state is None:
         raise InputError("--state: required with --dataset")
-    ctx = context_for(load_dataset(dataset), state)
+    ctx = context_for(load_dataset(dataset), state, dynamics="overdamped")
     return dataclasses.replace(ctx, dynamics=dynamics)
 
 
