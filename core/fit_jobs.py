@@ -33,6 +33,8 @@ from memplug.fit import (
     run_fit,
 )
 from memplug.fit_results import FitResult, load_result, result_summary, save_result
+from memplug.interfaces import DEFAULT_DYNAMICS
+from memplug.registry import Spec
 
 #: σ0 of the paper (start from M_mct) and of a start from a closure's generic default.
 PAPER_SIGMA0 = 5e-4
@@ -51,8 +53,8 @@ class FitJob:
     ``init`` is ``default`` (the closure's initial θ), ``mct`` (fit the closure's kernel to
     M_mct(t) first, the paper's choice) or the path of a previous result file of the same closure.
     ``mct_reference`` also stores M_mct(t) in the result (a full MCT solve of the state; implied by
-    ``init="mct"`` and ``target="mct"``). ``dynamics`` is ``newtonian`` (F'' + Ω²F + M*F' = 0, the default:
-    the equation of motion of MD data, ballistic at short times) or ``overdamped`` (the paper's
+    ``init="mct"`` and ``target="mct"``). ``dynamics`` is ``newtonian`` (F'' + Ω²F + M*F' = 0, the default,
+    `memplug.interfaces.DEFAULT_DYNAMICS`: the equation of motion of MD data, ballistic at short times) or ``overdamped`` (the paper's
     Eq. 5, F' + Ω²F + M*F' = 0, which cannot follow the ballistic start of MD data: measured R² 0.5
     against 0.9998 for Newtonian on WCA ρ = 1.2, T = 10 with the same budget). ``out`` is the results directory (``None``: nothing is
     written, no checkpoint).
@@ -63,6 +65,10 @@ class FitJob:
     gradient evaluations), a separate stage reported as such. ``normalisation`` is ``unit``
     (F_s(0) = 1, the dataset's) or ``paper`` (Eq. 1: F_s^{αα}(0) = S^{αα}(k_p), which weights the
     species and states by S^{αα}(k_p)² in Eq. 7 and R²).
+
+    ``closure`` and ``optimizer`` are the canonical text of a `memplug.registry.Spec` (a `Spec`
+    given here is stored as ``str(spec)``, so the recorded inputs stay plain text);
+    `closure_spec` and `optimizer_spec` parse them back.
     """
 
     state: str
@@ -79,13 +85,25 @@ class FitJob:
     t_min: float | None = None
     t_max: float | None = None
     solver_n: int = 16
-    dynamics: str = "newtonian"
+    dynamics: str = DEFAULT_DYNAMICS
     polish: str = "lbfgs"
     normalisation: str = "unit"
     mct_reference: bool = False
     out: str | None = None
     resume: bool = False
     plot: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("closure", "optimizer"):
+            value = getattr(self, name)
+            if isinstance(value, Spec):
+                object.__setattr__(self, name, str(value))
+
+    def closure_spec(self) -> Spec:
+        return Spec.parse("closures", self.closure)
+
+    def optimizer_spec(self) -> Spec:
+        return Spec.parse("optimizers", self.optimizer)
 
     def stem(self) -> str:
         """File name stem of this job's outputs: state, closure, optimizer (and target if not data)."""
@@ -222,7 +240,6 @@ def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_re
 def prepare(job: FitJob, ds=None):
     """Load the dataset (unless given), build the target, closure, optimizer and problem."""
     from memplug.data import context_for, load_dataset
-    from memplug.registry import get_registry
 
     ds = load_dataset(job.dataset) if ds is None else ds
     if job.state not in set(map(str, ds["state"].values)):
@@ -232,9 +249,8 @@ def prepare(job: FitJob, ds=None):
         raise InputError(f"--dynamics: expected overdamped (paper Eq. 5) or newtonian, got {job.dynamics!r}")
     ctx = dataclasses.replace(ctx, dynamics=job.dynamics)
     target = make_target(job.target, ds, job.state, ctx)
-    reg = get_registry()
-    closure = reg.create("closures", job.closure)
-    optimizer = reg.create("optimizers", job.optimizer)
+    closure = job.closure_spec().create()
+    optimizer = job.optimizer_spec().create()
     if job.polish not in POLISH_METHODS:
         raise InputError(f"--polish: expected {' or '.join(POLISH_METHODS)}, got {job.polish!r}")
     problem = FitProblem(
