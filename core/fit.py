@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import math
 import os
 import pickle
@@ -46,6 +45,17 @@ from memplug.interfaces import Closure, Context, Optimizer
 from memplug.io import atomic_write_bytes
 from memplug.model import equation_for
 from memplug.solvers import TimeDoublingSolver
+from memplug.targets import (  # noqa: F401 - re-exported for one release (see the changelog)
+    DEFAULT_REFERENCE,
+    Target,
+    make_target,
+    reference_memory,
+    reference_names,
+    reference_provider,
+    reference_solution,
+    target_for,
+    target_provider,
+)
 
 #: Table I of the paper, as {(potential, ρ): T_mct} (kept for one release; the tables live in
 #: `memplug.constants`).
@@ -112,216 +122,6 @@ def information_criteria(ssr: float, n: int, k: int) -> tuple[float, float]:
         raise InputError(f"information_criteria: expected a sum of squared residuals >= 0, got {ssr}")
     fit_term = n * math.log(ssr / n) if ssr > 0 else -math.inf
     return fit_term + 2 * k, fit_term + k * math.log(n)
-
-
-# --------------------------------------------------------------------------------------------
-# targets
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class Target:
-    """What a fit reproduces: F^{αα}(t_i) of one state, with the state's statics.
-
-    Attributes:
-        name: the state id (``"LJ-rho1.20-T0.800"``).
-        t: lag times, shape ``(n_t,)``, increasing, > 0.
-        F: F_s^{αα}(k_peak, t_i), shape ``(n_t, n_species)``.
-        context: the statics (Ω², k_peak, T, ...).
-        source: where F comes from (``"data"``, ``"synthetic:..."``, ``"mlp"``, ...).
-        info: extra facts (``potential``, ``rho``, ``T``, ``T_mct``, ``theta_true`` for synthetic
-            targets, ...).
-    """
-
-    name: str
-    t: np.ndarray
-    F: np.ndarray
-    context: Context
-    source: str = "data"
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def fingerprint(self) -> str:
-        h = hashlib.sha256()
-        for a in (self.t, self.F, self.context.omega2_matrix()):
-            h.update(np.ascontiguousarray(a, dtype=float).tobytes())
-        h.update(self.name.encode())
-        return h.hexdigest()[:16]
-
-
-#: A target provider: ``(dataset, state, context, **options) -> Target``, with a ``name``.
-TargetProvider = Callable[..., Target]
-
-
-def target_provider(name: str) -> Callable[[TargetProvider], TargetProvider]:
-    """Name a target provider (``--target NAME[:key=value,...]``) for the ``register_targets`` hook.
-
-    A provider gets the loaded dataset, the state id, the state's `Context` and the options, and
-    returns a `Target`; a plugin registers it in its ``register_targets`` hook implementation
-    (``register(provider)``), like closures and optimizers.
-    """
-
-    def deco(fn: TargetProvider) -> TargetProvider:
-        fn.name = name  # type: ignore[attr-defined]
-        fn.description = (fn.__doc__ or "").strip().split("\n")[0]  # type: ignore[attr-defined]
-        return fn
-
-    return deco
-
-
-def _state_info(ds, state: str) -> dict[str, Any]:
-    one = ds.sel(state=state)
-    potential, rho = str(one["potential"].values), float(one["rho"])
-    return {
-        "potential": potential,
-        "rho": rho,
-        "T": float(one["T"]),
-        "T_mct": t_mct(potential, rho),
-        "tau_alpha": float(one["tau_alpha"]),
-    }
-
-
-def make_target(spec: str, ds, state: str, context: Context | None = None) -> Target:
-    """The target ``spec`` (``data``, ``synthetic:closure=double-stretched,noise=1e-3``, ...) for a state."""
-    from memplug.data import context_for
-
-    provider, options = target_for(spec)
-    context = context if context is not None else context_for(ds, state)
-    return provider(ds, state, context, **options)
-
-
-def target_for(spec: str) -> tuple[TargetProvider, dict[str, Any]]:
-    """The registered provider of ``--target`` ``spec`` and its checked options (InputError
-    naming ``--target`` for an unknown name or option): callable before any fit starts."""
-    import inspect
-
-    from memplug.registry import get_registry, parse_spec
-
-    name, options = parse_spec(spec)
-    try:
-        provider = get_registry().get("targets", name)
-    except InputError as exc:
-        raise InputError(f"--target: {exc}") from None
-    sig = inspect.signature(provider)
-    has_var = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    unknown = sorted(set(options) - set(sig.parameters)) if not has_var else []
-    if unknown:
-        valid = [p for p in sig.parameters if p not in ("ds", "state", "context")]
-        raise InputError(f"--target {name}: unknown option(s) {unknown}; valid: {valid}")
-    return provider, options
-
-
-@jax.jit
-def _diagonal_at(sol, t):
-    return jnp.diagonal(sol.interpolate(t), axis1=1, axis2=2)
-
-
-@target_provider("data")
-def data_target(ds, state: str, context: Context) -> Target:
-    """The measured F_s^{αα}(k_peak, t) of the dataset."""
-    from memplug.data import dynamics_for
-
-    t, F = dynamics_for(ds, state)
-    keep = np.isfinite(F).all(axis=1) & (t > 0)
-    return Target(state, t[keep], F[keep], context, "data", _state_info(ds, state))
-
-
-@target_provider("synthetic")
-def synthetic_target(
-    ds,
-    state: str,
-    context: Context,
-    closure: str = "double-stretched",
-    noise: float = 0.0,
-    seed: int = 0,
-    N: int = 16,
-    params: dict[str, Any] | None = None,
-    **values: Any,
-) -> Target:
-    """F made by a known kernel on the state's times, plus Gaussian noise of standard deviation
-    ``noise`` (seeded): a fit must recover it.
-
-    The kernel is ``closure`` at its initial θ, with parameters replaced by ``params`` (a dict) or
-    by further keyword options (``synthetic:closure=double-stretched,K_AA=60,mu_AA=0.6``).
-    """
-    params = dict(params or {}) | values
-    from memplug.data import dynamics_for
-    from memplug.registry import get_registry
-
-    checks = (("noise", noise, False, 0), ("seed", seed, True, 0), ("N", N, True, 1))
-    for key, value, integer, low in checks:
-        number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-        if not (number and math.isfinite(value) and value >= low and (not integer or value == int(value))):
-            kind = "an integer" if integer else "a number"
-            raise InputError(f"--target synthetic: {key}={value!r}; expected {kind} >= {low}")
-    noise, seed, N = float(noise), int(seed), int(N)
-    clo = get_registry().create("closures", closure)
-    theta = {k: np.asarray(v) for k, v in clo.initial(context).items()}
-    for k, v in (params or {}).items():
-        if k not in theta:
-            raise InputError(f"--target synthetic: params: {clo.name} has no parameter {k!r}; it has {sorted(theta)}")
-        try:
-            theta[k] = np.broadcast_to(np.asarray(v, float), np.shape(theta[k]))
-        except (TypeError, ValueError):
-            shape = np.shape(theta[k])
-            expected = f"expected numbers of shape {shape}"
-            raise InputError(f"--target synthetic: {k}={v!r}; {expected}") from None
-    t, _ = dynamics_for(ds, state)
-    solver = solver_for(t, context, N=N)
-    sol = solver.solve(equation_for(clo, theta, context))
-    if int(sol.status) != 0:
-        raise InputError(f"--target synthetic: the kernel {clo.spec()} gives a failed solve ({sol.describe()})")
-    F = np.asarray(_diagonal_at(sol, jnp.asarray(t)))
-    if noise:
-        F = F + np.random.default_rng(seed).normal(0.0, float(noise), F.shape)
-    info = _state_info(ds, state) | {
-        "theta_true": {k: np.asarray(v).tolist() for k, v in theta.items()},
-        "noise": float(noise),
-        "kernel": clo.spec(),
-    }
-    return Target(state, t, F, context, f"synthetic:{clo.spec()}", info)
-
-
-#: A reference-memory provider: ``(context, t) -> (M(t), F(t))``, each ``(n_t, s, s)``, with a ``name``.
-ReferenceProvider = Callable[..., tuple[np.ndarray, np.ndarray]]
-
-
-def reference_provider(name: str) -> Callable[[ReferenceProvider], ReferenceProvider]:
-    """Name a reference memory (``--init NAME``, the reference curve of a fit) for the
-    ``register_references`` hook: a callable ``(context, t) -> (M(t), F(t))`` of the state at
-    k_peak, each ``(n_t, s, s)`` — e.g. the MCT plugin's M_mct and the F it gives."""
-    return target_provider(name)
-
-
-#: The reference memory fits are compared with (``--mct-reference``) and start from
-#: (``--init mct``): the one registered under this name, when a plugin registers it.
-DEFAULT_REFERENCE = "mct"
-
-
-def reference_names() -> list[str]:
-    """Names of the registered reference memories."""
-    from memplug.registry import get_registry
-
-    return get_registry().names("references")
-
-
-def reference_solution(
-    context: Context, t: np.ndarray, name: str = DEFAULT_REFERENCE
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(M(t), F(t)) of the reference memory ``name``, each ``(n_t, s, s)``; None if no plugin
-    registers it."""
-    from memplug.registry import get_registry
-
-    if name not in reference_names():
-        return None
-    M, F = get_registry().get("references", name)(context, np.asarray(t, float))
-    s = context.n_species
-    return np.asarray(M, float).reshape(len(t), s, s), np.asarray(F, float).reshape(len(t), s, s)
-
-
-def reference_memory(context: Context, t: np.ndarray, name: str = DEFAULT_REFERENCE) -> np.ndarray | None:
-    """M(t) of the reference memory ``name``, shape ``(n_t, s, s)``, or None (`reference_solution`)."""
-    out = reference_solution(context, t, name)
-    return None if out is None else out[0]
 
 
 # --------------------------------------------------------------------------------------------

@@ -86,14 +86,14 @@ def register_datasets(register: Register) -> None:
 @hookspec
 def register_targets(register: Register) -> None:
     """Register fit targets (``--target NAME``): callables ``(ds, state, context, **options) ->
-    memplug.fit.Target`` named with `memplug.fit.target_provider`."""
+    memplug.targets.Target`` named with `memplug.targets.target_provider`."""
 
 
 @hookspec
 def register_references(register: Register) -> None:
     """Register reference memory functions (``--init NAME`` starts a fit from one, fits are
     compared with one): callables ``(context, t) -> (M(t), F(t))``, each ``(n_t, s, s)``, named
-    with `memplug.fit.reference_provider`."""
+    with `memplug.targets.reference_provider`."""
 
 
 @hookspec

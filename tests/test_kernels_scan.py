@@ -67,7 +67,7 @@ def scans(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kernels")
     dataset = tiny_dataset(tmp / "ds.nc")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("memplug.fit.reference_solution", fake_mct_memory)
+        mp.setattr("memplug.targets.reference_solution", fake_mct_memory)
         mp.setattr("memplug.uncertainty.result_fields", lambda *a, **k: {})
         mp.setattr("memplug.plugins.kernels.assemble.inversion_status", lambda: (None, "not in tests"))
         code = exit_code("kernels", "scan", "--dataset", dataset, "--states", "all", "--closures",
@@ -160,7 +160,7 @@ def test_mct_target_dataset(scans):
     tmp = scans[3]
     ds = load_dataset(tmp / "ds.nc")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("memplug.fit.reference_solution", fake_mct_memory)
+        mp.setattr("memplug.targets.reference_solution", fake_mct_memory)
         info = {s: compute_mct(str(tmp / "ds.nc"), s, str(tmp / "a" / "mct"), ds) for s in STATES[:2]}
     assert all(r["reused"] and r["ergodic"] for r in info.values())
     path = mct_target_dataset(ds, list(STATES[:2]), info, tmp / "targets.nc")

@@ -243,7 +243,8 @@ def test_targets_are_plugins_like_closures(install, capsys):
     synthetic from the targets plugin; mct; mlp) and a third-party target; an unknown target is
     one clear error before any fit starts."""
     install("memplug-target-demo", "memplug_target_demo", """
-        from memplug.fit import data_target, target_provider
+        from memplug.plugins.targets.builtin import data_target
+        from memplug.targets import target_provider
         from memplug.hookspecs import hookimpl
 
         @target_provider("shifted")

@@ -1,6 +1,6 @@
 """M_mct(t) and F_mct(t) of a state, computed once and cached in ``DIR/mct/<state>.nc``.
 
-The ``mct`` reference memory (`memplug.fit.reference_solution`): the tagged memory at k_peak
+The ``mct`` reference memory (`memplug.targets.reference_solution`): the tagged memory at k_peak
 of a full multi-component MCT solve of the state's S(k), Newtonian dynamics (the main fits' equation of
 motion), on 300 log-spaced times from the state's first lag to `HORIZON` (the MCT solve
 runs to 1e10 anyway). Below T_mct MCT is in its glass phase: M_mct and F_mct are still stored
@@ -79,7 +79,7 @@ def compute_mct(dataset: str, state: str, directory: str, ds=None) -> dict[str, 
     """Compute (or reuse) the cached M_mct of ``state``; returns a summary (status, decays, path,
     times). Picklable arguments (a Dask task); ``ds`` avoids reloading in serial runs."""
     from memplug.data import context_for, dynamics_for, load_dataset
-    from memplug.fit import reference_solution
+    from memplug.targets import reference_solution
 
     ds = load_dataset(dataset) if ds is None else ds
     path = cache_path(directory, state)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.fit import Target, _state_info, reference_provider, target_provider
 from memplug.interfaces import Context
+from memplug.targets import Target, reference_provider, state_info, target_provider
 
 
 @reference_provider("mct")
@@ -30,4 +30,4 @@ def mct_target(ds, state: str, context: Context) -> Target:
     F = np.diagonal(np.asarray(mct_reference(context, t)[1], float).reshape(len(t), s, s), axis1=1, axis2=2).copy()
     if not np.all(np.isfinite(F)):
         raise InputError(f"--target mct: the MCT solution of state {state} is not finite")
-    return Target(state, t, F, context, "mct", _state_info(ds, state) | {"kernel": "mct"})
+    return Target(state, t, F, context, "mct", state_info(ds, state) | {"kernel": "mct"})
