@@ -16,7 +16,7 @@ coords
 data variables
     ``S(state, pair, k)``: partial structure factors N⁻¹⟨ρ_α(k) ρ_β(−k)⟩ (S^{αβ}(∞) = x_α δ_αβ);
     ``k_below_box(k)``: grid points below 2π/L (not measurable in the box: filled by the small-k
-    continuation of `memplug.plugins.md.observables.continue_below_box`, recorded in the ``S_below_box`` attribute);
+    continuation of the simulation that wrote the state, recorded in the ``S_below_box`` attribute);
     ``time(state, t)``: each state's own log-spaced lag times in τ_LJ = (m σ_AA²/ε_AA)^{1/2} (the
     paper's τ_MD = τ_LJ/√48, so t_paper = √48 t);
     ``Fs(state, species, t)``: F_s^{αα}(k_peak, t) normalised to F_s(0) = 1 (paper Eq. 1 multiplies

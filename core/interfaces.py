@@ -382,10 +382,10 @@ class System(Configurable, abc.ABC):
         """Statics at a state point (e.g. ``rho=1.2, T=0.8`` or ``phi=0.52``)."""
 
 
-class Engine(abc.ABC):  # noqa: B024 (what an engine runs is the MD plugin's interface)
+class Engine(abc.ABC):  # noqa: B024 (how an engine runs is defined by the plugin that drives it)
     """A molecular-dynamics engine: its name, description and availability here. How it runs
-    (opening a session on a system at a state point) is defined by the plugin that drives it,
-    e.g. ``MDEngine`` of the ``md`` plugin."""
+    (e.g. opening a session on a system at a state point) is defined by the plugin that drives
+    it."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""

@@ -1,7 +1,7 @@
 """``memplug dataset``: validate, pack and locate datasets of simulated states.
 
-The ``build`` and ``info`` commands (campaigns of MD runs) are added to `dataset_app` by the
-``md`` plugin.
+Plugins add commands to `dataset_app` through their ``register_commands`` hook (e.g. ``build``
+and ``info`` for campaigns of MD runs).
 """
 
 from __future__ import annotations
