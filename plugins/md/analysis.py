@@ -65,6 +65,12 @@ def self_dynamics(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
     return trajectory.cache["self_dynamics"]
 
 
+def tau_alpha(trajectory: Trajectory) -> float:
+    """τ_α of F_s^{AA}(k_peak, t) on the trajectory's lag times."""
+    Fs, _ = self_dynamics(trajectory)
+    return obs.tau_alpha(trajectory.time, Fs[0, 0])
+
+
 class StructureFactor(Observable):
     name: ClassVar[str] = "structure-factor"
     description: ClassVar[str] = "partial S^{αβ}(k) on the 100-point grid and k_peak of S^{AA}"
@@ -104,8 +110,7 @@ class TauAlpha(Observable):
     variables: ClassVar[dict[str, tuple[str, ...]]] = {"tau_alpha": ()}
 
     def compute(self, trajectory: Trajectory) -> dict[str, Variable]:
-        Fs, _ = self_dynamics(trajectory)
-        return {"tau_alpha": ((), np.asarray(obs.tau_alpha(trajectory.time, Fs[0, 0])))}
+        return {"tau_alpha": ((), np.asarray(tau_alpha(trajectory)))}
 
 
 class CollectiveIntermediateScattering(Observable):

@@ -594,13 +594,8 @@ class _Runner:
         )
         _, kp = analysis.structure(trajectory)  # k_peak of this run: the k of the dynamics
         trajectory = dataclasses.replace(trajectory, k_peak=kp)  # shares the cache
-        results = analysis.measure(trajectory)
-        values = {name: value for name, (_, value) in results.items()}
-        missing = [n for n in SCHEMA_OBSERVABLES if n not in values]
-        if missing:
-            raise MemplugError(f"no registered observable computes {', '.join(missing)} (the md plugin's do)")
         time_ = trajectory.time
-        tau = float(values["tau_alpha"])
+        tau = analysis.tau_alpha(trajectory)  # decides whether this production is kept
         status = prog["status"]
         window_ok = math.isfinite(tau) and time_[-1] >= self.P["min_lag_over_tau"] * tau
         prog.setdefault("production_steps", int(prog["frame_steps"][-1]))  # older run directories
@@ -627,6 +622,12 @@ class _Runner:
             status = "glass"
         if not math.isfinite(tau):
             status = "glass"
+        # every registered observable, on the production that is kept (S, F_s, τ_α: cached above)
+        results = analysis.measure(trajectory)
+        values = {name: value for name, (_, value) in results.items()}
+        missing = [n for n in SCHEMA_OBSERVABLES if n not in values]
+        if missing:
+            raise MemplugError(f"no registered observable computes {', '.join(missing)} (the md plugin's do)")
         etot = traj["pe"] + traj["ke"]
         drift = float(np.max(np.abs(etot - etot[0])) / (self.N * self.T))
         summary = {
@@ -648,7 +649,7 @@ class _Runner:
         ds = data.state_dataset(
             potential=self.system.potential, rho=self.rho, T=self.T,
             S=values["S"], time=time_, Fs=values["Fs"], Fs_k=values["Fs_k"], msd=values["msd"],
-            k_below_box=values["k_below_box"], tau_alpha=tau, N=self.N, k_peak=float(values["k_peak"]), dt=dt,
+            k_below_box=values["k_below_box"], tau_alpha=float(values["tau_alpha"]), N=self.N, k_peak=float(values["k_peak"]), dt=dt,
             seed=self.seed, engine=self.engine.name, engine_version=version,
             steps=int(prog["steps"]), status=status, cpu_seconds=self.clock.total,
             energy_drift=drift,
