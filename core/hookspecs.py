@@ -70,7 +70,13 @@ def register_engines(register: Register) -> None:
 
 @hookspec
 def register_observables(register: Register) -> None:
-    """Register observables computed from trajectories: `memplug.interfaces.Observable`."""
+    """Register observables computed from trajectories: subclasses of `memplug.interfaces.Observable`.
+
+    An observable declares ``name``, ``description`` and ``variables`` (names and dims, without
+    ``state``) and computes them with ``compute(trajectory)`` from a
+    `memplug.interfaces.Trajectory`; an MD protocol that runs the registered observables writes
+    them into each state's file.
+    """
 
 
 @hookspec
