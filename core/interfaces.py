@@ -311,12 +311,12 @@ class Closure(Configurable, abc.ABC):
 
     def initial(self, context: Context) -> dict[str, Any]:
         """Initial θ for a fit: the closure fitted to ``context.extra["memory"]`` where the closure
-        `starts_from_memory` and the context has one (`memplug.model.fit_memory`), else the
+        `starts_from_memory` and the context has one (`memplug.memory_fit.fit_memory`), else the
         parameters' defaults."""
         memory = context.extra.get("memory") if self.starts_from_memory else None
         if memory is None:
             return self.space(context).default()
-        from memplug.model import fit_memory
+        from memplug.memory_fit import fit_memory
 
         t, M = memory
         return fit_memory(self, context, t, M)

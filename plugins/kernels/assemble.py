@@ -152,13 +152,13 @@ def build(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict) -> x
     from memplug.fit import r2_score, rmse_eq_s1
     from memplug.fit_results import load_result
     from memplug.plugins.kernels.mct_cache import cache_path, read_cache
-    from memplug.plugins.kernels.scan import result_path
+    from memplug.plugins.kernels.plan import result_path
     from memplug.provenance import versions
 
     states = list(states)
     experiments: list[Experiment] = list(dict.fromkeys(e for _, e, _ in planned))
     if cfg.mct_recovery:
-        from memplug.plugins.kernels.scan import mct_recovery_experiment
+        from memplug.plugins.kernels.plan import mct_recovery_experiment
 
         experiments = list(dict.fromkeys([*experiments, mct_recovery_experiment()]))
     fits = [e.label() for e in experiments]

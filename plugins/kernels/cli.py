@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from memplug.cli.tables import check_table, show, table_option, write_table
 from memplug.errors import InputError
 from memplug.plugins.kernels.plan import (
     DEFAULT_LASSO,
@@ -121,6 +122,7 @@ def summary_rows(ds) -> list[dict[str, object]]:
 def list_command(
     file: str = typer.Argument("default", help="A kernels dataset (.nc) or 'default' (the shipped one)."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON instead of a table."),
+    table_file: Path | None = table_option(),
 ) -> None:
     """What a kernels dataset holds: states, fits and the median R² of each fit."""
     from rich.table import Table
@@ -128,8 +130,10 @@ def list_command(
     from memplug.cli.app import console
     from memplug.plugins.kernels.schema import load_kernels
 
+    check_table(table_file)
     ds = load_kernels(file)
     rows = summary_rows(ds)
+    write_table(table_file, rows)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -147,9 +151,7 @@ def list_command(
     for r in rows:
         table.add_row(r["fit"], r["part"], str(r["states"]), fmt(r["median_r2"], "{:.5f}"),
                       fmt(r["median_rmse"], "{:.3e}"), fmt(r["median_cpu_s"], "{:.0f}"))  # fmt: skip
-    from rich.console import Console
-
-    Console(width=max(console.width, 120)).print(table)  # fit labels are long; never fold them
+    show(table, min_width=120)  # fit labels are long; never fold them
 
 
 @kernels_app.command("figures")

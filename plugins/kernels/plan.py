@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from memplug.constants import T_MCT_MEMPLUG, T_MCT_PAPER, t_mct
 from memplug.errors import InputError
@@ -79,6 +80,16 @@ class Experiment:
 
         name, options = parse_spec(self.closure)
         return int(options.get("n_exp", 2)) if name == "stretched" else 0
+
+
+def mct_recovery_experiment() -> Experiment:
+    """The MCT-recovery experiment: Eq. 6 (N_exp = 2), Newtonian, fitted to F_mct (SI Figs. S5-S6)."""
+    return Experiment(PART_CLOSURE, "newtonian", "mct")
+
+
+def result_path(job) -> Path:
+    """Where a scan fit's result file lives: ``<job.out>/<job.stem()>.nc``."""
+    return Path(job.out) / f"{job.stem()}.nc"
 
 
 def parse_experiments(text: str, option: str = "--closures") -> list[Experiment]:

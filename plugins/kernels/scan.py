@@ -38,7 +38,9 @@ from memplug.plugins.kernels.plan import (
     Experiment,
     closure_dim,
     fit_t_min,
+    mct_recovery_experiment,
     parse_experiments,
+    result_path,
     select_states,
     tmct,
 )
@@ -104,10 +106,6 @@ class ScanConfig:
         if self.lasso > 0:
             out.append(Experiment(PART_CLOSURE, "newtonian", "data", float(self.lasso)))
         return out
-
-
-def mct_recovery_experiment() -> Experiment:
-    return Experiment(PART_CLOSURE, "newtonian", "mct")
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,10 +176,6 @@ def mct_recovery_eligible(ds, state: str, mct_summary: dict[str, Any] | None) ->
 def mct_targets_path(out: Path) -> Path:
     """The derived dataset of the MCT-recovery fits (`mct_cache.mct_target_dataset`)."""
     return Path(out) / "mct" / "targets.nc"
-
-
-def result_path(job) -> Path:
-    return Path(job.out) / f"{job.stem()}.nc"
 
 
 def finished(job) -> dict[str, Any] | None:
