@@ -1,11 +1,15 @@
-"""``memplug plugins`` and ``memplug closures``: what is installed, and what each closure takes."""
+"""``memplug plugins`` and ``memplug closures``: what is installed, and what each closure takes
+(``--table FILE``: the rows as .json or .csv, `memplug.cli.tables`)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import typer
 from rich.table import Table
 
+from memplug.cli.tables import check_table, show, table_option, write_table
 from memplug.registry import KINDS
 
 
@@ -28,20 +32,23 @@ def plugins_command(
         None, "--kind", help=f"Only plugins registering one kind: {', '.join(k[:-1] for k in KINDS)}."
     ),
     traceback: bool = typer.Option(False, "--traceback", help="Print the traceback of failed plugins."),
+    table_file: Path | None = table_option(),
 ) -> None:
     """List every plugin, its distribution and version, what it registers, and failed plugins."""
     from memplug.cli.app import console
     from memplug.registry import get_registry
 
+    check_table(table_file)
     reg = get_registry()
     if kind is not None and _kind(kind) == "closures":
-        return closures_command(None)
+        return closures_command(None, table_file)
     only = _kind(kind) if kind is not None else None
     table = Table(title="memplug plugins")
     table.add_column("plugin", no_wrap=True)
     for col in ("distribution", "version", "registers", "status"):
         table.add_column(col, overflow="fold")
     shown = 0
+    rows = []
     for p in reg.plugins:
         if only is not None and only not in p.registered:
             continue
@@ -54,7 +61,14 @@ def plugins_command(
             status = "[green]ok[/]"
         table.add_row(p.name, p.distribution, p.version, what or "-", status)
         shown += 1
-    console.print(table)
+        rows.append({
+            "plugin": p.name, "module": p.module, "distribution": p.distribution, "version": p.version,
+            "registers": "; ".join(f"{k}: {', '.join(v)}" for k, v in p.registered.items() if only in (None, k)),
+            "status": "failed" if p.error is not None else "conflict" if p.conflicts else "ok",
+            "error": p.error, "conflicts": list(p.conflicts),
+        })  # fmt: skip
+    show(table)
+    write_table(table_file, rows)
     failed = reg.failures
     if failed:
         console.print(
@@ -101,12 +115,14 @@ def closures_command(
     spec: str = typer.Argument(
         None, help="A closure NAME[:key=value,...] to show its parameters in detail."
     ),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Each closure with its options and parameters (for a binary mixture at default statics)."""
     from memplug.cli.app import console
     from memplug.model import default_context
     from memplug.registry import get_registry
 
+    check_table(table_file)
     reg = get_registry()
     ctx = default_context()
     if spec:
@@ -116,16 +132,20 @@ def closures_command(
             f"(binary mixture, T = {ctx.T:g}, k_peak = {ctx.k_peak:g}; "
             f"{closure.space(ctx).dim} parameters; solvers: {_solvers(closure, ctx)})"
         )
-        for col in ("parameter", "shape", "default", "bounds", "transform", "meaning"):
+        columns = ("parameter", "shape", "default", "bounds", "transform", "meaning")
+        for col in columns:
             table.add_column(col, overflow="fold")
-        for row in _parameter_rows(closure, ctx):
+        rows = _parameter_rows(closure, ctx)
+        for row in rows:
             table.add_row(*row)
-        console.print(table)
+        show(table)
+        write_table(table_file, [dict(zip(columns, row, strict=True)) for row in rows], columns)
         return
     table = Table(title="closures (parameters counted for a binary mixture)")
     table.add_column("closure", no_wrap=True)
     for col in ("description", "options", "parameters", "solvers"):
         table.add_column(col, overflow="fold")
+    rows = []
     for name in reg.names("closures"):
         try:
             cls = reg.get("closures", name)
@@ -134,10 +154,15 @@ def closures_command(
             names = ", ".join(space.names)
             ptxt = f"{space.dim}: {names}" if len(names) < 60 else f"{space.dim} ({len(space.names)} arrays)"
             solvers = _solvers(closure, ctx)
+            row = {"n_parameters": space.dim, "parameters": list(space.names), "error": None}
         except Exception as exc:  # e.g. a closure that needs statics the default context lacks
             cls = reg.items["closures"][name]
             ptxt, solvers = f"({exc})", "-"
+            row = {"n_parameters": None, "parameters": [], "error": str(exc)}
         opts = ", ".join(f"{k}={v!r}" for k, v in getattr(cls, "options", {}).items()) or "-"
         table.add_row(name, getattr(cls, "description", ""), opts, ptxt, solvers)
-    console.print(table)
+        rows.append({"closure": name, "description": getattr(cls, "description", ""), "options": opts} | row
+                    | {"solvers": solvers})  # fmt: skip
+    show(table)
+    write_table(table_file, rows)
     console.print("Details: memplug closures NAME[:key=value,...]", highlight=False)

@@ -7,20 +7,24 @@
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
+import functools
+import inspect
 import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
 
+from memplug.cli.tables import check_table, show, table_option, table_text, write_table
 from memplug.errors import InputError
+from memplug.interfaces import DEFAULT_DYNAMICS
+from memplug.registry import Spec
 
 experiment_app = typer.Typer(
     help="The paper's fitting experiments (N_exp scan, MCT recovery, memory vs T).",
@@ -123,14 +127,13 @@ def check_out_dir(out: Path) -> None:
         raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
-def check_specs(closures: list[str], optimizers: list[str]) -> None:
-    from memplug.registry import get_registry
-
-    reg = get_registry()
-    for c in closures:
-        reg.create("closures", c)
-    for o in optimizers:
-        reg.create("optimizers", o)
+def parse_specs(kind: str, texts: list[str]) -> list[Spec]:
+    """Each ``NAME[:key=value,...]`` parsed and checked once, before any fit (`Spec.parse`: the
+    name and option names; one instance: the plugin checks the option values)."""
+    specs = [Spec.parse(kind, t) for t in texts]
+    for spec in specs:
+        spec.create()
+    return specs
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -139,8 +142,9 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_json(path, obj, default=str)
 
 
-def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[dict[str, Any]]:
-    """Run jobs with a rich progress display and print the final table."""
+def execute(jobs, opts: FitOptions, title: str, *, table: bool = True) -> list[dict[str, Any]]:
+    """Run jobs with a rich progress display, print the final table and (``table``) write its rows
+    to ``--table``."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from memplug.cli.app import console
@@ -154,11 +158,13 @@ def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[di
         TextColumn("loss {task.fields[loss]}"),
         TimeElapsedColumn(),
     )
+    dims = {c: _closure_dim(c) for c in dict.fromkeys(j.closure for j in jobs)}
     with Progress(*columns, console=console, transient=False) as progress:
         tasks = [
-            progress.add_task(f"{j.state} {j.closure} {j.optimizer}", total=_bar_total(j), gen=0, loss="-", start=True)
+            progress.add_task(f"{j.state} {j.closure} {j.optimizer}", total=_bar_total(j, dims[j.closure]), gen=0,
+                              loss="-", start=True)
             for j in jobs
-        ]
+        ]  # fmt: skip
 
         def on_progress(i, p):
             progress.update(tasks[i], completed=p.evaluations, gen=p.generation, loss=f"{p.best_loss:.3e}")
@@ -167,9 +173,26 @@ def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[di
             progress.update(tasks[i], completed=r["evaluations"], total=r["evaluations"], gen=r["generations"],
                             loss=f"{r['loss']:.3e}")  # fmt: skip
 
-        results = run_jobs(jobs, workers=workers, scheduler=scheduler, on_progress=on_progress, on_done=on_done)
-    console.print(results_table(results, title=f"{title} ({time.perf_counter() - t0:.1f} s)"))
+        results = run_jobs(jobs, workers=opts.workers, scheduler=opts.scheduler, on_progress=on_progress, on_done=on_done)
+    show(results_table(results, title=f"{title} ({time.perf_counter() - t0:.1f} s)"))
+    if table:
+        write_table(opts.table, results_rows(results), RESULTS_COLUMNS)
     return results
+
+
+#: Columns of ``--table`` of ``memplug run`` and ``memplug experiment ...`` (`results_rows`).
+RESULTS_COLUMNS = (
+    "state", "closure", "optimizer", "T_over_Tmct", "loss", "r2", "evaluations", "generations",
+    "elapsed_s", "pinned", "flags", "stop_reason", "reused", "netcdf",
+)  # fmt: skip
+
+
+def results_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fits of `results_table` as plain rows (full precision; ``pinned``, ``flags``: lists)."""
+    return [
+        {c: r.get(c) for c in RESULTS_COLUMNS} | {"netcdf": r.get("files", {}).get("netcdf"), "reused": bool(r.get("reused"))}
+        for r in results
+    ]  # fmt: skip
 
 
 def results_table(results: list[dict[str, Any]], title: str):
@@ -184,7 +207,8 @@ def results_table(results: list[dict[str, Any]], title: str):
     varying = [c for c in ("closure", "optimizer") if len({r[c] for r in results}) > 1]
     first = " / ".join(["state", *varying])  # closures or optimizers that differ: under the state
     for col in (first, "T/T_mct", "loss", "R²", "evals", "s", "pinned", "flags"):
-        table.add_column(col, justify="left" if col == first else "right", no_wrap=True, min_width=len(col))
+        table.add_column(col, justify="left" if col == first else "right", no_wrap=True, min_width=len(col),
+                         overflow="fold")  # fmt: skip
     notes = []
     for r in results:
         tt = r.get("T_over_Tmct")
@@ -216,24 +240,30 @@ def check_stages(polish: str, normalisation: str) -> None:
         raise InputError(f"--normalisation: expected {' or '.join(NORMALISATIONS)}, got {normalisation!r}")
 
 
-def _bar_total(job) -> int:
-    """The progress bar's length: the job's budget, or the default budget for the closure's number
-    of parameters in a binary mixture (the fit itself uses its statics' count), plus the polish."""
-    from memplug.fit_jobs import BUDGET_PER_PARAMETER, POLISH_BUDGET
+def _closure_dim(closure: str) -> int:
+    """The closure's number of parameters in a binary mixture at default statics."""
     from memplug.model import default_context
-    from memplug.registry import get_registry
 
-    dim = get_registry().create("closures", job.closure).space(default_context()).dim
+    return Spec.parse("closures", closure).create().space(default_context()).dim
+
+
+def _bar_total(job, dim: int) -> int:
+    """The progress bar's length: the job's budget, or the default budget for the closure's number
+    of parameters ``dim`` in a binary mixture (the fit itself uses its statics' count), plus the polish."""
+    from memplug.fit_jobs import BUDGET_PER_PARAMETER, POLISH_BUDGET
+
     main = job.budget if job.budget is not None else BUDGET_PER_PARAMETER * max(dim, 1)
     return int(main + (POLISH_BUDGET[0] + POLISH_BUDGET[1] * dim if job.polish != "none" else 0))
 
 
-def make_jobs(states, closures, optimizers, **common) -> list:
-    """The fit jobs, after the target's name and options are checked (before any progress bar)."""
+def make_jobs(states, closures, optimizers, opts: FitOptions, out: Path, **fields) -> list:
+    """The fit jobs of every (state, closure, optimizer), after the target's name and options are
+    checked (before any progress bar); ``fields`` replace those of ``opts``."""
     from memplug.fit import target_for
     from memplug.fit_jobs import FitJob
 
-    target_for(common.get("target", "data"))
+    common = opts.job_fields() | {"out": str(out)} | fields
+    target_for(common["target"])
     return [
         FitJob(state=s, closure=c, optimizer=o, **common)
         for s in states
@@ -303,7 +333,7 @@ _TMIN = typer.Option(None, "--t-min", help="Fit only target times >= this.")
 _TMAX = typer.Option(None, "--t-max", help="Fit only target times <= this.")
 _N = typer.Option(16, "--solver-n", help="Solver blocks of 4N points (1 to 1024).")
 _DYN = typer.Option(
-    "newtonian", "--dynamics",
+    DEFAULT_DYNAMICS, "--dynamics",
     help="newtonian (F'' + Ω²F + M*F' = 0, ballistic like MD data) or overdamped (paper Eq. 5).",
 )  # fmt: skip
 _RESUME = typer.Option(False, "--resume", help="Continue from checkpoints; reuse finished results.")
@@ -313,6 +343,102 @@ _CACHE = typer.Option(
     None, "--compile-cache",
     help="Directory for compiled losses kept across runs (default: $MEMPLUG_COMPILATION_CACHE; unset: off).",
 )  # fmt: skip
+
+
+_TABLE = table_option()
+
+#: The shared options in the order of every command's ``--help``: the selection and fit options
+#: (where the command has its ``opts`` parameter), then the running options (at the end).
+_FIT_OPTIONS = {
+    "dataset": (str, _DATASET), "state": (list[str], _STATE), "potential": (str, _POT), "rho": (str, _RHO),
+    "T": (str, _T), "target": (str, _TARGET), "init": (str, _INIT), "budget": (int, _BUDGET),
+    "target_loss": (float, _TLOSS), "seed": (int, _SEED), "sigma0": (float | None, _SIGMA),
+    "lasso": (float, _LASSO), "t_min": (float, _TMIN), "t_max": (float, _TMAX), "solver_n": (int, _N),
+    "dynamics": (str, _DYN), "polish": (str, _POLISH), "normalisation": (str, _NORM),
+}  # fmt: skip
+_RUN_OPTIONS = {
+    "resume": (bool, _RESUME), "workers": (int, _WORKERS), "scheduler": (str, _SCHED),
+    "compile_cache": (Path | None, _CACHE), "table": (Path | None, _TABLE),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The options the fitting commands share (`fit_options` adds them to a command's signature).
+
+    Their defaults are those of the ``typer.Option`` of each (`_FIT_OPTIONS`, `_RUN_OPTIONS`); a
+    command without an option gets its default here.
+    """
+
+    dataset: str = "default"
+    state: tuple[str, ...] | None = None
+    potential: str | None = None
+    rho: str | None = None
+    T: str | None = None
+    target: str = "data"
+    init: str = "default"
+    budget: int | None = None
+    target_loss: float = 1e-6
+    seed: int = 0
+    sigma0: float | None = None
+    lasso: float = 0.0
+    t_min: float | None = None
+    t_max: float | None = None
+    solver_n: int = 16
+    dynamics: str = DEFAULT_DYNAMICS
+    polish: str = "lbfgs"
+    normalisation: str = "unit"
+    resume: bool = False
+    workers: int = 0
+    scheduler: str | None = None
+    compile_cache: Path | None = None
+    table: Path | None = None
+
+    #: The fields a `memplug.fit_jobs.FitJob` takes from these options.
+    JOB_FIELDS = (
+        "dataset", "target", "init", "budget", "target_loss", "seed", "sigma0", "lasso", "t_min",
+        "t_max", "solver_n", "dynamics", "polish", "normalisation", "resume",
+    )  # fmt: skip
+
+    def job_fields(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.JOB_FIELDS}
+
+
+def fit_options(*names: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the shared options ``names`` to a command: its ``--help`` lists them (selection and fit
+    options where the command has its ``opts`` parameter, running options at the end) and it is
+    called with them as one `FitOptions` ``opts``. ``options``: another ``typer.Option`` for a name
+    (e.g. another default)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn)
+        own = list(sig.parameters.values())
+        at = [p.name for p in own].index("opts")
+
+        def param(name: str, spec: tuple[Any, Any]) -> inspect.Parameter:
+            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+            return inspect.Parameter(name, kind, default=options.get(name, spec[1]), annotation=spec[0])
+
+        shared = [param(n, t) for n, t in _FIT_OPTIONS.items() if n in names]
+        running = [param(n, t) for n, t in _RUN_OPTIONS.items() if n in names]
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> Any:
+            given = {n: kwargs.pop(n) for n in names}
+            if given.get("state") is not None:
+                given["state"] = tuple(given["state"])
+            return fn(**kwargs, opts=FitOptions(**given))
+
+        command.__signature__ = sig.replace(parameters=[*own[:at], *shared, *own[at + 1 :], *running])  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+#: Every shared option (``memplug run`` and ``compare`` take them all).
+ALL_OPTIONS = (*_FIT_OPTIONS, *_RUN_OPTIONS)
+#: What ``memplug experiment ...`` take: no Lasso, fit window, dynamics, polish or normalisation.
+_EXPERIMENT = tuple(n for n in ALL_OPTIONS if n not in ("lasso", "t_min", "t_max", "dynamics", "polish", "normalisation"))
 
 
 #: Largest ``--solver-n``: the solver's block matrices grow as (4N)², ~130 MB of indices at 1024.
@@ -348,25 +474,24 @@ def check_numbers(solver_n: int, sigma0: float | None, target_loss: float) -> No
         raise InputError(f"--target-loss: expected a finite value >= 0, got {target_loss}")
 
 
-def _prepare(
-    out, budget, workers, closures, optimizers, dataset, state, potential, rho, T,
-    compile_cache=None, *, solver_n: int = 16, sigma0: float | None = None,
-    target_loss: float = 0.0, scheduler: str | None = None,
-):  # fmt: skip
-    """Check the options shared by every fitting command; the dataset and the selected states."""
+def _prepare(opts: FitOptions, out: Path, closures: list[str], optimizers: list[str]):
+    """Check the options shared by every fitting command, before any fit: the states selected,
+    the closures and optimizers as `Spec` (parsed and checked once)."""
     from memplug.fit import enable_compilation_cache
 
-    enable_compilation_cache(compile_cache)
-    if budget is not None and budget <= 0:
-        raise InputError(f"--budget: expected a positive number of evaluations, got {budget}")
-    if workers < 0:
-        raise InputError(f"--workers: expected >= 0, got {workers}")
-    check_numbers(solver_n, sigma0, target_loss)
-    check_scheduler(scheduler)
-    check_specs(closures, optimizers)
-    ds, states = select(dataset, state, potential, rho, T)
+    enable_compilation_cache(opts.compile_cache)
+    if opts.budget is not None and opts.budget <= 0:
+        raise InputError(f"--budget: expected a positive number of evaluations, got {opts.budget}")
+    if opts.workers < 0:
+        raise InputError(f"--workers: expected >= 0, got {opts.workers}")
+    check_numbers(opts.solver_n, opts.sigma0, opts.target_loss)
+    check_scheduler(opts.scheduler)
+    check_table(opts.table)
+    cl, op = parse_specs("closures", closures), parse_specs("optimizers", optimizers)
+    _, states = select(opts.dataset, list(opts.state) if opts.state else None, opts.potential, opts.rho, opts.T)
     check_out_dir(out)
-    return ds, states
+    check_stages(opts.polish, opts.normalisation)
+    return states, cl, op
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,13 +571,7 @@ def comparison_table(rows: list[dict[str, Any]]):
 def comparison_csv(rows: list[dict[str, Any]]) -> str:
     """`comparison` rows as CSV text: a header (`COMPARISON_COLUMNS`), then the rows
     at full precision."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COMPARISON_COLUMNS)
-    for row in rows:
-        values = map(row.get, COMPARISON_COLUMNS)
-        writer.writerow([repr(v) if isinstance(v, float) else v for v in values])
-    return buf.getvalue()
+    return table_text("compare.csv", rows, COMPARISON_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,73 +579,43 @@ def comparison_csv(rows: list[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+@fit_options(*ALL_OPTIONS)
 def run_command(
     closure: str = typer.Option("double-stretched", "--closure", "-c", help="Closure name[:options]."),
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o", help="cmaes[:popsize=N], nevergrad:NAME, gradient[:method=adam]."),
-    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
-    target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
-    seed: int = _SEED, sigma0: float | None = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
-    t_max: float = _TMAX, solver_n: int = _N, dynamics: str = _DYN,
-    polish: str = _POLISH, normalisation: str = _NORM,
+    opts: FitOptions = FitOptions(),
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
-    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
-    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit a closure to the dynamics of each selected state (paper Eq. 7) and write results."""
-    _, states = _prepare(
-        out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T,
-        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
-        scheduler=scheduler,
-    )  # fmt: skip
-    check_stages(polish, normalisation)
-    jobs = make_jobs(
-        states, [closure], [optimizer], dataset=dataset, target=target, init=init, budget=budget,
-        target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
-        solver_n=solver_n, dynamics=dynamics, polish=polish, normalisation=normalisation,
-        out=str(out), resume=resume,
-    )  # fmt: skip
-    results = execute(jobs, workers=workers, scheduler=scheduler, title=f"memplug run: {closure} with {optimizer}")
+    states, cl, op = _prepare(opts, out, [closure], [optimizer])
+    jobs = make_jobs(states, cl, op, opts, out)
+    results = execute(jobs, opts, title=f"memplug run: {closure} with {optimizer}")
     write_json(out / "summary.json", results)
 
 
+@fit_options(*ALL_OPTIONS)
 def compare_command(
     closures: str = typer.Option("exponential,double-stretched,stretched:n_exp=2", "--closures", help="Comma list of closures."),
     optimizers: str = typer.Option("cmaes", "--optimizers", help="Comma list of optimizers."),
-    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
-    target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
-    seed: int = _SEED, sigma0: float | None = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
-    t_max: float = _TMAX, solver_n: int = _N, dynamics: str = _DYN,
-    polish: str = _POLISH, normalisation: str = _NORM,
+    opts: FitOptions = FitOptions(),
     out: Path = typer.Option(Path("results/compare"), "--out", help="Results directory."),
-    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
-    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit several closures (and/or optimizers) to the same states: one table and one figure."""
-    cl, op = _split(closures, "--closures"), _split(optimizers, "--optimizers")
-    _, states = _prepare(
-        out, budget, workers, cl, op, dataset, state, potential, rho, T,
-        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
-        scheduler=scheduler,
-    )  # fmt: skip
-    check_stages(polish, normalisation)
-    jobs = make_jobs(
-        states, cl, op, dataset=dataset, target=target, init=init, budget=budget,
-        target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
-        solver_n=solver_n, dynamics=dynamics, polish=polish, normalisation=normalisation,
-        out=str(out), resume=resume,
-    )  # fmt: skip
-    results = execute(jobs, workers=workers, scheduler=scheduler, title="memplug compare")
+    states, cl, op = _prepare(opts, out, _split(closures, "--closures"), _split(optimizers, "--optimizers"))
+    jobs = make_jobs(states, cl, op, opts, out)
+    results = execute(jobs, opts, title="memplug compare", table=False)
     rows = comparison(results)
     from memplug.cli.app import console
     from memplug.cli.fit_figures import compare_figures
     from memplug.io import atomic_write_text
 
-    console.print(comparison_table(rows))
+    show(comparison_table(rows))
+    write_table(opts.table, rows, COMPARISON_COLUMNS)
     write_json(out / "compare.json", [r | row for r, row in zip(results, rows, strict=True)])
     atomic_write_text(out / "compare.csv", comparison_csv(rows))
     figures = compare_figures(results, out, rows)
     written = [out / "compare.csv", out / "compare.json", *figures]
-    console.print(f"wrote {', '.join(map(str, written))}")
+    console.print(f"wrote {', '.join(map(str, written))}", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,15 +624,12 @@ def compare_command(
 
 
 @experiment_app.command("nexp-scan")
+@fit_options(*_EXPERIMENT)
 def nexp_scan_command(
     n_exp: str = typer.Option("1,2,3,4", "--n-exp", help="Values of N_exp of Eq. 6."),
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
-    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
-    target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
-    seed: int = _SEED, sigma0: float | None = _SIGMA, solver_n: int = _N,
+    opts: FitOptions = FitOptions(),
     out: Path = typer.Option(Path("results/nexp-scan"), "--out"),
-    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
-    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """R² vs N_exp of Eq. 6 per state (paper Fig. 7: N_exp = 2 is the minimum)."""
     values = _split(n_exp, "--n-exp")
@@ -551,17 +637,9 @@ def nexp_scan_command(
         ns = [int(v) for v in values]
     except ValueError:
         raise InputError(f"--n-exp {n_exp!r}: expected a comma list of integers") from None
-    closures = [f"stretched:n_exp={n}" for n in ns]
-    _, states = _prepare(
-        out, budget, workers, closures, [optimizer], dataset, state, potential, rho, T,
-        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
-        scheduler=scheduler,
-    )  # fmt: skip
-    jobs = make_jobs(
-        states, closures, [optimizer], dataset=dataset, target=target, init=init, budget=budget,
-        target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
-    )  # fmt: skip
-    results = execute(jobs, workers=workers, scheduler=scheduler, title="N_exp scan (Eq. 6)")
+    states, cl, op = _prepare(opts, out, [f"stretched:n_exp={n}" for n in ns], [optimizer])
+    jobs = make_jobs(states, cl, op, opts, out)
+    results = execute(jobs, opts, title="N_exp scan (Eq. 6)")
     write_json(out / "nexp-scan.json", results)
     from memplug.cli.fit_figures import nexp_figure
 
@@ -569,59 +647,42 @@ def nexp_scan_command(
 
 
 @experiment_app.command("mct-recovery")
+@fit_options(*(n for n in _EXPERIMENT if n not in ("target", "init")))
 def mct_recovery_command(
     closure: str = typer.Option("stretched:n_exp=2", "--closure", "-c"),
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
-    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
-    budget: int = _BUDGET, target_loss: float = _TLOSS, seed: int = _SEED, sigma0: float | None = _SIGMA,
-    solver_n: int = _N,
+    opts: FitOptions = FitOptions(),
     out: Path = typer.Option(Path("results/mct-recovery"), "--out"),
-    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
-    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit F produced by M_mct through Eq. 5 and compare the fitted M with M_mct (paper SI Figs. S5-S6)."""
-    _, states = _prepare(
-        out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T,
-        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
-        scheduler=scheduler,
-    )  # fmt: skip
-    jobs = make_jobs(
-        states, [closure], [optimizer], dataset=dataset, target="mct", init="default", budget=budget,
-        target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
-    )  # fmt: skip
-    results = execute(jobs, workers=workers, scheduler=scheduler, title="ES targeting MCT dynamics")
+    states, cl, op = _prepare(opts, out, [closure], [optimizer])
+    jobs = make_jobs(states, cl, op, opts, out, target="mct", init="default")
+    results = execute(jobs, opts, title="ES targeting MCT dynamics", table=False)
     from memplug.cli.fit_figures import memory_distance
 
     for r in results:
         r["memory_relative_error"] = memory_distance(r["files"]["netcdf"])
+    rows = [row | {"memory_relative_error": r["memory_relative_error"]} for r, row in zip(results, results_rows(results), strict=True)]
+    write_table(opts.table, rows)
     write_json(out / "mct-recovery.json", results)
 
 
 @experiment_app.command("memory-vs-T")
+@fit_options(
+    *(n for n in _EXPERIMENT if n not in ("state", "target")),
+    potential=typer.Option("LJ", "--potential"), rho=typer.Option("1.2", "--rho"),
+)  # fmt: skip
 def memory_vs_T_command(
     closure: str = typer.Option("stretched:n_exp=2", "--closure", "-c"),
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
-    dataset: str = _DATASET, potential: str = typer.Option("LJ", "--potential"),
-    rho: str = typer.Option("1.2", "--rho"), T: str = _T,
-    init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS, seed: int = _SEED,
-    sigma0: float | None = _SIGMA, solver_n: int = _N,
+    opts: FitOptions = FitOptions(),
     mct_reference: bool = typer.Option(True, "--mct-reference/--no-mct-reference", help="Compare with M_mct (one MCT solve per state)."),
     out: Path = typer.Option(Path("results/memory-vs-T"), "--out"),
-    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
-    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fitted M(t) against M_mct across the temperatures of one (potential, ρ) (paper Fig. 6)."""
-    _, states = _prepare(
-        out, budget, workers, [closure], [optimizer], dataset, None, potential, rho, T,
-        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
-        scheduler=scheduler,
-    )  # fmt: skip
-    jobs = make_jobs(
-        states, [closure], [optimizer], dataset=dataset, target="data", init=init, budget=budget,
-        target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
-    )  # fmt: skip
-    jobs = [dataclasses.replace(j, mct_reference=mct_reference) for j in jobs]
-    results = execute(jobs, workers=workers, scheduler=scheduler, title=f"memory vs T ({potential}, ρ = {rho})")
+    states, cl, op = _prepare(opts, out, [closure], [optimizer])
+    jobs = make_jobs(states, cl, op, opts, out, target="data", mct_reference=mct_reference)
+    results = execute(jobs, opts, title=f"memory vs T ({opts.potential}, ρ = {opts.rho})")
     write_json(out / "memory-vs-T.json", results)
     from memplug.cli.fit_figures import memory_vs_T_figure
 
