@@ -606,3 +606,13 @@ def test_one_default_dynamics(ds_file):
     assert Context().dynamics == FitJob(state=state()).dynamics == context_for(ds, state()).dynamics == DEFAULT_DYNAMICS
     assert context_for(ds, state(), dynamics="overdamped").dynamics == "overdamped"
     assert default_context().dynamics == "overdamped"  # as before: statics without a dataset
+
+
+def test_fit_options_defaults_are_the_jobs():
+    """A command without one of the shared options gets the job's default (as it did before)."""
+    from memplug.cli.run import FitOptions
+
+    opts = FitOptions()
+    job = FitJob(state="s")
+    assert opts.job_fields() == {k: getattr(job, k) for k in FitOptions.JOB_FIELDS}
+    assert pickle.loads(pickle.dumps(opts)) == opts

@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
 import os
 import tempfile
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,102 +299,67 @@ def _split(text: str, option: str = "--closures") -> list[str]:
     return out
 
 
-# Options shared by every fitting command (typer wants them in each signature).
-_STATE = typer.Option(None, "--state", help="State id(s), e.g. LJ-rho1.20-T0.800 (repeatable).")
-_POT = typer.Option(None, "--potential", help="LJ, WCA or LJ,WCA.")
-_RHO = typer.Option(None, "--rho", help="Density: value, LO:HI or a comma list.")
-_T = typer.Option(None, "--T", help="Temperature: value, LO:HI or a comma list.")
-_DATASET = typer.Option("default", "--dataset", help="Registered dataset name or netCDF file/directory.")
-_TARGET = typer.Option(
-    "data", "--target",
-    help="data, synthetic:closure=NAME,noise=SIGMA, mct, mlp:model=DIR (a `memplug mlp train` "
-    "model) or another plugin's target.",
-)  # fmt: skip
-_INIT = typer.Option("default", "--init", help="default, mct (fit the closure to M_mct first) or a previous result .nc.")
-_BUDGET = typer.Option(
-    None, "--budget",
-    help="Loss evaluations of the main optimizer per fit (a gradient evaluation counts as one). "
-    "Default: 400 × the closure's number of parameters.",
-)  # fmt: skip
-_POLISH = typer.Option(
-    "lbfgs", "--polish",
-    help="lbfgs: polish the optimizer's best point with L-BFGS through the solver (a separate stage); none.",
-)  # fmt: skip
-_NORM = typer.Option(
-    "unit", "--normalisation",
-    help="unit: F_s(0) = 1 (the dataset's); paper: F_s^aa(0) = S^aa(k_p) (paper Eq. 1), weighting Eq. 7 and R² by S².",
-)  # fmt: skip
-_TLOSS = typer.Option(1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this.")
-_SEED = typer.Option(0, "--seed", help="Seed of every stochastic step.")
-_SIGMA = typer.Option(
-    None, "--sigma0",
-    help="Initial step in the unconstrained parameter space (default: 5e-4 from --init mct or a result, 0.3 from the closure default).",
-)  # fmt: skip
-_LASSO = typer.Option(0.0, "--lasso", help="λ₁ of the L1 term of Eq. 7 (on physical parameters).")
-_TMIN = typer.Option(None, "--t-min", help="Fit only target times >= this.")
-_TMAX = typer.Option(None, "--t-max", help="Fit only target times <= this.")
-_N = typer.Option(16, "--solver-n", help="Solver blocks of 4N points (1 to 1024).")
-_DYN = typer.Option(
-    DEFAULT_DYNAMICS, "--dynamics",
-    help="newtonian (F'' + Ω²F + M*F' = 0, ballistic like MD data) or overdamped (paper Eq. 5).",
-)  # fmt: skip
-_RESUME = typer.Option(False, "--resume", help="Continue from checkpoints; reuse finished results.")
-_WORKERS = typer.Option(0, "--workers", help="Fan out over N local Dask worker processes (0: serial).")
-_SCHED = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler.")
-_CACHE = typer.Option(
-    None, "--compile-cache",
-    help="Directory for compiled losses kept across runs (default: $MEMPLUG_COMPILATION_CACHE; unset: off).",
-)  # fmt: skip
-
-
-_TABLE = table_option()
-
-#: The shared options in the order of every command's ``--help``: the selection and fit options
-#: (where the command has its ``opts`` parameter), then the running options (at the end).
-_FIT_OPTIONS = {
-    "dataset": (str, _DATASET), "state": (list[str], _STATE), "potential": (str, _POT), "rho": (str, _RHO),
-    "T": (str, _T), "target": (str, _TARGET), "init": (str, _INIT), "budget": (int, _BUDGET),
-    "target_loss": (float, _TLOSS), "seed": (int, _SEED), "sigma0": (float | None, _SIGMA),
-    "lasso": (float, _LASSO), "t_min": (float, _TMIN), "t_max": (float, _TMAX), "solver_n": (int, _N),
-    "dynamics": (str, _DYN), "polish": (str, _POLISH), "normalisation": (str, _NORM),
-}  # fmt: skip
-_RUN_OPTIONS = {
-    "resume": (bool, _RESUME), "workers": (int, _WORKERS), "scheduler": (str, _SCHED),
-    "compile_cache": (Path | None, _CACHE), "table": (Path | None, _TABLE),
-}  # fmt: skip
+def _option(default: Any, *names: str, help: str, running: bool = False, cli_type: Any = None) -> Any:
+    """A `FitOptions` field: its default and its ``typer.Option`` (the one place of both);
+    ``running`` options go at the end of ``--help``; ``cli_type`` if typer needs another type."""
+    option = typer.Option(default, *names, help=help)
+    return dataclasses.field(default=default, metadata={"option": option, "running": running, "cli_type": cli_type})
 
 
 @dataclass(frozen=True)
 class FitOptions:
-    """The options the fitting commands share (`fit_options` adds them to a command's signature).
+    """The options the fitting commands share, each with its ``typer.Option`` (`fit_options` adds
+    them to a command's signature; their order here is the order of ``--help``: the selection and
+    fit options, then the running options). A command without an option gets its default."""
 
-    Their defaults are those of the ``typer.Option`` of each (`_FIT_OPTIONS`, `_RUN_OPTIONS`); a
-    command without an option gets its default here.
-    """
-
-    dataset: str = "default"
-    state: tuple[str, ...] | None = None
-    potential: str | None = None
-    rho: str | None = None
-    T: str | None = None
-    target: str = "data"
-    init: str = "default"
-    budget: int | None = None
-    target_loss: float = 1e-6
-    seed: int = 0
-    sigma0: float | None = None
-    lasso: float = 0.0
-    t_min: float | None = None
-    t_max: float | None = None
-    solver_n: int = 16
-    dynamics: str = DEFAULT_DYNAMICS
-    polish: str = "lbfgs"
-    normalisation: str = "unit"
-    resume: bool = False
-    workers: int = 0
-    scheduler: str | None = None
-    compile_cache: Path | None = None
-    table: Path | None = None
+    dataset: str = _option("default", "--dataset", help="Registered dataset name or netCDF file/directory.")
+    state: tuple[str, ...] | None = _option(
+        None, "--state", help="State id(s), e.g. LJ-rho1.20-T0.800 (repeatable).", cli_type=list[str]
+    )  # fmt: skip
+    potential: str | None = _option(None, "--potential", help="LJ, WCA or LJ,WCA.")
+    rho: str | None = _option(None, "--rho", help="Density: value, LO:HI or a comma list.")
+    T: str | None = _option(None, "--T", help="Temperature: value, LO:HI or a comma list.")
+    target: str = _option(
+        "data", "--target",
+        help="data, synthetic:closure=NAME,noise=SIGMA, mct, mlp:model=DIR (a `memplug mlp train` "
+        "model) or another plugin's target.",
+    )  # fmt: skip
+    init: str = _option("default", "--init", help="default, mct (fit the closure to M_mct first) or a previous result .nc.")
+    budget: int | None = _option(
+        None, "--budget",
+        help="Loss evaluations of the main optimizer per fit (a gradient evaluation counts as one). "
+        "Default: 400 × the closure's number of parameters.",
+    )  # fmt: skip
+    target_loss: float = _option(1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this.")
+    seed: int = _option(0, "--seed", help="Seed of every stochastic step.")
+    sigma0: float | None = _option(
+        None, "--sigma0",
+        help="Initial step in the unconstrained parameter space (default: 5e-4 from --init mct or a result, 0.3 from the closure default).",
+    )  # fmt: skip
+    lasso: float = _option(0.0, "--lasso", help="λ₁ of the L1 term of Eq. 7 (on physical parameters).")
+    t_min: float | None = _option(None, "--t-min", help="Fit only target times >= this.")
+    t_max: float | None = _option(None, "--t-max", help="Fit only target times <= this.")
+    solver_n: int = _option(16, "--solver-n", help="Solver blocks of 4N points (1 to 1024).")
+    dynamics: str = _option(
+        DEFAULT_DYNAMICS, "--dynamics",
+        help="newtonian (F'' + Ω²F + M*F' = 0, ballistic like MD data) or overdamped (paper Eq. 5).",
+    )  # fmt: skip
+    polish: str = _option(
+        "lbfgs", "--polish",
+        help="lbfgs: polish the optimizer's best point with L-BFGS through the solver (a separate stage); none.",
+    )  # fmt: skip
+    normalisation: str = _option(
+        "unit", "--normalisation",
+        help="unit: F_s(0) = 1 (the dataset's); paper: F_s^aa(0) = S^aa(k_p) (paper Eq. 1), weighting Eq. 7 and R² by S².",
+    )  # fmt: skip
+    resume: bool = _option(False, "--resume", help="Continue from checkpoints; reuse finished results.", running=True)
+    workers: int = _option(0, "--workers", help="Fan out over N local Dask worker processes (0: serial).", running=True)
+    scheduler: str | None = _option(None, "--scheduler", help="Address of an existing Dask scheduler.", running=True)
+    compile_cache: Path | None = _option(
+        None, "--compile-cache", running=True,
+        help="Directory for compiled losses kept across runs (default: $MEMPLUG_COMPILATION_CACHE; unset: off).",
+    )  # fmt: skip
+    table: Path | None = dataclasses.field(default=None, metadata={"option": table_option(), "running": True, "cli_type": None})
 
     #: The fields a `memplug.fit_jobs.FitJob` takes from these options.
     JOB_FIELDS = (
@@ -415,12 +382,15 @@ def fit_options(*names: str, **options: Any) -> Callable[[Callable[..., Any]], C
         own = list(sig.parameters.values())
         at = [p.name for p in own].index("opts")
 
-        def param(name: str, spec: tuple[Any, Any]) -> inspect.Parameter:
-            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-            return inspect.Parameter(name, kind, default=options.get(name, spec[1]), annotation=spec[0])
+        hints = typing.get_type_hints(FitOptions)
 
-        shared = [param(n, t) for n, t in _FIT_OPTIONS.items() if n in names]
-        running = [param(n, t) for n, t in _RUN_OPTIONS.items() if n in names]
+        def param(f: dataclasses.Field) -> inspect.Parameter:
+            kind, default = inspect.Parameter.POSITIONAL_OR_KEYWORD, options.get(f.name, f.metadata["option"])
+            return inspect.Parameter(f.name, kind, default=default, annotation=f.metadata["cli_type"] or hints[f.name])
+
+        fields = [f for f in dataclasses.fields(FitOptions) if f.name in names]
+        shared = [param(f) for f in fields if not f.metadata["running"]]
+        running = [param(f) for f in fields if f.metadata["running"]]
 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> Any:
@@ -436,7 +406,7 @@ def fit_options(*names: str, **options: Any) -> Callable[[Callable[..., Any]], C
 
 
 #: Every shared option (``memplug run`` and ``compare`` take them all).
-ALL_OPTIONS = (*_FIT_OPTIONS, *_RUN_OPTIONS)
+ALL_OPTIONS = tuple(f.name for f in dataclasses.fields(FitOptions))
 #: What ``memplug experiment ...`` take: no Lasso, fit window, dynamics, polish or normalisation.
 _EXPERIMENT = tuple(n for n in ALL_OPTIONS if n not in ("lasso", "t_min", "t_max", "dynamics", "polish", "normalisation"))
 
