@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Float
 
 from memplug.errors import InputError
 from memplug.kernels import MemoryKernel
@@ -60,14 +61,14 @@ class Context:
     """
 
     n_species: int = 2
-    k: np.ndarray | None = None
-    S: np.ndarray | None = None
+    k: Float[np.ndarray, " n_k"] | None = None
+    S: Float[np.ndarray, "n_k s s"] | None = None
     rho: float | None = None
-    x: np.ndarray | None = None
+    x: Float[np.ndarray, " s"] | None = None
     T: float | None = None
     k_peak: float | None = None
-    omega2: np.ndarray | None = None
-    masses: np.ndarray | None = None
+    omega2: Float[np.ndarray, "s s"] | None = None
+    masses: Float[np.ndarray, " s"] | None = None
     dynamics: str = DEFAULT_DYNAMICS
     species: tuple[str, ...] = ("A", "B")
     extra: dict[str, Any] = field(default_factory=dict)
@@ -77,7 +78,7 @@ class Context:
         if missing:
             raise InputError(f"the statics lack {', '.join(missing)}, needed here")
 
-    def omega2_matrix(self) -> np.ndarray:
+    def omega2_matrix(self) -> Float[np.ndarray, "s s"]:
         """Ω² as an (s, s) matrix; default for the self (tagged) correlators: k_peak² T / m_α on the diagonal."""
         if isinstance(self.omega2, jax.Array):  # e.g. traced statics (one compiled fit for all states)
             return self.omega2.reshape(self.n_species, self.n_species)

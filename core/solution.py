@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, Bool, Float, Int
 
 # Status codes (bit flags) of a Solution; 0 means success.
 OK = 0
@@ -33,10 +33,10 @@ class Solution(eqx.Module):
     """
 
     t: Float[Array, " n_t"]
-    F: Array
-    M: Array
-    status: Array
-    iterations: Array
+    F: Float[Array, " n_t *shape"]
+    M: Float[Array, " n_t *shape"]
+    status: Int[Array, ""]
+    iterations: Int[Array, ""]
 
     @property
     def ok(self) -> Bool[Array, ""]:

@@ -17,6 +17,7 @@ import diffrax
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Float
 
 from memplug.equation import MemoryEquation
 from memplug.errors import InputError
@@ -46,7 +47,7 @@ class DiffraxSolver(eqx.Module):
     ts: tuple | None = eqx.field(static=True, default=None)
     solver: diffrax.AbstractSolver = eqx.field(default_factory=diffrax.Kvaerno5)
 
-    def times(self) -> np.ndarray:
+    def times(self) -> Float[np.ndarray, " n_t"]:
         if self.ts is not None:
             return np.asarray(self.ts, dtype=float)
         return np.concatenate([[0.0], np.geomspace(self.t_min, self.t_max, self.n_out)])

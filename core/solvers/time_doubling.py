@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
+from jaxtyping import Float
 
 from memplug.equation import MemoryEquation
 from memplug.kernels import ExplicitKernel, FunctionalKernel
@@ -246,7 +247,7 @@ class TimeDoublingSolver(eqx.Module):
         first_end = (self.L - 1) * float(self.dt0)
         return 1 + max(0, math.ceil(math.log2(max(self.t_max / first_end, 1.0))))
 
-    def steps(self) -> np.ndarray:
+    def steps(self) -> Float[np.ndarray, " n_t"]:
         """The output time grid in units of dt0 (exact small integers times powers of two)."""
         L, h = self.L, self.L // 2
         ts = [np.arange(L, dtype=float)]
@@ -254,7 +255,7 @@ class TimeDoublingSolver(eqx.Module):
             ts.append(np.arange(h, L, dtype=float) * 2.0**b)
         return np.concatenate(ts)
 
-    def times(self) -> np.ndarray:
+    def times(self) -> Float[np.ndarray, " n_t"]:
         """The output time grid (same for every equation with this configuration; NumPy, so
         ``dt0`` must be concrete)."""
         return self.steps() * float(self.dt0)
