@@ -29,11 +29,15 @@ from memplug.constants import K_EDGES
 from memplug.interfaces import Observable, Trajectory, Variable
 from memplug.plugins.md import observables as obs
 
+#: Settings of the analysis (part of the protocol's settings, `protocol.PROTOCOL_DEFAULTS`).
+ANALYSIS_DEFAULTS: dict[str, Any] = {
+    "n_sk_frames": 16,  # frames used for S(k)
+    "max_per_bin": 400,  # wave vectors per k shell for S(k)
+}
+
 
 def _setting(trajectory: Trajectory, name: str) -> Any:
-    from memplug.plugins.md.protocol import PROTOCOL_DEFAULTS
-
-    return trajectory.settings.get(name, PROTOCOL_DEFAULTS[name])
+    return trajectory.settings.get(name, ANALYSIS_DEFAULTS[name])
 
 
 def structure(trajectory: Trajectory) -> tuple[obs.GridStructureFactor, float]:

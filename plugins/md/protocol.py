@@ -47,6 +47,7 @@ from memplug.errors import InputError, MemplugError
 from memplug.interfaces import Engine, Trajectory
 from memplug.io import atomic_write_text, atomic_write_with
 from memplug.plugins.md import observables as obs
+from memplug.plugins.md.analysis import ANALYSIS_DEFAULTS
 
 #: Tunable protocol settings (keyword arguments of `run_state`) and their defaults.
 PROTOCOL_DEFAULTS: dict[str, Any] = {
@@ -67,8 +68,7 @@ PROTOCOL_DEFAULTS: dict[str, Any] = {
     "glass_lag_steps": 400_000,  # longest lag (steps) for a glass state
     "n_origins": 8,  # time origins of the production run
     "origin_spacing": 0.25,  # spacing of origins as a fraction of the longest lag
-    "n_sk_frames": 16,  # frames used for S(k)
-    "max_per_bin": 400,  # wave vectors per k shell for S(k)
+    **ANALYSIS_DEFAULTS,  # n_sk_frames, max_per_bin: frames and wave vectors per shell for S(k)
     "checkpoint_seconds": 60.0,  # wall time between checkpoints
     "min_lag_over_tau": 5.0,  # production lags must reach this many τ_α (the dataset's rule)
     "max_productions": 3,  # productions tried before a state that keeps slowing down is "glass"
