@@ -84,11 +84,12 @@ def state_info(ds, state: str) -> dict[str, Any]:
 
 
 def make_target(spec: str, ds, state: str, context: Context | None = None) -> Target:
-    """The target ``spec`` (``data``, ``synthetic:closure=double-stretched,noise=1e-3``, ...) for a state."""
+    """The target ``spec`` (``data``, ``synthetic:closure=double-stretched,noise=1e-3``, ...) for a
+    state; without ``context``, the state's statics with overdamped dynamics (as always here)."""
     from memplug.data import context_for
 
     provider, options = target_for(spec)
-    context = context if context is not None else context_for(ds, state)
+    context = context if context is not None else context_for(ds, state, dynamics="overdamped")
     return provider(ds, state, context, **options)
 
 

@@ -137,3 +137,12 @@ def test_bad_spec_or_table_is_one_line(tmp_path, ds_file, capsys, args, message)
     assert message.replace("{tmp}", str(tmp_path)) in err
     assert "Traceback" not in cap.err + cap.out
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_rows_of_a_printed_table(tmp_path, capsys):
+    """Commands whose table holds formatted text (``memplug solve``, ``mct ...``, ``kernel ...``)
+    write its rows as printed."""
+    code, _ = run_cli(["solve", "--closure", "exponential", "--points", "3", "--table", tmp_path / "f.json"], capsys)
+    assert code == 0
+    rows = json.loads((tmp_path / "f.json").read_text())
+    assert len(rows) == 3 and set(rows[0]) == {"t", "F_s^AA", "F_s^BB"} and 0 < float(rows[0]["F_s^AA"]) <= 1

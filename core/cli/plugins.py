@@ -44,7 +44,7 @@ def plugins_command(
         return closures_command(None, table_file)
     only = _kind(kind) if kind is not None else None
     table = Table(title="memplug plugins")
-    table.add_column("plugin", no_wrap=True)
+    table.add_column("plugin", no_wrap=True, overflow="fold")
     for col in ("distribution", "version", "registers", "status"):
         table.add_column(col, overflow="fold")
     shown = 0
@@ -142,7 +142,7 @@ def closures_command(
         write_table(table_file, [dict(zip(columns, row, strict=True)) for row in rows], columns)
         return
     table = Table(title="closures (parameters counted for a binary mixture)")
-    table.add_column("closure", no_wrap=True)
+    table.add_column("closure", no_wrap=True, overflow="fold")
     for col in ("description", "options", "parameters", "solvers"):
         table.add_column(col, overflow="fold")
     rows = []

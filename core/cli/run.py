@@ -528,9 +528,9 @@ def comparison_table(rows: list[dict[str, Any]]):
            "aic": "{:.1f}", "bic": "{:.1f}", "delta_aic": "{:.1f}",
            "delta_bic": "{:.1f}"}  # fmt: skip
     for col in keys:
-        table.add_column(col, justify="left")
+        table.add_column(col, justify="left", overflow="fold")
     for col in heads.values():
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", overflow="fold")
     for row in rows:
         nan = [isinstance(row[c], float) and math.isnan(row[c]) for c in heads]
         cells = ["-" if bad else fmt[c].format(row[c]) for c, bad in zip(heads, nan, strict=True)]

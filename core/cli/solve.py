@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import typer
 from rich.table import Table
 
+from memplug.cli.tables import check_table, rows_of, show, table_option, write_table
 from memplug.errors import InputError
 
 
@@ -78,9 +80,10 @@ def solve_command(
     points: int = typer.Option(12, "--points", help="Rows of the printed table (log-spaced)."),
     newtonian: bool = typer.Option(False, "--newtonian", help="Newtonian instead of overdamped dynamics."),
     as_json: bool = typer.Option(False, "--json", help="Print t, F and the status as JSON."),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Solve Eq. 5 with a closure's default (or given) parameters and print F_s(t)."""
-    from memplug.cli.app import console
+    check_table(table_file)
     from memplug.model import get_closure, solve_closure
     from memplug.solvers import DiffraxSolver, TimeDoublingSolver
 
@@ -125,4 +128,5 @@ def solve_command(
         table.add_column(f"F_s^{a}{a}", justify="right")
     for i, t in enumerate(tq):
         table.add_row(f"{t:.4g}", *(f"{v:.6f}" for v in diag[i]))
-    console.print(table)
+    show(table)
+    write_table(table_file, rows_of(table))

@@ -134,3 +134,18 @@ def show(*renderables: Any, console: Any = None, min_width: int | None = None) -
             highlight=False, soft_wrap=isinstance(renderable, str),
         )  # fmt: skip
         out.print(renderable)
+
+
+def rows_of(table: Any) -> list[dict[str, str]]:
+    """The rows of a rich ``Table`` as printed (column header → cell text, markup removed): the
+    ``--table`` rows of a command whose table holds only formatted text."""
+    from rich.text import Text
+
+    def plain(cell: Any) -> str:
+        if isinstance(cell, Text):
+            return cell.plain
+        return Text.from_markup(cell).plain if isinstance(cell, str) else str(cell)
+
+    heads = [plain(c.header) for c in table.columns]
+    cells = [[plain(c) for c in col.cells] for col in table.columns]
+    return [dict(zip(heads, row, strict=True)) for row in zip(*cells, strict=True)]

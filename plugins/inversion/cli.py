@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from memplug.cli.tables import check_table, rows_of, show, table_option, write_table
 from memplug.errors import InputError
 
 kernel_app = typer.Typer(
@@ -90,8 +91,10 @@ def invert_command(
         0.0, "--noise-correlation", help="Lag-1 correlation ρ of the noise of F (AR(1); MD: ≈ 0.7 widens the band)."
     ),
     out: Path = typer.Option(None, "--out", help="Write the result as netCDF (memplug-memory/1, atomically)."),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Invert the memory equation for a model-free M(t) with a band and a reliability mask."""
+    check_table(table_file)
     from rich.table import Table
 
     from memplug.cli.app import console
@@ -128,7 +131,8 @@ def invert_command(
                 sid, name, _m0(inv, a), f"{inv.integral(a):.4g}", span,
                 f"{inv.omega2[a] / inv.omega2_given[a]:.3f}", f"{inv.lam[a]:.1g}",
             )
-    console.print(table)
+    show(table)
+    write_table(table_file, rows_of(table))
     if out is not None:
         write_memory(out, to_dataset(results, dataset=str(dataset), options=dataclasses.asdict(opts), species=species))
         console.print(f"wrote {out}")
@@ -149,11 +153,12 @@ def sum_rule_command(
     equilibrate: int = typer.Option(5000, "--equilibrate", help="NVT steps before sampling."),
     seed: int = typer.Option(0, "--seed"),
     engine: str = typer.Option("lammps", "--engine"),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Einstein frequency Ω_E² (mean squared force and ∫ g ∇²V) and M(0) = 2Ω² + Ω_E² from a small MD run."""
+    check_table(table_file)
     from rich.table import Table
 
-    from memplug.cli.app import console
     from memplug.plugins.inversion.md_check import einstein_from_md
     from memplug.plugins.inversion.sum_rule import memory_at_zero
 
@@ -184,4 +189,5 @@ def sum_rule_command(
         if inv is not None:
             row.append(_m0(inv, a))
         table.add_row(*row)
-    console.print(table)
+    show(table)
+    write_table(table_file, rows_of(table))

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from memplug.cli.tables import check_table, rows_of, show, table_option, write_table
 from memplug.errors import InputError
 from memplug.io import atomic_write_json, atomic_write_netcdf
 
@@ -183,8 +184,10 @@ def critical_command(
     interpolate: str = typer.Option("T", "--interpolate", help="Dataset: S(k) linear in T or in 1/T between states, or fit (quadratic in 1/T over T <= 3 T_min)."),
     no_exponent: bool = typer.Option(False, "--no-exponent", help="Skip the exponent parameter λ."),
     json_out: Path = typer.Option(None, "--json", help="Also write the result as JSON (atomically)."),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Find the MCT critical point by bisection on the nonergodicity parameter."""
+    check_table(table_file)
     from rich.table import Table
 
     from memplug.cli.app import console
@@ -240,7 +243,8 @@ def critical_command(
         table.add_row(f"f^{n}{n}(k_peak)/S^{n}{n}", f"{cp.f_c[ip, a, a] / st.S[ip, a, a]:.4f}")
         table.add_row(f"f_s^{n}(k_peak)", f"{cp.fs_c[ip, a]:.4f}")
     table.add_row("bisection steps", str(len(cp.steps)))
-    console.print(table)
+    show(table)
+    write_table(table_file, rows_of(table))
     if not cp.resolved:
         console.print(
             f"note: stopped before --xtol: the iteration at a midpoint did not converge in {max_iter} iterations; "
@@ -295,11 +299,12 @@ def steady_command(
     x: str = typer.Option(None, "--x"),
     n_k: int = typer.Option(100, "--n-k"),
     k_max: float = typer.Option(40.0, "--k-max"),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Nonergodicity parameters f(k) and f_s(k) at one state (glass: f > 0)."""
+    check_table(table_file)
     from rich.table import Table
 
-    from memplug.cli.app import console
     from memplug.plugins.mct.dynamics import statics_from_context
     from memplug.plugins.mct.steady import nonergodicity
 
@@ -317,7 +322,8 @@ def steady_command(
         for a in range(st.n_species):
             row += [f"{ne.f[i, a, a] / st.S[i, a, a]:.4f}", f"{ne.fs[i, a]:.4f}"]
         table.add_row(*row)
-    console.print(table)
+    show(table)
+    write_table(table_file, rows_of(table))
 
 
 @mct_app.command("solve")
@@ -337,8 +343,10 @@ def solve_command(
     msd: bool = typer.Option(False, "--msd", help="Also solve the MSD equation."),
     points: int = typer.Option(12, "--points", help="Rows of the printed table."),
     out: Path = typer.Option(None, "--out", help="Write the solution as netCDF (atomically)."),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Solve collective + tagged MCT dynamics and print the correlators at k_peak."""
+    check_table(table_file)
     from rich.table import Table
 
     from memplug.cli.app import console
@@ -379,7 +387,8 @@ def solve_command(
         if msd:
             row += [f"{M2[i, a]:.5g}" for a in range(st.n_species)]
         table.add_row(*row)
-    console.print(table)
+    show(table)
+    write_table(table_file, rows_of(table))
     if out is not None:
         write_solution(out, sol, st)
         console.print(f"wrote {out}")
