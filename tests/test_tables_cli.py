@@ -123,6 +123,7 @@ def test_run_table_file_and_piped_output(tmp_path, ds_file, capsys):
         (["run", "--optimizer", "cmaes:popsize=1"], "optimizer 'cmaes': popsize=1; expected an integer >= 2"),
         (["compare", "--closures", ",,"], "--closures ',,': expected a comma list of one or more names"),
         (["compare", "--optimizers", "cmaes,cmaes"], "--optimizers 'cmaes,cmaes': cmaes given more than once"),
+        (["compare", "--closures", "stretched:n_exp=2,stretched: n_exp = 2"], "--closures: stretched:n_exp=2 given more than once"),
         (["run", "--table", "{tmp}/rows.txt"], "--table {tmp}/rows.txt: expected a file name ending in .json or .csv"),
         (["closures", "--table", "{tmp}/rows.xlsx"], "expected a file name ending in .json or .csv"),
     ],

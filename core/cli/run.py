@@ -129,12 +129,17 @@ def check_out_dir(out: Path) -> None:
         raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
-def parse_specs(kind: str, texts: list[str]) -> list[Spec]:
+def parse_specs(kind: str, texts: list[str], option: str) -> list[Spec]:
     """Each ``NAME[:key=value,...]`` parsed and checked once, before any fit (`Spec.parse`: the
-    name and option names; one instance: the plugin checks the option values)."""
+    name and option names; one instance: the plugin checks the option values). Two texts of the
+    same spec (which would write the same result files twice) are an `InputError` naming ``option``."""
     specs = [Spec.parse(kind, t) for t in texts]
     for spec in specs:
         spec.create()
+    canonical = [str(s) for s in specs]
+    twice = sorted({c for c in canonical if canonical.count(c) > 1})
+    if twice:
+        raise InputError(f"{option}: {', '.join(twice)} given more than once")
     return specs
 
 
@@ -457,7 +462,7 @@ def _prepare(opts: FitOptions, out: Path, closures: list[str], optimizers: list[
     check_numbers(opts.solver_n, opts.sigma0, opts.target_loss)
     check_scheduler(opts.scheduler)
     check_table(opts.table)
-    cl, op = parse_specs("closures", closures), parse_specs("optimizers", optimizers)
+    cl, op = parse_specs("closures", closures, "--closures"), parse_specs("optimizers", optimizers, "--optimizers")
     _, states = select(opts.dataset, list(opts.state) if opts.state else None, opts.potential, opts.rho, opts.T)
     check_out_dir(out)
     check_stages(opts.polish, opts.normalisation)
