@@ -90,6 +90,13 @@ def register_datasets(register: Register) -> None:
 
 
 @hookspec
+def register_schemas(register: Register) -> None:
+    """Register dataset schemas: subclasses of `memplug.interfaces.DatasetSchema`, named by the
+    value of ``ds.attrs["schema"]`` they describe (e.g. ``"memplug-dataset/1"``). Loading,
+    saving and the statics and target dynamics of a state dispatch on that attribute."""
+
+
+@hookspec
 def register_targets(register: Register) -> None:
     """Register fit targets (``--target NAME``): callables ``(ds, state, context, **options) ->
     memplug.targets.Target`` named with `memplug.targets.target_provider`."""

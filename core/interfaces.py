@@ -6,6 +6,8 @@
 - `Engine` runs molecular dynamics for a system and yields frames.
 - `Observable` measures named arrays (S(k), F_s(k,t), MSD, ...) on a `Trajectory`.
 - `Surrogate` learns statics -> dynamics (the MLP).
+- `DatasetSchema` says what a dataset's variables mean: how it is validated, which statics
+  (`Context`) and which target dynamics a state yields.
 
 Options given on the command line as ``name:key=value`` arrive as keyword arguments of ``__init__``;
 an unknown option raises `memplug.InputError` listing the valid ones.
@@ -17,7 +19,7 @@ import abc
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +28,9 @@ from jaxtyping import Float
 
 from memplug.errors import InputError
 from memplug.kernels import MemoryKernel
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 # --------------------------------------------------------------------------------------------
 # statics
@@ -504,3 +509,46 @@ class Surrogate(abc.ABC):
     @classmethod
     @abc.abstractmethod
     def load(cls, path: Any) -> Surrogate: ...
+
+
+# --------------------------------------------------------------------------------------------
+# dataset schemas
+# --------------------------------------------------------------------------------------------
+
+
+class DatasetSchema(abc.ABC):
+    """The meaning of the variables of a dataset whose ``attrs["schema"]`` is `name`.
+
+    `memplug.data` loads, saves, caches, concatenates and selects datasets of simulated states
+    (an `xarray.Dataset` with a ``state`` dimension) whatever their schema; it hands everything
+    that depends on what the variables mean to the registered schema named by the dataset's
+    ``attrs["schema"]`` (hook ``register_schemas``): validation on every load and save
+    (`memplug.data.validate`), the statics of a state (`memplug.data.context_for`) and its target
+    dynamics (`memplug.data.dynamics_for`).
+
+    Subclasses set ``name`` (the exact value of ``ds.attrs["schema"]``, e.g.
+    ``"memplug-dataset/1"``) and ``description``, implement `validate`, `context_for` and
+    `dynamics_for`, and may override `variable_attrs`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def validate(self, ds: xr.Dataset, where: str) -> xr.Dataset:
+        """Check ``ds``; return it (unchanged) or raise `InputError` reading
+        ``"<where>: <variable>: <problem>"`` (``where`` is the file, or ``"<dataset>"``)."""
+
+    @abc.abstractmethod
+    def context_for(self, ds: xr.Dataset, state: str | int, dynamics: str) -> Context:
+        """The statics of one state (an id or an index along ``state``) that a closure and a fit
+        need, with equation of motion ``dynamics`` (``"newtonian"`` or ``"overdamped"``)."""
+
+    @abc.abstractmethod
+    def dynamics_for(self, ds: xr.Dataset, state: str | int) -> tuple[np.ndarray, np.ndarray]:
+        """The target of a fit at one state: lag times ``(n_t,)`` and the correlators ``(n_t, s)``."""
+
+    def variable_attrs(self, ds: xr.Dataset) -> xr.Dataset:
+        """Set the variables' labels and units (``long_name``, ``units``, ...) on ``ds`` in place
+        and return it; called on every loaded dataset. Default: nothing to set."""
+        return ds

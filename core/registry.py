@@ -33,7 +33,7 @@ from memplug.errors import InputError
 
 KINDS = (
     "closures", "optimizers", "systems", "engines", "observables", "surrogates", "datasets", "targets",
-    "references",
+    "references", "schemas",
 )  # fmt: skip
 SINGULAR = {k: k[:-1] for k in KINDS}
 
