@@ -1,6 +1,6 @@
 """Figures of a dataset: the pictures a physicist checks first.
 
-Each function takes a dataset in the `memplug.data` schema and writes one PNG (matplotlib, Agg):
+Each function takes a dataset in the ``memplug-dataset/1`` schema and writes one PNG (matplotlib, Agg):
 
 - `plot_structure`: S^{AA}(k) for several temperatures, one panel per (potential, ρ);
 - `plot_self_scattering`: F_s^{AA}(k_peak, t) families, one panel per (potential, ρ);

@@ -11,8 +11,9 @@ import functools
 
 import numpy as np
 
-from memplug.data import context_for, save_dataset, synthetic_state
+from memplug.data import context_for, save_dataset
 from memplug.fit import FitProblem, make_target
+from memplug.plugins.datasets.schema import synthetic_state
 from memplug.registry import get_registry
 
 N = 8

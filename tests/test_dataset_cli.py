@@ -15,6 +15,7 @@ from cli_support import exit_code as cli
 
 from memplug import data
 from memplug.errors import InputError
+from memplug.plugins.datasets.schema import state_id, synthetic_state
 from memplug.plugins.md.campaign import load_campaign, survey
 
 SPEC = """
@@ -64,7 +65,7 @@ def fake_simulation(monkeypatch):
         if progress is not None:
             progress(10, 10)
         pot = {"ka-lj": "LJ", "ka-wca": "WCA"}[system]
-        return data.synthetic_state(pot, rho, T, n_t=n_t, seed=seed)
+        return synthetic_state(pot, rho, T, n_t=n_t, seed=seed)
 
     module = types.ModuleType("memplug.plugins.md.protocol")
     module.run_state = run_state
@@ -180,7 +181,7 @@ def test_path_and_dry_run(spec, tmp_path, capsys):
 def test_plot_dataset(tmp_path, capsys):
     d = tmp_path / "states"
     for pot, rho, T in [("LJ", 1.2, 0.8), ("LJ", 1.2, 2.0), ("WCA", 1.4, 3.0), ("WCA", 1.4, 1.5)]:
-        data.save_dataset(data.synthetic_state(pot, rho, T), d / f"{data.state_id(pot, rho, T)}.nc")
+        data.save_dataset(synthetic_state(pot, rho, T), d / f"{state_id(pot, rho, T)}.nc")
     assert cli("plot", "dataset", "--dataset", str(d), "--out", str(tmp_path / "fig")) == 0
     names = sorted(p.name for p in (tmp_path / "fig").iterdir())
     assert names == ["self_scattering.png", "structure.png", "tau_alpha.png"]

@@ -236,7 +236,8 @@ def test_states_share_one_compiled_loss(monkeypatch):
     from fit_support import N
 
     import memplug.fit as fit
-    from memplug.data import context_for, synthetic_state
+    from memplug.data import context_for
+    from memplug.plugins.datasets.schema import synthetic_state
 
     monkeypatch.setattr(fit, "_COMPILED", OrderedDict())
     monkeypatch.setattr(fit, "_TRACEABLE", {})

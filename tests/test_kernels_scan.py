@@ -19,8 +19,9 @@ import pytest
 import xarray as xr
 from cli_support import exit_code
 
-from memplug.data import concat_states, save_dataset, synthetic_state
+from memplug.data import concat_states, save_dataset
 from memplug.errors import InputError
+from memplug.plugins.datasets.schema import synthetic_state
 
 CLOSURES = "stretched:n_exp=1;double-stretched"
 STATES = ("LJ-rho1.20-T1.000", "LJ-rho1.20-T1.001", "LJ-rho1.20-T1.002")

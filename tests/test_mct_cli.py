@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from memplug.cli import main
+from memplug.plugins.datasets.schema import synthetic_state
 from memplug.plugins.mct.cli import critical_temperature
 from memplug.plugins.systems import hard_spheres as hs
 
@@ -65,7 +66,7 @@ def test_dataset_path_bisects_in_temperature(tmp_path):
     phis = np.arange(0.505, 0.5275, 0.005)
     states = []
     for i, phi in enumerate(phis):
-        st = data.synthetic_state("LJ", rho=rho_c, T=float(1 / phi), seed=i)
+        st = synthetic_state("LJ", rho=rho_c, T=float(1 / phi), seed=i)
         S = hs.percus_yevick_mixture_S(st["k"].values, phi, [1.0, 1.0], [0.8, 0.2])
         st["S"].values[:] = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])[None]
         below = st["k_below_box"].values
@@ -92,7 +93,7 @@ def test_dataset_without_bracket_names_the_states(tmp_path, capsys):
     rho_c = 6 * PHI_C / np.pi
     states = []
     for i, phi in enumerate([0.40, 0.45]):  # both far below φ_c: liquid at every T of the path
-        st = data.synthetic_state("LJ", rho=rho_c, T=float(1 / phi), seed=i)
+        st = synthetic_state("LJ", rho=rho_c, T=float(1 / phi), seed=i)
         S = hs.percus_yevick_mixture_S(st["k"].values, phi, [1.0, 1.0], [0.8, 0.2])
         st["S"].values[:] = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])[None]
         states.append(st)

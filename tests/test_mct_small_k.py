@@ -7,6 +7,7 @@ import pytest
 
 from memplug.errors import InputError
 from memplug.interfaces import Context
+from memplug.plugins.datasets.schema import synthetic_state
 from memplug.plugins.mct import dynamics, grid, kernels, steady
 from memplug.plugins.mct.small_k import below_box, box_length, continue_small_k
 from memplug.plugins.systems import hard_spheres as hs
@@ -163,7 +164,7 @@ def test_fit_in_inverse_T_reproduces_statics_linear_in_inverse_T():
 
     states = []
     for i, T in enumerate(temps):
-        st = data.synthetic_state("LJ", rho=rho, T=T, seed=i)
+        st = synthetic_state("LJ", rho=rho, T=T, seed=i)
         S = exact(T)
         st["S"].values[:] = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])[None]
         states.append(st)

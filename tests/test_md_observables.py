@@ -23,6 +23,7 @@ from memplug import data
 from memplug.constants import K_EDGES, KQ
 from memplug.errors import InputError
 from memplug.interfaces import Trajectory
+from memplug.plugins.datasets.schema import synthetic_state
 from memplug.plugins.md import analysis
 from memplug.plugins.md import observables as ob
 from memplug.registry import get_registry
@@ -115,8 +116,8 @@ def test_builtin_observables_on_a_trajectory_declare_what_they_compute():
 
 
 def test_optional_variables_validate_and_concatenate_with_older_states():
-    old = data.synthetic_state("LJ", 1.2, 1.0, n_t=20, seed=1)
-    new = data.synthetic_state("LJ", 1.2, 2.0, n_t=20, seed=2)
+    old = synthetic_state("LJ", 1.2, 1.0, n_t=20, seed=1)
+    new = synthetic_state("LJ", 1.2, 2.0, n_t=20, seed=2)
     new["alpha2"] = (("state", "species", "t"), np.zeros((1, 2, 20)))
     data.validate(new)
     both = data.validate(data.concat_states([old, new]))

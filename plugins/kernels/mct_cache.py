@@ -141,7 +141,8 @@ def mct_target_dataset(ds, states: list[str], summaries: dict[str, dict[str, Any
     (150 log-spaced times), with ``Fs`` = F_mct on that grid (Fs_k = F_mct at every k; msd copied
     from the MD state, not on this grid: neither is read by the ``mct`` target). Returns ``path``
     (rewritten only when its content changes, so resumed fits keep their inputs) or None."""
-    from memplug.data import concat_states, load_dataset, log_time_grid, save_dataset, state_dataset
+    from memplug.data import concat_states, load_dataset, save_dataset
+    from memplug.plugins.datasets.schema import log_time_grid, state_dataset
 
     parts = []
     for state in states:

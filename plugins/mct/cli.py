@@ -73,7 +73,8 @@ def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadrat
     """
     if interpolate not in INTERPOLATIONS:
         raise InputError(f"--interpolate {interpolate!r}: expected one of {', '.join(INTERPOLATIONS)}")
-    from memplug.data import select_states, structure_factor_matrix
+    from memplug.data import select_states
+    from memplug.plugins.datasets.schema import structure_factor_matrix
     from memplug.plugins.mct.kernels import make_statics
     from memplug.plugins.mct.small_k import continue_small_k
 

@@ -48,17 +48,10 @@ from typing import Any
 
 import numpy as np
 
-from memplug.data import (
-    STATUSES,
-    load_dataset,
-    parse_state_id,
-    save_dataset,
-    state_files,
-    state_id,
-    validate,
-)
+from memplug.data import load_dataset, save_dataset, state_files, validate
 from memplug.errors import InputError
 from memplug.io import atomic_write_text
+from memplug.plugins.datasets.schema import STATUSES, parse_state_id, state_id
 from memplug.plugins.md.protocol import PROTOCOL_DEFAULTS
 
 #: The systems that simulate each potential.

@@ -331,7 +331,7 @@ def info_command(
 
 def _num(sid: str) -> tuple[float, float]:
     try:
-        from memplug.data import parse_state_id
+        from memplug.plugins.datasets.schema import parse_state_id
 
         _, rho, T = parse_state_id(sid)
         return rho, T

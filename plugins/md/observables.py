@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memplug.constants import K_EDGES, PAIRS, SPECIES
-from memplug.data import tau_alpha_from
+from memplug.plugins.datasets.schema import tau_alpha_from
 
 #: The species indices (α, β) of each pair of `memplug.constants.PAIRS` (AA, AB, BB).
 PAIR_INDICES = tuple((SPECIES.index(p[0]), SPECIES.index(p[1])) for p in PAIRS)
@@ -548,5 +548,5 @@ def collective_dynamics(
 
 def tau_alpha(t: np.ndarray, fs: np.ndarray, level: float = math.exp(-1.0)) -> float:
     """First time at which ``fs`` falls to ``level`` (1/e), interpolated linearly in log t; NaN if
-    it never does (`memplug.data.tau_alpha_from`)."""
+    it never does (`memplug.plugins.datasets.schema.tau_alpha_from`)."""
     return tau_alpha_from(t, fs, level)

@@ -245,7 +245,8 @@ def run_state(
         protocol: overrides of `PROTOCOL_DEFAULTS`.
 
     Returns:
-        An `xarray.Dataset` with a ``state`` dimension of length 1 (see `memplug.data`).
+        An `xarray.Dataset` with a ``state`` dimension of length 1 in the schema
+        ``memplug-dataset/1`` (`memplug.plugins.datasets.schema`).
     """
     unknown = sorted(set(protocol) - set(PROTOCOL_DEFAULTS))
     if unknown:
@@ -581,6 +582,7 @@ class _Runner:
     # -- stage 5: observables -----------------------------------------------------------------
     def _analyse(self, prog: dict):
         from memplug import data
+        from memplug.plugins.datasets.schema import state_dataset
         from memplug.plugins.md import analysis
 
         self.progress("analyse", 0, 1)
@@ -646,7 +648,7 @@ class _Runner:
         }
         prog["stage"] = "done"
         version = self.engine_version(prog)
-        ds = data.state_dataset(
+        ds = state_dataset(
             potential=self.system.potential, rho=self.rho, T=self.T,
             S=values["S"], time=time_, Fs=values["Fs"], Fs_k=values["Fs_k"], msd=values["msd"],
             k_below_box=values["k_below_box"], tau_alpha=float(values["tau_alpha"]), N=self.N, k_peak=float(values["k_peak"]), dt=dt,
