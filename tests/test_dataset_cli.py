@@ -143,6 +143,12 @@ def test_build_resume_info(spec, tmp_path, fake_simulation, capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "5 done, 0 planned but missing, 0 deferred (over the per-state budget), 1 excluded" in out
     assert "crystallised" in out
+    # the same table for scripts: every state with its full id, status and τ_α
+    assert cli("dataset", "info", str(spec), "--table", str(tmp_path / "info.json")) == 0
+    rows = {r["state"]: r for r in json.loads((tmp_path / "info.json").read_text())}
+    assert set(ids) <= set(rows)
+    assert rows["LJ-rho1.20-T0.405"]["status"] == "glass" and rows["LJ-rho1.20-T10.000"]["tau_alpha"] > 0
+    assert cli("dataset", "info", str(spec), "--table", str(tmp_path / "info.txt")) == 2
 
 
 def test_failures_are_logged_and_listed(spec, tmp_path, fake_simulation, capsys):

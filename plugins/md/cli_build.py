@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from memplug.cli.dataset import dataset_app
+from memplug.cli.tables import table_option
 from memplug.errors import InputError
 
 
@@ -298,11 +299,14 @@ def info_command(
     spec: Path = typer.Argument(None, help="Campaign spec. Default: the default dataset's."),
     output: Path = typer.Option(None, "--output", "-o", help="Directory of per-state files. Default: the spec's."),
     missing: bool = typer.Option(False, "--missing", help="Only states not done yet."),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Table of a campaign's states: done (τ_α, status, CPU time) and planned-but-missing (why)."""
     from memplug.cli.app import console
+    from memplug.cli.tables import check_table, show, write_table
     from memplug.plugins.md.campaign import load_campaign, survey
 
+    check_table(table_file)
     campaign = load_campaign(spec or _default_spec())
     if output:
         campaign.output = Path(output)
@@ -312,14 +316,18 @@ def info_command(
     for col in ("state", "T/T_mct", "status", "τ_α", "CPU s", "note"):
         table.add_column(col, justify="right" if col in ("T/T_mct", "τ_α", "CPU s") else "left")
     cpu = sum(r.cpu_seconds for r in rows if r.done and math.isfinite(r.cpu_seconds))
+    records = []
     for r in rows:
         if missing and r.done:
             continue
         ratio = r.planned.T_over_Tmct if r.planned else float("nan")
+        records.append({"state": r.sid, "T_over_Tmct": ratio, "status": r.status, "tau_alpha": r.tau_alpha,
+                        "cpu_seconds": r.cpu_seconds, "note": r.reason})
         style = {"equilibrated": "green", "glass": "cyan", "failed": "red", "invalid": "red", "excluded": "yellow", "deferred": "yellow"}.get(r.status, "dim")
         cpu_fmt = ".0f" if r.cpu_seconds >= 10 else ".2g"
         table.add_row(r.sid, _fmt(ratio, ".2f"), f"[{style}]{r.status}[/]", _fmt(r.tau_alpha), _fmt(r.cpu_seconds, cpu_fmt), r.reason)
-    console.print(table)
+    write_table(table_file, records)
+    show(table)
     done = sum(r.done for r in rows)
     n_deferred = sum(1 for r in rows if r.status == "deferred")
     n_missing = sum(1 for r in rows if not r.done and r.status not in ("excluded", "deferred"))

@@ -68,6 +68,14 @@ def _score_table(title: str, table, sc: dict, limit: int = 40):
     return t
 
 
+def _show(table) -> None:
+    """A score table on the command line, never cut (`memplug.cli.tables.show`); the per-state
+    rows are also in the command's CSV."""
+    from memplug.cli.tables import show
+
+    show(table, console=_console())
+
+
 def _summary(sc: dict) -> str:
     return (f"median R² {np.nanmedian(sc['r2']):.4f}, mean R² {np.nanmean(sc['r2']):.4f}, "
             f"min R² {np.nanmin(sc['r2']):.4f}, mean RMSE {np.nanmean(sc['rmse']):.4f}")
@@ -83,7 +91,7 @@ def _evaluate_and_save(sur, table, ids, out: Path | None, title: str):
     sub = table.subset([table.index(s) for s in ids])
     pred = sur.predict_table(sub)
     sc = metrics.per_state(pred, sub.Fs)
-    _console().print(_score_table(title, sub, sc))
+    _show(_score_table(title, sub, sc))
     _console().print(f"{title}: {len(ids)} states, {_summary(sc)}")
     _console().print(f"{title}: short times (short_time={sur.config.short_time}): max |F_MLP − F_sim| at t < 0.1 "
                      f"{metrics.short_time_error(pred, sub.Fs, sub.time):.4f}, max F_MLP {np.nanmax(pred):.4f}")
@@ -338,5 +346,5 @@ def crossval_command(
     sc = metrics.per_state(pred, table.Fs)
     figures._score_csv(out / "crossval_states.csv", table, sc, {"fold": fold_of})
     figures.fig3_s1(None, table, out, width, pred=pred)
-    _console().print(_score_table(f"{folds}-fold cross-validation (out-of-fold predictions)", table, sc))
+    _show(_score_table(f"{folds}-fold cross-validation (out-of-fold predictions)", table, sc))
     _console().print(f"all {len(table)} states out of fold: {_summary(sc)}; wrote {out}/crossval_states.csv, fig3.png, figS1.png")
