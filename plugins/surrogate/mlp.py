@@ -16,8 +16,6 @@ A saved model is a directory with ``model.eqx`` (``equinox.tree_serialise_leaves
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,17 +46,9 @@ from .splits import Split
 from .training import TrainResult, fit_network
 
 
-def train(
-    dataset: Any,
-    config: MLPConfig | None = None,
-    *,
-    split: Split | str = "random",
-    out: str | os.PathLike | None = None,
-    resume: bool = False,
-    progress: bool = False,
-    callback: Callable[[int, list[dict]], bool] | None = None,
-) -> tuple[MLPSurrogate, TrainResult]:
-    """Train the MLP on a dataset (xarray Dataset, `StateTable`, or a dataset name/path).
+def train(dataset: Any, config: MLPConfig | None = None, **options: Any) -> tuple[MLPSurrogate, TrainResult]:
+    """Train the MLP on a dataset (xarray Dataset, `StateTable`, or a dataset name/path); the
+    options below are keyword-only (`memplug.plugins.surrogate.training.fit_network` runs it).
 
     Args:
         config: hyper-parameters (defaults: the paper's architecture).
@@ -71,9 +61,8 @@ def train(
             run there (a checkpoint is written first when ``out`` is given), e.g. a time limit.
     """
     cfg = config or MLPConfig()
-    model, std, record, result = fit_network(
-        dataset, cfg, split=split, out=out, resume=resume, progress=progress, callback=callback
-    )
+    model, std, record, result = fit_network(dataset, cfg, **options)
+    out = options.get("out")
     sur = MLPSurrogate(**cfg.to_dict())
     sur.model, sur.standardizer, sur.record = model, std, record
     if out is not None:

@@ -137,17 +137,8 @@ def fit_network(
 ) -> tuple[MLP, Standardizer, dict[str, Any], TrainResult]:
     """Train the network on a dataset (xarray Dataset, `StateTable`, or a dataset name/path):
     the best model, the standardisation, the record a saved model keeps, and the run's history.
-    `memplug.plugins.surrogate.mlp.train` wraps it into an `MLPSurrogate` (and saves it).
-
-    Args:
-        config: hyper-parameters (defaults: the paper's architecture).
-        split: a `Split` or a split specification (see `.splits`), seeded by ``config.seed``.
-        out: directory for checkpoints (``out/checkpoint``) and, at the end, the model; ``None``:
-            keep everything in memory.
-        resume: continue from ``out/checkpoint`` (same config, split and data, else InputError).
-        progress: show a rich progress bar with epoch, train and validation loss.
-        callback: called after every epoch as ``callback(epoch, history)``; returning True stops the
-            run there (a checkpoint is written first when ``out`` is given), e.g. a time limit.
+    `memplug.plugins.surrogate.mlp.train` (whose docstring lists the arguments) wraps it into
+    an `MLPSurrogate` and saves it.
     """
     cfg = config or MLPConfig()
     table = as_table(dataset)
