@@ -278,7 +278,8 @@ class FitProblem:
         closure: the closure to fit.
         target: what to reproduce.
         lasso: λ₁ of the L1 term on the physical parameters.
-        t_min, t_max: keep only target times in [t_min, t_max] (None: no limit).
+        t_min: keep only target times ≥ t_min (None: no limit).
+        t_max: keep only target times ≤ t_max (None: no limit).
         N: the solver's half-block size (blocks of 4N points; 16 is accurate to ~1e-5 in F).
     """
 

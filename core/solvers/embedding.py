@@ -25,7 +25,8 @@ from memplug.solution import SOLVER_FAILED, Solution, status_from
 
 
 class DiffraxSolver(eqx.Module):
-    """Configuration of the embedding solver.
+    """Configuration of the embedding solver (first or second order in time follows
+    ``MemoryEquation.newtonian``).
 
     Attributes:
         t_max: end time.
@@ -33,7 +34,6 @@ class DiffraxSolver(eqx.Module):
         rtol, atol: PID step-size controller tolerances.
         solver: a diffrax solver (default Kvaerno5, L-stable, for the stiff rates).
         max_steps: step limit; exceeding it is reported in the status, never raised.
-        (first or second order in time follows ``MemoryEquation.newtonian``).
     """
 
     t_max: float = eqx.field(static=True, default=1e5)
