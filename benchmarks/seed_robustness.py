@@ -15,10 +15,10 @@ import sys
 
 import numpy as np
 
-from memplug.cli.run import MAIN_STATES
 from memplug.data import load_dataset
-from memplug.fit_jobs import FitJob, run_job
 from memplug.fit_results import load_result
+from memplug.plugins.fitting.cli import MAIN_STATES
+from memplug.plugins.fitting.jobs import FitJob, run_job
 
 CLOSURES = ("stretched", "double-stretched")
 SEEDS = (0, 1, 2)

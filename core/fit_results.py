@@ -18,8 +18,8 @@ Layout of a result file (``memplug-fit/1``)::
             evaluations, generations, stop_reason, elapsed_s, versions (JSON), inputs (JSON), info (JSON);
             pinned_bounds, undetermined, flags, derived, noise, n_eff, uncertainty (JSON)
 
-The uncertainty variables and attributes (`memplug.uncertainty`) are optional: files written
-before them load as before, without them.
+The uncertainty variables and attributes (`memplug.plugins.fitting.uncertainty`) are optional:
+files written before them load as before, without them.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class FitResult:
     species: tuple[str, ...] = ("A", "B")
     inputs: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
-    # how much the kernel can be trusted (memplug.uncertainty.result_fields; None: not computed)
+    # how much the kernel can be trusted (result_fields of the fitting plugin's uncertainty;
+    # None: not computed)
     theta_lo: np.ndarray | None = None
     theta_hi: np.ndarray | None = None
     pinned: dict[str, str] | None = None

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 
 #: The equation of motion a fit or solve uses unless told otherwise, everywhere (`Context`,
-#: `memplug.data.context_for`, `memplug.fit_jobs.FitJob`, ``--dynamics``): ``newtonian``,
+#: `memplug.data.context_for`, the fitting plugin's `FitJob`, ``--dynamics``): ``newtonian``,
 #: F'' + Ω²F + M*F' = 0, which MD data obey (ballistic at short times). ``overdamped`` is the
 #: paper's Eq. 5, F' + Ω²F + M*F' = 0 (MCT solves and the MLP's training data use it).
 DEFAULT_DYNAMICS = "newtonian"

@@ -41,7 +41,7 @@ def run_cli(args, capsys):
 def no_polish():
     """Fits here stop after the main optimizer: a gradient polish stage (where the fit jobs have
     one) would compile the loss gradient of every closure, which is not what these tests check."""
-    import memplug.cli.run as run
+    import memplug.plugins.fitting.cli as run
 
     make_jobs = run.make_jobs
 
@@ -63,7 +63,7 @@ def ds_file(tmp_path_factory):
 def compared(ds_file, tmp_path_factory):
     """One ``memplug compare`` of two closures on one state; the figures' axes are recorded as
     they are saved (kind of scale, number of lines per axis)."""
-    import memplug.cli.fit_figures as figures
+    import memplug.plugins.fitting.figures as figures
 
     out = tmp_path_factory.mktemp("compare")
     saved = []

@@ -21,8 +21,8 @@ from fit_support import (
 
 from memplug.errors import InputError
 from memplug.fit import FitSettings, r2_score, run_fit
-from memplug.fit_jobs import FitJob, run_job
 from memplug.fit_results import load_result
+from memplug.plugins.fitting.jobs import FitJob, run_job
 from memplug.registry import get_registry
 
 POP = 8  # one population size everywhere: one compiled loss
@@ -162,7 +162,7 @@ def test_init_from_a_reference_memory(monkeypatch):
     start). Here the reference is the true Eq. 8 kernel, standing in for M_mct."""
     import jax.numpy as jnp
 
-    import memplug.fit_jobs as jobs
+    import memplug.plugins.fitting.jobs as jobs
 
     prob, x_true = problem()
     kernel = prob.closure.kernel(prob.theta(jnp.asarray(x_true)), prob.context)

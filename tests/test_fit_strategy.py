@@ -13,7 +13,13 @@ from fit_support import dataset, dataset_file, eq8_spec, perturbed, problem, sta
 from memplug.data import context_for
 from memplug.errors import InputError
 from memplug.fit import FitProblem, FitSettings, make_target, normalisation_scale, run_fit
-from memplug.fit_jobs import BUDGET_PER_PARAMETER, POLISH_BUDGET, FitJob, polish, run_job
+from memplug.plugins.fitting.jobs import (
+    BUDGET_PER_PARAMETER,
+    POLISH_BUDGET,
+    FitJob,
+    polish,
+    run_job,
+)
 from memplug.registry import get_registry
 
 POP = 8
@@ -100,7 +106,7 @@ def test_two_reasonable_starts_land_on_one_kernel_within_its_band():
     small: measured loss 7e-3 against 2.9e-4, with the uncertainty flagging 'not at a minimum'.)"""
     import jax.numpy as jnp
 
-    from memplug.uncertainty import laplace
+    from memplug.plugins.fitting.uncertainty import laplace
 
     prob, x_true = problem(target=eq8_spec(noise=1e-3, seed=4))
     job = FitJob(state=state(), optimizer=f"cmaes:popsize={POP}", budget=150 * POP, target_loss=0.0)

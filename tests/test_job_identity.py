@@ -9,9 +9,9 @@ import pickle
 import pytest
 from fit_support import dataset_file, eq8_spec, state
 
-import memplug.fit_jobs as fit_jobs
+import memplug.plugins.fitting.jobs as fit_jobs
 from memplug.cli import main
-from memplug.fit_jobs import FitJob
+from memplug.plugins.fitting.jobs import FitJob
 
 # the dataset's path is a temporary file: "<DATASET>" stands for it
 PINNED = {'default': (['run', '--closure', 'double-stretched', '--optimizer', 'cmaes'],
@@ -610,7 +610,7 @@ def test_one_default_dynamics(ds_file):
 
 def test_fit_options_defaults_are_the_jobs():
     """A command without one of the shared options gets the job's default (as it did before)."""
-    from memplug.cli.run import FitOptions
+    from memplug.plugins.fitting.cli import FitOptions
 
     opts = FitOptions()
     job = FitJob(state="s")

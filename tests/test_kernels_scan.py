@@ -69,7 +69,7 @@ def scans(tmp_path_factory):
     dataset = tiny_dataset(tmp / "ds.nc")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("memplug.targets.reference_solution", fake_mct_memory)
-        mp.setattr("memplug.uncertainty.result_fields", lambda *a, **k: {})
+        mp.setattr("memplug.plugins.fitting.uncertainty.result_fields", lambda *a, **k: {})
         mp.setattr("memplug.plugins.kernels.assemble.inversion_status", lambda: (None, "not in tests"))
         code = exit_code("kernels", "scan", "--dataset", dataset, "--states", "all", "--closures",
                          CLOSURES, "--budget-scale", 0.01, "--polish", "none", "--solver-n", 8,

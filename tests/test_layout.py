@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: core/ is the package ``memplug``, plugins/ is ``memplug.plugins``.
 TREES = ((ROOT / "core", "memplug"), (ROOT / "plugins", "memplug.plugins"))
 #: The core's size target (the small-core issue: ~4 000 lines, at most 4 500). Not reached yet:
-#: this bound only stops growth while the remaining moves (dataset schema, uncertainty) land.
-CORE_LINE_LIMIT = 7_500
+#: core/ has 4 561 lines since the fitting orchestration, ``solve`` and ``plot`` moved to plugins;
+#: this bound (that size rounded up to the next 100) only stops growth until the last ~60 lines go.
+CORE_LINE_LIMIT = 4_600
 
 
 def modules() -> dict[str, Path]:

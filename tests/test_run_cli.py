@@ -92,7 +92,7 @@ def checkpoint_generation(path: Path) -> int:
 CHILD = """
 import os, signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if the runner ignores SIGINT
-import memplug.fit_jobs as jobs
+import memplug.plugins.fitting.jobs as jobs
 GEN, SIG = int(sys.argv[1]), int(sys.argv[2])
 run_fit = jobs.run_fit
 def killed_run_fit(*args, callback=None, **kwargs):

@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from memplug.errors import InputError
-from memplug.fit_jobs import FitJob
+from memplug.plugins.fitting.jobs import FitJob
 from memplug.registry import Spec, parse_spec
 
 

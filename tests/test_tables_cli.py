@@ -17,8 +17,8 @@ from fit_support import dataset_file, eq8_spec, state
 from rich.console import Console
 
 from memplug.cli import main
-from memplug.cli.run import comparison_table, results_table
 from memplug.cli.tables import show, table_text
+from memplug.plugins.fitting.cli import comparison_table, results_table
 
 LONG_STATE = "WCA-rho1.40-T10.000-with-a-long-suffix-for-the-test"
 LONG_CLOSURE = "stretched:n_exp=4,cross=True,fractions=True"

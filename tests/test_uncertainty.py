@@ -1,5 +1,5 @@
-"""How much a fitted kernel can be trusted (memplug.uncertainty): pinned bounds, the Laplace
-error bars and their calibration against known kernels, undetermined directions, derived
+"""How much a fitted kernel can be trusted (memplug.plugins.fitting.uncertainty): pinned bounds, the
+Laplace error bars and their calibration against known kernels, undetermined directions, derived
 quantities of a closure's channels, flags, the bootstrap check, and the result files.
 
 Targets are made by known kernels on a small grid (N = 4 solver blocks, 60 log-spaced times,
@@ -16,15 +16,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from memplug.bootstrap import bootstrap, refit
 from memplug.errors import InputError
 from memplug.fit import FitOutcome, FitProblem, Target
 from memplug.fit_results import load_result, result_summary, save_result
 from memplug.interfaces import Closure, Parameter, ParameterSpace
 from memplug.kernels import ExplicitKernel, ExponentialSumKernel
 from memplug.model import default_context
+from memplug.plugins.fitting.bootstrap import bootstrap, refit
+from memplug.plugins.fitting.uncertainty import (
+    kernel_flags,
+    laplace,
+    pinned_parameters,
+    result_fields,
+)
 from memplug.registry import get_registry
-from memplug.uncertainty import kernel_flags, laplace, pinned_parameters, result_fields
 
 N = 4
 T = np.geomspace(0.01, 10.0, 60)
@@ -109,7 +114,7 @@ def test_pinned_parameters_at_and_near_each_bound():
 def test_an_interval_covering_its_range_is_undetermined():
     """A parameter the data allow anywhere in its range (an interval over ≥ 98 % of it, on the
     pinning scale) is reported as undetermined (on real data: the exponents ν of Eq. 8)."""
-    from memplug.uncertainty import _spans_range
+    from memplug.plugins.fitting.uncertainty import _spans_range
 
     assert _spans_range("linear", 0.05, 4.0, 0.05, 4.0, 0.01)  # ν ∈ [0.05, 4]: all of it
     assert not _spans_range("linear", 0.5, 3.0, 0.05, 4.0, 0.01)  # 63 % of it
@@ -294,8 +299,8 @@ def test_channels_flags_pinned_and_result_files(tmp_path):
     """A fit whose c_B sits at its upper bound: pinned (held fixed, no interval), the kernel
     rises at short times (flag), the closure's channels come with errors, and the result file,
     its summary, figure and the run table carry all of it."""
-    from memplug.cli.run import results_table
-    from memplug.fit_jobs import FitJob, build_result, memory_grid
+    from memplug.plugins.fitting.cli import results_table
+    from memplug.plugins.fitting.jobs import FitJob, build_result, memory_grid
 
     clean = exponential_problem(closure=RiseClosure())
     x0 = clean.vector({"A": A_TRUE, "r": R_TRUE, "c": np.array([0.5, 99.5])})  # c_B at 0.995 of its range

@@ -7,6 +7,9 @@ them is ``data/campaign.toml`` (``memplug dataset build`` regenerates or extends
 Schema ``memplug-dataset/1`` (`memplug.plugins.datasets.schema`): what the default dataset's
 variables mean, registered through ``register_schemas`` (`memplug.data` dispatches validation,
 statics and target dynamics on ``ds.attrs["schema"]``).
+
+``memplug plot dataset`` (`cli_plot`, figures in `plotting`): S(k), F_s(k_p, t) and τ_α of a
+dataset.
 """
 
 from __future__ import annotations
@@ -44,3 +47,10 @@ def register_datasets(register):
 @hookimpl
 def register_schemas(register):
     register(KobAndersenSchema)
+
+
+@hookimpl
+def register_commands(app):
+    from memplug.plugins.datasets.cli_plot import register
+
+    register(app)

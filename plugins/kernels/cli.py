@@ -74,7 +74,7 @@ def scan_command(
     from memplug.plugins.kernels.scan import ScanConfig, run_scan
 
     if scheduler is not None:
-        from memplug.cli.run import check_scheduler
+        from memplug.plugins.fitting.cli import check_scheduler
 
         check_scheduler(scheduler)
     options = dict(dataset=dataset, states=states, closures=closures, workers=workers,

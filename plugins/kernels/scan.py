@@ -1,5 +1,5 @@
 """The kernels scan: M_mct per state, then every (state, experiment) fit through
-`memplug.fit_jobs.run_jobs` (serial, or Dask with ``workers``/``scheduler``), then the
+`memplug.plugins.fitting.jobs.run_jobs` (serial, or Dask with ``workers``/``scheduler``), then the
 kernels dataset.
 
 Layout of the output directory ``DIR``::
@@ -117,7 +117,7 @@ def plan_jobs(cfg: ScanConfig, ds, states: Sequence[str], mct: dict[str, dict[st
     """``[(state, experiment, FitJob)]`` of the scan: every state × experiment, and the
     MCT-recovery fit where the state qualifies (`mct_recovery_eligible`)."""
     from memplug.data import context_for
-    from memplug.fit_jobs import BUDGET_PER_PARAMETER, FitJob
+    from memplug.plugins.fitting.jobs import BUDGET_PER_PARAMETER, FitJob
 
     experiments = cfg.experiments()
     ctx = context_for(ds, states[0], dynamics="overdamped")
@@ -184,8 +184,8 @@ def finished(job) -> dict[str, Any] | None:
     Reused when the recorded inputs equal the job's; inputs the job has and the file lacks (a
     FitJob field added since) must be at their defaults, inputs the file has and the job lacks
     make it stale."""
-    from memplug.fit_jobs import FitJob
     from memplug.fit_results import load_result, result_summary
+    from memplug.plugins.fitting.jobs import FitJob
 
     path = result_path(job)
     if not path.exists():
@@ -231,8 +231,8 @@ def run_scan(
     later call resumes). ``fit=False`` runs no fit and no MCT solve: the file holds what is
     finished (``done`` marks it), e.g. while a scan is still running."""
     from memplug.data import load_dataset
-    from memplug.fit_jobs import fan_out, run_jobs
     from memplug.io import atomic_write_json
+    from memplug.plugins.fitting.jobs import fan_out, run_jobs
     from memplug.plugins.kernels.mct_cache import compute_mct
 
     cfg.check()

@@ -146,7 +146,7 @@ def build_command(
     if workers < 0:
         raise InputError(f"--workers: expected a number of worker processes ≥ 0, got {workers}")
     if scheduler is not None:
-        from memplug.cli.run import check_scheduler
+        from memplug.plugins.fitting.cli import check_scheduler
 
         check_scheduler(scheduler)
     jobs = jobs or max(1, (os.cpu_count() or 1) // threads)
@@ -228,7 +228,7 @@ def build_command(
             bar.advance(overall)
 
         if workers or scheduler:
-            from memplug.fit_jobs import fan_out
+            from memplug.plugins.fitting.jobs import fan_out
 
             args = [(str(campaign.path), s.id, str(wd), threads, str(out_dir), check) for s in todo]
 

@@ -23,8 +23,8 @@ well, for any closure:
   and derived quantities (M(0), ∫M dt, the plateau M(t_last), a closure's ``channels``), each
   with its error;
 - `kernel_flags`: unphysical kernels (negative M^{αα}, a rise before the first decay);
-- `memplug.bootstrap.bootstrap`: a moving-block bootstrap of the residuals, each replica
-  re-fitted by a few Gauss-Newton steps: slower, a check of the Laplace bands;
+- `memplug.plugins.fitting.bootstrap.bootstrap`: a moving-block bootstrap of the residuals, each
+  replica re-fitted by a few Gauss-Newton steps: slower, a check of the Laplace bands;
 - `result_fields`: all of it as the optional fields of a `FitResult`.
 
 Limits: the Laplace approximation is linear in u around the fit, so intervals of parameters with

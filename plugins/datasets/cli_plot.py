@@ -1,14 +1,14 @@
-"""``memplug plot``: figure sets.
+"""``memplug plot``: figure sets, mounted by the datasets plugin's ``register_commands`` hook.
 
-The group is shared: another CLI module adds its sub-command to `plot_app` inside its own
-``register(app)`` (the app registers every module before it runs, so the order does not matter)::
+The group is shared: another plugin adds its sub-command to `plot_app` from its own
+``register_commands(app)`` hook (the app runs every hook before it runs, so the order does not
+matter)::
 
-    def register(app):
-        from memplug.cli.plot import plot_app
+    @hookimpl
+    def register_commands(app):
+        from memplug.plugins.datasets.cli_plot import plot_app
 
         plot_app.command("fit")(plot_fit_command)   # -> memplug plot fit ...
-
-A plugin does the same from its ``register_commands(app)`` hook.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def plot_dataset_command(
     """S^{AA}(k) at several T per ρ, F_s^{AA}(k_p, t) families, τ_α vs 1/T."""
     from memplug.cli.app import console
     from memplug.data import load_dataset, select_states
-    from memplug.plotting import plot_dataset
+    from memplug.plugins.datasets.plotting import plot_dataset
 
     ds = load_dataset(dataset)
     if potential:

@@ -155,7 +155,7 @@ def execute(jobs, opts: FitOptions, title: str, *, table: bool = True) -> list[d
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from memplug.cli.app import console
-    from memplug.fit_jobs import run_jobs
+    from memplug.plugins.fitting.jobs import run_jobs
 
     t0 = time.perf_counter()
     columns = (
@@ -239,7 +239,7 @@ def results_table(results: list[dict[str, Any]], title: str):
 def check_stages(polish: str, normalisation: str) -> None:
     """--polish and --normalisation before any fit starts (a Dask fan-out would fail late)."""
     from memplug.fit import NORMALISATIONS
-    from memplug.fit_jobs import POLISH_METHODS
+    from memplug.plugins.fitting.jobs import POLISH_METHODS
 
     if polish not in POLISH_METHODS:
         raise InputError(f"--polish: expected {' or '.join(POLISH_METHODS)}, got {polish!r}")
@@ -257,7 +257,7 @@ def _closure_dim(closure: str) -> int:
 def _bar_total(job, dim: int) -> int:
     """The progress bar's length: the job's budget, or the default budget for the closure's number
     of parameters ``dim`` in a binary mixture (the fit itself uses its statics' count), plus the polish."""
-    from memplug.fit_jobs import BUDGET_PER_PARAMETER, POLISH_BUDGET
+    from memplug.plugins.fitting.jobs import BUDGET_PER_PARAMETER, POLISH_BUDGET
 
     main = job.budget if job.budget is not None else BUDGET_PER_PARAMETER * max(dim, 1)
     return int(main + (POLISH_BUDGET[0] + POLISH_BUDGET[1] * dim if job.polish != "none" else 0))
@@ -267,7 +267,7 @@ def make_jobs(states, closures, optimizers, opts: FitOptions, out: Path, **field
     """The fit jobs of every (state, closure, optimizer), after the target's name and options are
     checked (before any progress bar); ``fields`` replace those of ``opts``."""
     from memplug.fit import target_for
-    from memplug.fit_jobs import FitJob
+    from memplug.plugins.fitting.jobs import FitJob
 
     common = opts.job_fields() | {"out": str(out)} | fields
     target_for(common["target"])
@@ -366,7 +366,7 @@ class FitOptions:
     )  # fmt: skip
     table: Path | None = dataclasses.field(default=None, metadata={"option": table_option(), "running": True, "cli_type": None})
 
-    #: The fields a `memplug.fit_jobs.FitJob` takes from these options.
+    #: The fields a `memplug.plugins.fitting.jobs.FitJob` takes from these options.
     JOB_FIELDS = (
         "dataset", "target", "init", "budget", "target_loss", "seed", "sigma0", "lasso", "t_min",
         "t_max", "solver_n", "dynamics", "polish", "normalisation", "resume",
@@ -581,8 +581,8 @@ def compare_command(
     results = execute(jobs, opts, title="memplug compare", table=False)
     rows = comparison(results)
     from memplug.cli.app import console
-    from memplug.cli.fit_figures import compare_figures
     from memplug.io import atomic_write_text
+    from memplug.plugins.fitting.figures import compare_figures
 
     show(comparison_table(rows))
     write_table(opts.table, rows, COMPARISON_COLUMNS)
@@ -616,7 +616,7 @@ def nexp_scan_command(
     jobs = make_jobs(states, cl, op, opts, out)
     results = execute(jobs, opts, title="N_exp scan (Eq. 6)")
     write_json(out / "nexp-scan.json", results)
-    from memplug.cli.fit_figures import nexp_figure
+    from memplug.plugins.fitting.figures import nexp_figure
 
     nexp_figure(results, ns, out / "nexp-scan.png")
 
@@ -633,7 +633,7 @@ def mct_recovery_command(
     states, cl, op = _prepare(opts, out, [closure], [optimizer])
     jobs = make_jobs(states, cl, op, opts, out, target="mct", init="default")
     results = execute(jobs, opts, title="ES targeting MCT dynamics", table=False)
-    from memplug.cli.fit_figures import memory_distance
+    from memplug.plugins.fitting.figures import memory_distance
 
     for r in results:
         r["memory_relative_error"] = memory_distance(r["files"]["netcdf"])
@@ -659,6 +659,6 @@ def memory_vs_T_command(
     jobs = make_jobs(states, cl, op, opts, out, target="data", mct_reference=mct_reference)
     results = execute(jobs, opts, title=f"memory vs T ({opts.potential}, ρ = {opts.rho})")
     write_json(out / "memory-vs-T.json", results)
-    from memplug.cli.fit_figures import memory_vs_T_figure
+    from memplug.plugins.fitting.figures import memory_vs_T_figure
 
     memory_vs_T_figure(results, out / "memory-vs-T.png")

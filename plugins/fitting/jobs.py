@@ -199,8 +199,8 @@ def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_re
         M_ref = reference_memory(problem.context, t_M)
     w = problem.window
     theta = np.asarray(problem.space.from_unconstrained(x), float)
-    try:  # error bars, pinned bounds, bands, flags (memplug.uncertainty); never costs the fit
-        from memplug.uncertainty import result_fields
+    try:  # error bars, pinned bounds, bands, flags (uncertainty.py); never costs the fit
+        from memplug.plugins.fitting.uncertainty import result_fields
 
         trust = result_fields(problem, outcome.x, t_M)
     except Exception as exc:
