@@ -44,8 +44,9 @@ import numpy as np
 from _timing import Timer, timed
 
 from memplug.data import context_for, load_dataset
-from memplug.fit import FitProblem, FitSettings, Target, make_target, run_fit
+from memplug.fit import FitProblem, FitSettings, run_fit
 from memplug.registry import get_registry
+from memplug.targets import Target, make_target
 
 PAPER_SECONDS = 7200.0
 FLOOR_FACTOR = 1.5

@@ -37,34 +37,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from memplug.constants import T_MCT_PAPER
-from memplug.constants import t_mct as _t_mct
 from memplug.errors import InputError
 from memplug.fit_results import HISTORY_COLUMNS
 from memplug.interfaces import Closure, Context, Optimizer
 from memplug.io import atomic_write_bytes
 from memplug.model import equation_for
 from memplug.solvers import TimeDoublingSolver
-from memplug.targets import (  # noqa: F401 - re-exported for one release (see the changelog)
-    DEFAULT_REFERENCE,
-    Target,
-    make_target,
-    reference_memory,
-    reference_names,
-    reference_provider,
-    reference_solution,
-    target_for,
-    target_provider,
-)
-
-#: Table I of the paper, as {(potential, ρ): T_mct} (kept for one release; the tables live in
-#: `memplug.constants`).
-T_MCT: dict[tuple[str, float], float] = {(p, r): v for p, tab in T_MCT_PAPER.items() for r, v in tab.items()}
-
-
-def t_mct(potential: str, rho: float) -> float:
-    """T_mct of Table I for (potential, ρ), NaN where the paper gives none (`memplug.constants.t_mct`)."""
-    return _t_mct(potential, rho, source="paper", interpolation="none")
+from memplug.targets import Target
 
 
 def r2_score(prediction: np.ndarray, truth: np.ndarray) -> float:

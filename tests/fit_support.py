@@ -12,9 +12,10 @@ import functools
 import numpy as np
 
 from memplug.data import context_for, save_dataset
-from memplug.fit import FitProblem, make_target
+from memplug.fit import FitProblem
 from memplug.plugins.datasets.schema import synthetic_state
 from memplug.registry import get_registry
+from memplug.targets import make_target
 
 N = 8
 #: Eq. 8 (scaled form, amplitudes in units of Ω²) parameters of the synthetic target; the rest are

@@ -50,7 +50,8 @@ def test_loss_zero_at_truth_inf_for_failed_solves():
 def test_window_and_lasso():
     ds = dataset()
     from memplug.data import context_for
-    from memplug.fit import FitProblem, make_target
+    from memplug.fit import FitProblem
+    from memplug.targets import make_target
 
     tgt = make_target(eq8_spec(), ds, state(), context_for(ds, state(), dynamics="overdamped"))
     clo = get_registry().create("closures", "double-stretched")
@@ -238,6 +239,7 @@ def test_states_share_one_compiled_loss(monkeypatch):
     import memplug.fit as fit
     from memplug.data import context_for
     from memplug.plugins.datasets.schema import synthetic_state
+    from memplug.targets import make_target
 
     monkeypatch.setattr(fit, "_COMPILED", OrderedDict())
     monkeypatch.setattr(fit, "_TRACEABLE", {})
@@ -246,7 +248,7 @@ def test_states_share_one_compiled_loss(monkeypatch):
     for T in (0.8, 0.9):  # Ω² = k_p² T differs: other dt0, other statics
         ds = synthetic_state(T=T, seed=3)
         st = str(ds["state"].values[0])
-        probs.append(fit.FitProblem(clo, fit.make_target("data", ds, st, context_for(ds, st, dynamics="overdamped")), N=N))
+        probs.append(fit.FitProblem(clo, make_target("data", ds, st, context_for(ds, st, dynamics="overdamped")), N=N))
     a, b = probs
     assert a.traced and b.traced
     assert a.solver.dt0 != b.solver.dt0 and a.solver.n_blocks == b.solver.n_blocks

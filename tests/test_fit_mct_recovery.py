@@ -16,8 +16,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from memplug.fit import FitProblem, FitSettings, Target, run_fit
+from memplug.fit import FitProblem, FitSettings, run_fit
 from memplug.registry import get_registry
+from memplug.targets import Target
 
 
 @pytest.fixture(scope="module")

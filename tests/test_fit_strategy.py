@@ -12,7 +12,7 @@ from fit_support import dataset, dataset_file, eq8_spec, perturbed, problem, sta
 
 from memplug.data import context_for
 from memplug.errors import InputError
-from memplug.fit import FitProblem, FitSettings, make_target, normalisation_scale, run_fit
+from memplug.fit import FitProblem, FitSettings, normalisation_scale, run_fit
 from memplug.plugins.fitting.jobs import (
     BUDGET_PER_PARAMETER,
     POLISH_BUDGET,
@@ -21,6 +21,7 @@ from memplug.plugins.fitting.jobs import (
     run_job,
 )
 from memplug.registry import get_registry
+from memplug.targets import make_target
 
 POP = 8
 

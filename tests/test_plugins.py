@@ -259,7 +259,7 @@ def test_targets_are_plugins_like_closures(install, capsys):
     """)
     from fit_support import dataset, state
 
-    from memplug.fit import make_target
+    from memplug.targets import make_target
 
     reg = get_registry()
     assert {"data", "synthetic", "mct", "mlp", "shifted"} <= set(reg.names("targets"))

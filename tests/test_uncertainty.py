@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from memplug.errors import InputError
-from memplug.fit import FitOutcome, FitProblem, Target
+from memplug.fit import FitOutcome, FitProblem
 from memplug.fit_results import load_result, result_summary, save_result
 from memplug.interfaces import Closure, Parameter, ParameterSpace
 from memplug.kernels import ExplicitKernel, ExponentialSumKernel
@@ -30,6 +30,7 @@ from memplug.plugins.fitting.uncertainty import (
     result_fields,
 )
 from memplug.registry import get_registry
+from memplug.targets import Target
 
 N = 4
 T = np.geomspace(0.01, 10.0, 60)

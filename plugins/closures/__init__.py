@@ -40,6 +40,7 @@ def register_closures(register):
 
 @hookimpl
 def register_commands(app):
-    from memplug.plugins.closures.cli_solve import register
+    from memplug.plugins.closures import cli_closures, cli_solve
 
-    register(app)
+    cli_closures.register(app)
+    cli_solve.register(app)

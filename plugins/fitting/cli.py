@@ -266,8 +266,8 @@ def _bar_total(job, dim: int) -> int:
 def make_jobs(states, closures, optimizers, opts: FitOptions, out: Path, **fields) -> list:
     """The fit jobs of every (state, closure, optimizer), after the target's name and options are
     checked (before any progress bar); ``fields`` replace those of ``opts``."""
-    from memplug.fit import target_for
     from memplug.plugins.fitting.jobs import FitJob
+    from memplug.targets import target_for
 
     common = opts.job_fields() | {"out": str(out)} | fields
     target_for(common["target"])

@@ -20,21 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.fit import (
-    DEFAULT_REFERENCE,
-    FitOutcome,
-    FitProblem,
-    FitSettings,
-    Progress,
-    make_target,
-    r2_score,
-    reference_memory,
-    reference_names,
-    run_fit,
-)
+from memplug.fit import FitOutcome, FitProblem, FitSettings, Progress, r2_score, run_fit
 from memplug.fit_results import FitResult, load_result, result_summary, save_result
 from memplug.interfaces import DEFAULT_DYNAMICS
 from memplug.registry import Spec
+from memplug.targets import DEFAULT_REFERENCE, make_target, reference_memory, reference_names
 
 #: σ0 of the paper (start from M_mct) and of a start from a closure's generic default.
 PAPER_SIGMA0 = 5e-4
