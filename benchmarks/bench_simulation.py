@@ -80,10 +80,18 @@ def main() -> None:
 
     x, species, L = tr["unwrapped"], tr["typeid"], tr["L"]
     result = {
-        "system": args.system, "rho": args.rho, "T": args.T, "N": int(species.size),
-        "engine": args.engine, "threads": args.threads, "steps": total, "frames": int(frames.size),
-        "bare_wall_s": bare.wall, "bare_cpu_s": bare.cpu,
-        "driven_wall_s": driven.wall, "driven_cpu_s": driven.cpu,
+        "system": args.system,
+        "rho": args.rho,
+        "T": args.T,
+        "N": int(species.size),
+        "engine": args.engine,
+        "threads": args.threads,
+        "steps": total,
+        "frames": int(frames.size),
+        "bare_wall_s": bare.wall,
+        "bare_cpu_s": bare.cpu,
+        "driven_wall_s": driven.wall,
+        "driven_cpu_s": driven.cpu,
         "overhead_wall_pct": 100 * (driven.wall / bare.wall - 1),
         "overhead_cpu_pct": 100 * (driven.cpu / bare.cpu - 1),
         "steps_per_s_bare_wall": total / bare.wall,
@@ -97,12 +105,18 @@ def main() -> None:
         grid = obs.structure_factor_on_grid(x[pick], species, L, max_per_bin=400)
     n_vectors = int(grid.count.sum())
     with Timer() as fs_ours:
-        obs.self_dynamics(x, species, tr["step"], origins, lags, np.array([7.2, 3.0, 5.0, 10.0, 15.0]))
+        obs.self_dynamics(
+            x, species, tr["step"], origins, lags, np.array([7.2, 3.0, 5.0, 10.0, 15.0])
+        )
 
-    result.update({
-        "sk_ours_s": sk_ours.wall, "sk_vectors_ours": n_vectors, "sk_frames": int(pick.size),
-        "fs_msd_ours_s": fs_ours.wall,
-    })
+    result.update(
+        {
+            "sk_ours_s": sk_ours.wall,
+            "sk_vectors_ours": n_vectors,
+            "sk_frames": int(pick.size),
+            "fs_msd_ours_s": fs_ours.wall,
+        }
+    )
     try:
         import freud
 
@@ -114,8 +128,12 @@ def main() -> None:
                     bins=100, k_max=40.0, k_min=0.0, num_sampled_k_points=n_vectors
                 )
                 for i in pick:
-                    sf.compute((box, wrapped[i][species == a]), query_points=wrapped[i][species == b],
-                               N_total=species.size, reset=False)
+                    sf.compute(
+                        (box, wrapped[i][species == a]),
+                        query_points=wrapped[i][species == b],
+                        N_total=species.size,
+                        reset=False,
+                    )
                 _ = sf.S_k
         with Timer() as msd_freud:
             freud.msd.MSD(box, mode="window").compute(x[: frames.size]).msd  # noqa: B018

@@ -42,7 +42,11 @@ def main(out: str) -> None:
                 inside, rel = [], []
                 for a in range(M.shape[-1]):
                     keep = M0[:, a, a] > 1e-3 * np.max(M0[:, a, a])
-                    inside.append(np.mean((M[keep, a, a] >= lo[keep, a, a]) & (M[keep, a, a] <= hi[keep, a, a])))
+                    inside.append(
+                        np.mean(
+                            (M[keep, a, a] >= lo[keep, a, a]) & (M[keep, a, a] <= hi[keep, a, a])
+                        )
+                    )
                     rel.append(np.abs(M[keep, a, a] / M0[keep, a, a] - 1.0))
                 row = {"closure": closure, "state": state, "seed": seed, "loss": s["loss"], "loss_seed0": s0["loss"],
                        "inside_seed0_band": float(np.mean(inside)),

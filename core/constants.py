@@ -41,7 +41,9 @@ T_MCT_SOURCES = ("paper", "memplug")
 INTERPOLATIONS = ("none", "linear", "loglog")
 
 
-def t_mct(potential: str, rho: float, *, source: str = "paper", interpolation: str = "none") -> float:
+def t_mct(
+    potential: str, rho: float, *, source: str = "paper", interpolation: str = "none"
+) -> float:
     """T_mct of (potential, ρ) from ``source`` (``paper``: Table I; ``memplug``: our own).
 
     Exact at tabulated densities (within 1e-6); in between as ``interpolation`` says; NaN outside
@@ -50,7 +52,9 @@ def t_mct(potential: str, rho: float, *, source: str = "paper", interpolation: s
     if source not in T_MCT_SOURCES:
         raise ValueError(f"T_mct source {source!r}: expected {' or '.join(T_MCT_SOURCES)}")
     if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"T_mct interpolation {interpolation!r}: expected {', '.join(INTERPOLATIONS)}")
+        raise ValueError(
+            f"T_mct interpolation {interpolation!r}: expected {', '.join(INTERPOLATIONS)}"
+        )
     table = (T_MCT_PAPER if source == "paper" else T_MCT_MEMPLUG).get(str(potential))
     if not table:
         return math.nan

@@ -131,7 +131,9 @@ def _open(path: Path) -> xr.Dataset:
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except Exception as exc:
-        raise InputError(f"{path}: not a readable netCDF file ({type(exc).__name__}: {exc})") from None
+        raise InputError(
+            f"{path}: not a readable netCDF file ({type(exc).__name__}: {exc})"
+        ) from None
     return _strings_as_objects(ds)
 
 
@@ -188,7 +190,12 @@ def concat_states(datasets: Sequence[xr.Dataset], names: Sequence[str] | None = 
 
 def _resolve(name_or_path: str | os.PathLike) -> Path:
     p = Path(name_or_path)
-    if isinstance(name_or_path, str) and not p.exists() and os.sep not in name_or_path and not p.suffix:
+    if (
+        isinstance(name_or_path, str)
+        and not p.exists()
+        and os.sep not in name_or_path
+        and not p.suffix
+    ):
         return dataset_path(name_or_path)
     return p
 
@@ -253,7 +260,10 @@ def _open_cached(cache: Path) -> xr.Dataset | None:
 
 
 def load_dataset(
-    name_or_path: str | os.PathLike = "default", *, check: bool = True, states: Sequence[str] | None = None
+    name_or_path: str | os.PathLike = "default",
+    *,
+    check: bool = True,
+    states: Sequence[str] | None = None,
 ) -> xr.Dataset:
     """Load and validate a dataset.
 
@@ -319,7 +329,9 @@ def _load_dataset(name_or_path: str | os.PathLike, *, check: bool) -> xr.Dataset
             ds = _concat_files(files, check)
             ds.attrs["source"] = str(path)
             try:
-                validate(ds, path)  # once: for the caller (check) and so that only valid data is cached
+                validate(
+                    ds, path
+                )  # once: for the caller (check) and so that only valid data is cached
             except InputError:
                 if check:
                     raise
@@ -355,7 +367,9 @@ def _match(values: np.ndarray, want: Any, numeric: bool) -> np.ndarray:
         return (values >= lo - 1e-9) & (values <= hi + 1e-9)
     wants = list(want) if isinstance(want, Iterable) and not isinstance(want, str) else [want]
     if numeric:
-        return np.any([np.isclose(values.astype(float), float(w), rtol=0, atol=1e-6) for w in wants], axis=0)
+        return np.any(
+            [np.isclose(values.astype(float), float(w), rtol=0, atol=1e-6) for w in wants], axis=0
+        )
     return np.isin(values.astype(str), [str(w) for w in wants])
 
 
@@ -380,7 +394,11 @@ def select_states(
     mask &= _match(ds["status"].values, status, False)
     mask &= _match(ds["state"].values, state, False)
     if not mask.any():
-        crit = {k: v for k, v in dict(potential=potential, rho=rho, T=T, status=status, state=state).items() if v is not None}
+        crit = {
+            k: v
+            for k, v in dict(potential=potential, rho=rho, T=T, status=status, state=state).items()
+            if v is not None
+        }
         raise InputError(
             f"no state matches {crit}; the dataset has {ds.sizes['state']} states "
             f"(potentials {sorted(set(map(str, ds['potential'].values)))}, "

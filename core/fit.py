@@ -98,7 +98,9 @@ def information_criteria(ssr: float, n: int, k: int) -> tuple[float, float]:
             f"information_criteria: expected n >= 1 points and k >= 0 parameters, got n={n}, k={k}"
         )
     if not ssr >= 0:
-        raise InputError(f"information_criteria: expected a sum of squared residuals >= 0, got {ssr}")
+        raise InputError(
+            f"information_criteria: expected a sum of squared residuals >= 0, got {ssr}"
+        )
     fit_term = n * math.log(ssr / n) if ssr > 0 else -math.inf
     return fit_term + 2 * k, fit_term + k * math.log(n)
 
@@ -156,7 +158,9 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
         probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe.")
         probe.close()
     except OSError as exc:
-        raise InputError(f"--compile-cache {path}: not a writable directory ({exc.strerror or exc})") from None
+        raise InputError(
+            f"--compile-cache {path}: not a writable directory ({exc.strerror or exc})"
+        ) from None
     jax.config.update("jax_compilation_cache_dir", str(path))
     os.environ[COMPILATION_CACHE_ENV] = str(path)
     return path
@@ -180,7 +184,11 @@ def _pad_rows(a: np.ndarray, n: int, fill: float | None = None) -> np.ndarray:
     a = np.asarray(a, float)
     if len(a) >= n:
         return a
-    extra = np.repeat(a[-1:], n - len(a), axis=0) if fill is None else np.full((n - len(a),) + a.shape[1:], fill)
+    extra = (
+        np.repeat(a[-1:], n - len(a), axis=0)
+        if fill is None
+        else np.full((n - len(a),) + a.shape[1:], fill)
+    )
     return np.concatenate([a, extra])
 
 
@@ -217,7 +225,9 @@ def _context_arrays(context: Context) -> dict[str, Any]:
     return out
 
 
-def compiled_for(key: tuple, build: Callable[[], Any], cache: OrderedDict | None = None, size: int | None = None):
+def compiled_for(
+    key: tuple, build: Callable[[], Any], cache: OrderedDict | None = None, size: int | None = None
+):
     """The compiled functions of ``key`` from a bounded LRU cache (default: the fits' own,
     `COMPILED_CACHE_SIZE` entries), built on a miss."""
     cache = _COMPILED if cache is None else cache
@@ -245,7 +255,9 @@ def normalisation_scale(context: Context, normalisation: str) -> np.ndarray:
     if normalisation != "paper":
         raise InputError(f"--normalisation: expected unit or paper, got {normalisation!r}")
     if context.S is None or context.k is None or context.k_peak is None:
-        raise InputError("--normalisation paper: the statics have no S(k) and k_peak to take S^{αα}(k_p) from")
+        raise InputError(
+            "--normalisation paper: the statics have no S(k) and k_peak to take S^{αα}(k_p) from"
+        )
     S = np.asarray(context.S, float).reshape(len(context.k), s, s)
     return np.array([float(np.interp(context.k_peak, context.k, S[:, a, a])) for a in range(s)])
 
@@ -328,7 +340,9 @@ class FitProblem:
             verdict = _TRACEABLE[shared] = self._probe()
         self.traced = verdict
         #: Problems with equal keys share compiled code (`compiled_for`).
-        self.compile_key = shared + (("traced",) if self.traced else (self.context.fingerprint(), self.solver))
+        self.compile_key = shared + (
+            ("traced",) if self.traced else (self.context.fingerprint(), self.solver)
+        )
         _compilation_cache_from_env()
         self._batch_loss, self._batch_value_and_grad, self._outputs_jit = compiled_for(
             self.compile_key,
@@ -395,7 +409,9 @@ class FitProblem:
         (jit-compiled once); t defaults to the windowed target times, t_M to t."""
         t = self.t if t is None else np.asarray(t, float)
         t_M = t if t_M is None else np.asarray(t_M, float)
-        F, M, status = self._outputs_jit(jnp.asarray(x, float), pad_times(t), pad_times(t_M), self.statics)
+        F, M, status = self._outputs_jit(
+            jnp.asarray(x, float), pad_times(t), pad_times(t_M), self.statics
+        )
         return np.asarray(F)[: len(t)], np.asarray(M)[: len(t_M)], int(status)
 
     # -- NumPy-facing --------------------------------------------------------------------------
@@ -451,7 +467,9 @@ class FitSettings:
 
     def __post_init__(self):
         if not isinstance(self.budget, int | np.integer) or self.budget <= 0:
-            raise InputError(f"--budget: expected a positive number of evaluations, got {self.budget}")
+            raise InputError(
+                f"--budget: expected a positive number of evaluations, got {self.budget}"
+            )
         if not self.sigma0 > 0:
             raise InputError(f"--sigma0: expected a positive step, got {self.sigma0}")
         if self.target_loss < 0:
@@ -500,11 +518,15 @@ def _load_checkpoint(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
         with open(path, "rb") as fh:
             ck = pickle.load(fh)
     except Exception as exc:
-        raise InputError(f"{path}: checkpoint is unreadable ({type(exc).__name__}); delete it or run without --resume") from None
+        raise InputError(
+            f"{path}: checkpoint is unreadable ({type(exc).__name__}); delete it or run without --resume"
+        ) from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not a memplug checkpoint ({CHECKPOINT_FORMAT})")
     if ck.get("key") != key:
-        diff = sorted(k for k in set(key) | set(ck.get("key", {})) if key.get(k) != ck.get("key", {}).get(k))
+        diff = sorted(
+            k for k in set(key) | set(ck.get("key", {})) if key.get(k) != ck.get("key", {}).get(k)
+        )
         raise InputError(
             f"{path}: checkpoint was written for other inputs (differs in {', '.join(diff)}); "
             "delete it or run without --resume"
@@ -551,7 +573,9 @@ def run_fit(
     else:
         x0 = np.asarray(x0, float)
         if x0.shape != (problem.dim,):
-            raise InputError(f"initial vector has shape {x0.shape}; the closure has {problem.dim} parameters")
+            raise InputError(
+                f"initial vector has shape {x0.shape}; the closure has {problem.dim} parameters"
+            )
         optimizer.start(x0, sigma0=settings.sigma0, seed=int(settings.seed), budget=settings.budget)
         gen, evals, best_x, best_f, history, elapsed0 = 0, 0, x0, math.inf, [], 0.0
     t_start = time.perf_counter()

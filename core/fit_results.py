@@ -111,7 +111,9 @@ class FitResult:
                            self.derived, self.theta_lo, self.theta_hi, self.labels)  # fmt: skip
 
 
-def _trust_summary(pinned, undetermined, flags, noise, n_eff, derived, lo, hi, labels) -> dict[str, Any]:
+def _trust_summary(
+    pinned, undetermined, flags, noise, n_eff, derived, lo, hi, labels
+) -> dict[str, Any]:
     """The summary keys of the uncertainty (None where it was not computed)."""
     interval = None
     if lo is not None and hi is not None:
@@ -145,7 +147,10 @@ def to_dataset(r: FitResult) -> xr.Dataset:
         "F_fit": (("t", "species"), np.asarray(r.F_fit, float)),
         "in_window": (("t",), np.asarray(r.in_window, bool)),
         "M_fit": (("t_M", "species", "species2"), np.asarray(r.M_fit, float)),
-        "history": (("generation", "history_column"), np.asarray(r.history, float).reshape(-1, len(HISTORY_COLUMNS))),
+        "history": (
+            ("generation", "history_column"),
+            np.asarray(r.history, float).reshape(-1, len(HISTORY_COLUMNS)),
+        ),
     }
     if r.M_reference is not None:
         data["M_reference"] = (("t_M", "species", "species2"), np.asarray(r.M_reference, float))
@@ -223,9 +228,13 @@ def load_result(path: str | os.PathLike) -> xr.Dataset:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             ds = ds.load()
     except Exception as exc:
-        raise InputError(f"{path}: not a readable netCDF result ({type(exc).__name__}: {exc})") from None
+        raise InputError(
+            f"{path}: not a readable netCDF result ({type(exc).__name__}: {exc})"
+        ) from None
     if ds.attrs.get("schema") != SCHEMA:
-        raise InputError(f"{path}: attrs.schema: expected {SCHEMA!r}, found {ds.attrs.get('schema')!r}")
+        raise InputError(
+            f"{path}: attrs.schema: expected {SCHEMA!r}, found {ds.attrs.get('schema')!r}"
+        )
     return ds
 
 
@@ -274,7 +283,11 @@ def _trust_notes(ds: xr.Dataset) -> str:
     flags = _attr_json(ds, "flags") or []
     lines = []
     if pinned or undetermined:
-        part = [f"pinned at a bound: {', '.join(f'{k} ({v})' for k, v in pinned.items())}"] if pinned else []
+        part = (
+            [f"pinned at a bound: {', '.join(f'{k} ({v})' for k, v in pinned.items())}"]
+            if pinned
+            else []
+        )
         part += [f"not determined by the data: {', '.join(undetermined)}"] if undetermined else []
         lines.append("; ".join(part))
     if flags:
@@ -294,30 +307,75 @@ def plot_result(ds: xr.Dataset, png: str | os.PathLike) -> None:
     colors = ("C0", "C3", "C2", "C1")
     for i, sp in enumerate(map(str, ds["species"].values)):
         c = colors[i % len(colors)]
-        axes[0].plot(t, ds["F_target"].values[:, i], "o", ms=2.5, color=c, alpha=0.6, label=f"target {sp}{sp}")
+        axes[0].plot(
+            t,
+            ds["F_target"].values[:, i],
+            "o",
+            ms=2.5,
+            color=c,
+            alpha=0.6,
+            label=f"target {sp}{sp}",
+        )
         axes[0].plot(t, ds["F_fit"].values[:, i], "-", color=c, label=f"fit {sp}{sp}")
-        axes[1].plot(ds["t_M"].values, ds["M_fit"].values[:, i, i], "-", color=c, label=f"M^{sp}{sp} fit")
+        axes[1].plot(
+            ds["t_M"].values, ds["M_fit"].values[:, i, i], "-", color=c, label=f"M^{sp}{sp} fit"
+        )
         if "F_fit_lo" in ds:  # the uncertainty bands (NaN where not determined: left blank)
-            axes[0].fill_between(t, ds["F_fit_lo"].values[:, i], ds["F_fit_hi"].values[:, i], color=c, alpha=0.25, lw=0)
+            axes[0].fill_between(
+                t,
+                ds["F_fit_lo"].values[:, i],
+                ds["F_fit_hi"].values[:, i],
+                color=c,
+                alpha=0.25,
+                lw=0,
+            )
         if "M_fit_lo" in ds:
             m = ds["M_fit"].values[:, i, i]
             lo = ds["M_fit_lo"].values[:, i, i]
             if np.all(np.diagonal(ds["M_fit"].values, axis1=1, axis2=2) > 0):  # log axis (below):
                 # a band reaching below 0 is drawn down to the axis
                 lo = np.where(np.isnan(lo) | (lo > 0), lo, 0.1 * m.min())
-            axes[1].fill_between(ds["t_M"].values, lo, ds["M_fit_hi"].values[:, i, i],
-                                 color=c, alpha=0.25, lw=0, label=f"{_band_label(ds)} band")
+            axes[1].fill_between(
+                ds["t_M"].values,
+                lo,
+                ds["M_fit_hi"].values[:, i, i],
+                color=c,
+                alpha=0.25,
+                lw=0,
+                label=f"{_band_label(ds)} band",
+            )
         if "M_reference" in ds:
-            axes[1].plot(ds["t_M"].values, ds["M_reference"].values[:, i, i], "--", color=c, label=f"M^{sp}{sp} MCT")
-    axes[0].set(xscale="log", xlabel="t", ylabel="F_s(k_p, t)", title=f"{ds.attrs['state']}: R² = {ds.attrs['r2']:.6f}")
+            axes[1].plot(
+                ds["t_M"].values,
+                ds["M_reference"].values[:, i, i],
+                "--",
+                color=c,
+                label=f"M^{sp}{sp} MCT",
+            )
+    axes[0].set(
+        xscale="log",
+        xlabel="t",
+        ylabel="F_s(k_p, t)",
+        title=f"{ds.attrs['state']}: R² = {ds.attrs['r2']:.6f}",
+    )
     diag = np.diagonal(ds["M_fit"].values, axis1=1, axis2=2)
     positive = bool(np.all(diag > 0))
-    axes[1].set(xscale="log", yscale="log" if positive else "symlog", xlabel="t", ylabel="M(t)",
-                title=f"memory kernel ({ds.attrs['closure']})")
+    axes[1].set(
+        xscale="log",
+        yscale="log" if positive else "symlog",
+        xlabel="t",
+        ylabel="M(t)",
+        title=f"memory kernel ({ds.attrs['closure']})",
+    )
     h = ds["history"].values
     if len(h):
         axes[2].plot(h[:, 1], np.where(np.isfinite(h[:, 2]), h[:, 2], np.nan), "-k")
-    axes[2].set(yscale="log", xlabel="evaluations", ylabel="best loss (Eq. 7)", title=f"{ds.attrs['optimizer']}: loss {ds.attrs['loss']:.3g}")
+    axes[2].set(
+        yscale="log",
+        xlabel="evaluations",
+        ylabel="best loss (Eq. 7)",
+        title=f"{ds.attrs['optimizer']}: loss {ds.attrs['loss']:.3g}",
+    )
     for ax in axes[:2]:
         ax.legend(fontsize=7)
     notes = _trust_notes(ds)

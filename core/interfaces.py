@@ -85,7 +85,9 @@ class Context:
 
     def omega2_matrix(self) -> Float[np.ndarray, "s s"]:
         """Ω² as an (s, s) matrix; default for the self (tagged) correlators: k_peak² T / m_α on the diagonal."""
-        if isinstance(self.omega2, jax.Array):  # e.g. traced statics (one compiled fit for all states)
+        if isinstance(
+            self.omega2, jax.Array
+        ):  # e.g. traced statics (one compiled fit for all states)
             return self.omega2.reshape(self.n_species, self.n_species)
         if self.omega2 is not None:
             return np.asarray(self.omega2, dtype=float).reshape(self.n_species, self.n_species)
@@ -158,7 +160,9 @@ class Parameter:
             rest = 1.0 - f  # 1 − f_i = Π_{j≤i} (1 − z_j)
             prev = jnp.concatenate([jnp.ones_like(rest[..., :1]), rest[..., :-1]], axis=-1)
             one_minus_z = rest / prev
-            return self._ordered_scale * (jnp.log1p(-one_minus_z) - jnp.log(one_minus_z))  # κ logit(z)
+            return self._ordered_scale * (
+                jnp.log1p(-one_minus_z) - jnp.log(one_minus_z)
+            )  # κ logit(z)
         return v
 
     def from_unconstrained(self, u):
@@ -194,13 +198,16 @@ class ParameterSpace:
 
     def default(self) -> dict[str, Any]:
         return {
-            p.name: jnp.broadcast_to(jnp.asarray(p.default, float), p.shape) for p in self.parameters
+            p.name: jnp.broadcast_to(jnp.asarray(p.default, float), p.shape)
+            for p in self.parameters
         }
 
     def pack(self, theta: dict[str, Any]):
-        return jnp.concatenate(
-            [jnp.ravel(jnp.asarray(theta[p.name], float)) for p in self.parameters]
-        ) if self.parameters else jnp.zeros((0,))
+        return (
+            jnp.concatenate([jnp.ravel(jnp.asarray(theta[p.name], float)) for p in self.parameters])
+            if self.parameters
+            else jnp.zeros((0,))
+        )
 
     def unpack(self, vector) -> dict[str, Any]:
         out = {}
@@ -227,14 +234,25 @@ class ParameterSpace:
         return jnp.concatenate(parts, axis=-1)
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        lo = np.concatenate([np.full(p.size, p.lower) for p in self.parameters]) if self.parameters else np.zeros(0)
-        hi = np.concatenate([np.full(p.size, p.upper) for p in self.parameters]) if self.parameters else np.zeros(0)
+        lo = (
+            np.concatenate([np.full(p.size, p.lower) for p in self.parameters])
+            if self.parameters
+            else np.zeros(0)
+        )
+        hi = (
+            np.concatenate([np.full(p.size, p.upper) for p in self.parameters])
+            if self.parameters
+            else np.zeros(0)
+        )
         return lo, hi
 
     def describe(self) -> tuple:
         """What the u → θ map depends on (names, shapes, bounds, transforms; not the defaults):
         spaces with equal descriptions transform alike."""
-        return tuple((p.name, tuple(p.shape), float(p.lower), float(p.upper), p.transform) for p in self.parameters)
+        return tuple(
+            (p.name, tuple(p.shape), float(p.lower), float(p.upper), p.transform)
+            for p in self.parameters
+        )
 
     def labels(self) -> list[str]:
         out = []
@@ -354,7 +372,9 @@ class Optimizer(Configurable, abc.ABC):
         """Candidates to evaluate, shape ``(population, dim)``."""
 
     @abc.abstractmethod
-    def tell(self, candidates: np.ndarray, losses: np.ndarray, grads: np.ndarray | None = None) -> None:
+    def tell(
+        self, candidates: np.ndarray, losses: np.ndarray, grads: np.ndarray | None = None
+    ) -> None:
         """Report the losses (and gradients, for gradient methods) of the asked candidates."""
 
     @abc.abstractmethod

@@ -25,7 +25,9 @@ from memplug.solvers import DiffraxSolver, TimeDoublingSolver
 Solver = TimeDoublingSolver | DiffraxSolver
 
 
-def default_context(n_species: int = 2, T: float = 1.0, k_peak: float = 7.25, rho: float = 1.2) -> Context:
+def default_context(
+    n_species: int = 2, T: float = 1.0, k_peak: float = 7.25, rho: float = 1.2
+) -> Context:
     """Statics of a Kob-Andersen-like state without a dataset: enough for explicit closures.
 
     Ω² is the self (tagged) value k_peak² T / m on the diagonal (unit masses).
@@ -33,8 +35,14 @@ def default_context(n_species: int = 2, T: float = 1.0, k_peak: float = 7.25, rh
     x = np.array([0.8, 0.2]) if n_species == 2 else np.full(n_species, 1.0 / n_species)
     species = ("A", "B") if n_species == 2 else tuple(chr(65 + i) for i in range(n_species))
     return Context(
-        n_species=n_species, T=T, k_peak=k_peak, rho=rho, x=x, masses=np.ones(n_species),
-        species=species, dynamics="overdamped",
+        n_species=n_species,
+        T=T,
+        k_peak=k_peak,
+        rho=rho,
+        x=x,
+        masses=np.ones(n_species),
+        species=species,
+        dynamics="overdamped",
     )
 
 

@@ -88,7 +88,9 @@ def _entry_points() -> list[_EntryPoint]:
         for ep in dist.entry_points:
             if ep.group == "memplug":
                 out.append(
-                    _EntryPoint(ep.name, ep.value, dist.metadata["Name"] or "?", dist.version or "?")
+                    _EntryPoint(
+                        ep.name, ep.value, dist.metadata["Name"] or "?", dist.version or "?"
+                    )
                 )
     # A distribution may be visible twice on sys.path (editable + site): keep the first.
     seen: set[tuple[str, str, str]] = set()
@@ -140,9 +142,7 @@ class Registry:
             self._fail(info, f"load: {type(exc).__name__}: {exc}")
             return
         self._objects[info.label] = plugin
-        unknown = [
-            hc.name for hc in (self.pm.get_hookcallers(plugin) or []) if hc.spec is None
-        ]
+        unknown = [hc.name for hc in (self.pm.get_hookcallers(plugin) or []) if hc.spec is None]
         if unknown:
             self.pm.unregister(plugin)
             self._fail(
@@ -156,7 +156,9 @@ class Registry:
         try:
             for kind in KINDS:
                 for impl in self._impls(f"register_{kind}", plugin):
-                    impl.function(**_args(impl, register=lambda obj, k=kind: staged.append((k, obj))))
+                    impl.function(
+                        **_args(impl, register=lambda obj, k=kind: staged.append((k, obj)))
+                    )
             for kind, obj in staged:
                 _check_named(kind, obj)
         except Exception as exc:
@@ -210,9 +212,7 @@ class Registry:
             return self.items[kind][name]
         except KeyError:
             available = ", ".join(self.names(kind)) or "(none installed)"
-            raise InputError(
-                f"unknown {SINGULAR[kind]} {name!r}; available: {available}"
-            ) from None
+            raise InputError(f"unknown {SINGULAR[kind]} {name!r}; available: {available}") from None
 
     def create(self, kind: str, spec: str | Spec) -> Any:
         """Instantiate ``name`` or ``name:key=value,key=value`` (values parsed as Python literals),

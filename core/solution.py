@@ -84,6 +84,7 @@ def interpolate(t: Array, y: Array, t_query: Array) -> Array:
 def status_from(F: Array, F0_scale: Array, blowup: float) -> Array:
     """Status bits for a finished F array."""
     finite = jnp.all(jnp.isfinite(F))
-    big = jnp.max(jnp.where(jnp.isfinite(F), jnp.abs(F), 0.0)) > blowup * jnp.maximum(F0_scale, 1e-300)
+    big = jnp.max(jnp.where(jnp.isfinite(F), jnp.abs(F), 0.0)) > blowup * jnp.maximum(
+        F0_scale, 1e-300
+    )
     return jnp.where(finite, 0, NOT_FINITE) | jnp.where(big, BLOWUP, 0)
-

@@ -151,7 +151,9 @@ def reference_solution(
     return np.asarray(M, float).reshape(len(t), s, s), np.asarray(F, float).reshape(len(t), s, s)
 
 
-def reference_memory(context: Context, t: np.ndarray, name: str = DEFAULT_REFERENCE) -> np.ndarray | None:
+def reference_memory(
+    context: Context, t: np.ndarray, name: str = DEFAULT_REFERENCE
+) -> np.ndarray | None:
     """M(t) of the reference memory ``name``, shape ``(n_t, s, s)``, or None (`reference_solution`)."""
     out = reference_solution(context, t, name)
     return None if out is None else out[0]

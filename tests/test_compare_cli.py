@@ -189,7 +189,9 @@ def test_run_target_mlp_fits_the_model_prediction(ds_file, mlp_model, tmp_path, 
     assert res["target"] == f"mlp:{mlp_model}"
     ds = load_result(res["files"]["netcdf"])
     # the fitted target is what the plugin's Python API predicts for this state's statics and times
-    expected = mlp_target(mlp_model, context_for(dataset(), state(), dynamics="overdamped"), ds["t"].values)
+    expected = mlp_target(
+        mlp_model, context_for(dataset(), state(), dynamics="overdamped"), ds["t"].values
+    )
     np.testing.assert_array_equal(ds["F_target"].values, expected)
 
 

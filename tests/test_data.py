@@ -12,10 +12,14 @@ from memplug.errors import InputError
 from memplug.plugins.datasets import schema
 
 
-def _states(tmp_path, specs=(("LJ", 1.2, 0.8), ("LJ", 1.2, 10.0), ("WCA", 1.4, 2.0), ("LJ", 1.2, 2.0))):
+def _states(
+    tmp_path, specs=(("LJ", 1.2, 0.8), ("LJ", 1.2, 10.0), ("WCA", 1.4, 2.0), ("LJ", 1.2, 2.0))
+):
     d = tmp_path / "states"
     for pot, rho, T in specs:
-        data.save_dataset(schema.synthetic_state(pot, rho, T), d / f"{schema.state_id(pot, rho, T)}.nc")
+        data.save_dataset(
+            schema.synthetic_state(pot, rho, T), d / f"{schema.state_id(pot, rho, T)}.nc"
+        )
     return d
 
 
@@ -52,7 +56,10 @@ def test_directory_loads_concatenated_and_sorted(tmp_path, four_states):
     assert ds.sizes["state"] == 4
     # sorted by (potential, rho, T), not by file name ("T10.000" < "T2.000" as strings)
     assert list(ds["state"].values) == [
-        "LJ-rho1.20-T0.800", "LJ-rho1.20-T2.000", "LJ-rho1.20-T10.000", "WCA-rho1.40-T2.000",
+        "LJ-rho1.20-T0.800",
+        "LJ-rho1.20-T2.000",
+        "LJ-rho1.20-T10.000",
+        "WCA-rho1.40-T2.000",
     ]
     assert ds["S"].dims == ("state", "pair", "k") and ds["Fs_k"].shape == (4, 2, 4, 150)
     # the combined file round-trips and opens with plain xarray
@@ -91,7 +98,9 @@ def test_context_for(four_states):
     ctx = data.context_for(ds, "LJ-rho1.20-T2.000", dynamics="overdamped")
     assert ctx.S.shape == (100, 2, 2)
     np.testing.assert_array_equal(ctx.S[:, 0, 1], ctx.S[:, 1, 0])
-    np.testing.assert_array_equal(ctx.S[:, 1, 1], ds["S"].sel(state="LJ-rho1.20-T2.000", pair="BB").values)
+    np.testing.assert_array_equal(
+        ctx.S[:, 1, 1], ds["S"].sel(state="LJ-rho1.20-T2.000", pair="BB").values
+    )
     assert ctx.T == 2.0 and ctx.rho == 1.2
     # Ω² = diag(k_p² T) with unit masses (contract; paper Eq. 5 self part)
     np.testing.assert_allclose(ctx.omega2_matrix(), np.diag([ctx.k_peak**2 * 2.0] * 2))
@@ -138,7 +147,9 @@ def _shuffle_t(ds):
     t = ds["time"].values.copy()
     rng = np.random.default_rng(0)
     t[0] = rng.permutation(t[0])
-    return ds.assign(time=(ds["time"].dims, t)), "time: state LJ-rho1.20-T0.800: not strictly increasing"
+    return ds.assign(
+        time=(ds["time"].dims, t)
+    ), "time: state LJ-rho1.20-T0.800: not strictly increasing"
 
 
 def _fs0(ds):
@@ -164,19 +175,38 @@ def _schema(ds):
 
 
 def _normalisation(ds):
-    return ds.assign(S=ds["S"] / np.array([0.8, 1.0, 0.2])[None, :, None]), "S: state LJ-rho1.20-T0.800, pair BB: S(k→∞)"
+    return ds.assign(
+        S=ds["S"] / np.array([0.8, 1.0, 0.2])[None, :, None]
+    ), "S: state LJ-rho1.20-T0.800, pair BB: S(k→∞)"
 
 
 def _tau_nan(ds):
-    return ds.assign(tau_alpha=ds["tau_alpha"] * np.nan), "tau_alpha: state LJ-rho1.20-T0.800: NaN, allowed only"
+    return ds.assign(
+        tau_alpha=ds["tau_alpha"] * np.nan
+    ), "tau_alpha: state LJ-rho1.20-T0.800: NaN, allowed only"
 
 
 def _short_window(ds):
-    return ds.assign(tau_alpha=ds["time"][:, -1] / 4), "time: state LJ-rho1.20-T0.800: the lag times end at"
+    return ds.assign(
+        tau_alpha=ds["time"][:, -1] / 4
+    ), "time: state LJ-rho1.20-T0.800: the lag times end at"
 
 
 @pytest.mark.parametrize(
-    "corrupt", [_short_window, _drop_var, _nan, _shuffle_t, _fs0, _k_grid, _wrong_dims, _status, _schema, _normalisation, _tau_nan]
+    "corrupt",
+    [
+        _short_window,
+        _drop_var,
+        _nan,
+        _shuffle_t,
+        _fs0,
+        _k_grid,
+        _wrong_dims,
+        _status,
+        _schema,
+        _normalisation,
+        _tau_nan,
+    ],
 )
 def test_validate_names_file_variable_problem(tmp_path, capsys, corrupt):
     good = schema.synthetic_state("LJ", 1.2, 0.8)
@@ -193,8 +223,12 @@ def test_validate_names_file_variable_problem(tmp_path, capsys, corrupt):
 
 def test_validate_accepts_good_and_glass(tmp_path, capsys):
     good = schema.synthetic_state("LJ", 1.2, 0.8)
-    glass = schema.synthetic_state("LJ", 1.2, 0.4).assign_coords(status=("state", np.array(["glass"], dtype=object)))
-    glass = glass.assign(tau_alpha=glass["tau_alpha"] * np.nan)  # τ_α beyond the window: allowed for glass
+    glass = schema.synthetic_state("LJ", 1.2, 0.4).assign_coords(
+        status=("state", np.array(["glass"], dtype=object))
+    )
+    glass = glass.assign(
+        tau_alpha=glass["tau_alpha"] * np.nan
+    )  # τ_α beyond the window: allowed for glass
     d = tmp_path / "states"
     data.save_dataset(good, d / "a.nc")
     data.save_dataset(glass, d / "b.nc")

@@ -97,7 +97,9 @@ def _points(T=(1.0, 2.0), top=1.0):
 def test_the_builtin_schema_is_registered():
     reg = get_registry()
     assert SCHEMA == "memplug-dataset/1" and SCHEMA in reg.names("schemas")
-    assert reg.get("schemas", SCHEMA) is KobAndersenSchema and issubclass(KobAndersenSchema, DatasetSchema)
+    assert reg.get("schemas", SCHEMA) is KobAndersenSchema and issubclass(
+        KobAndersenSchema, DatasetSchema
+    )
     owner = reg.owner["schemas"][SCHEMA]
     assert owner.distribution == "memplug" and owner.name == "datasets"
     assert data.schema_of(synthetic_state()).name == SCHEMA

@@ -70,7 +70,9 @@ def scans(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("memplug.targets.reference_solution", fake_mct_memory)
         mp.setattr("memplug.plugins.fitting.uncertainty.result_fields", lambda *a, **k: {})
-        mp.setattr("memplug.plugins.kernels.assemble.inversion_status", lambda: (None, "not in tests"))
+        mp.setattr(
+            "memplug.plugins.kernels.assemble.inversion_status", lambda: (None, "not in tests")
+        )
         code = exit_code("kernels", "scan", "--dataset", dataset, "--states", "all", "--closures",
                          CLOSURES, "--budget-scale", 0.01, "--polish", "none", "--solver-n", 8,
                          "--out", tmp / "a")  # fmt: skip
@@ -88,7 +90,12 @@ def scans(tmp_path_factory):
         checkpoints = sorted((tmp / "b" / "fits").rglob("*.ckpt"))
         assert checkpoints, "the interrupted fit left a checkpoint"
         partial: list[str] = []  # --assemble-only: the file of what is finished, no fit runs
-        run_scan(config(tmp / "b", dataset), log=partial.append, kernels_path=tmp / "partial.nc", fit=False)
+        run_scan(
+            config(tmp / "b", dataset),
+            log=partial.append,
+            kernels_path=tmp / "partial.nc",
+            fit=False,
+        )
         assert any("holds the 3 finished fits" in line for line in partial)
         log: list[str] = []
         run_scan(config(tmp / "b", dataset), log=log.append)
@@ -162,7 +169,9 @@ def test_mct_target_dataset(scans):
     ds = load_dataset(tmp / "ds.nc")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("memplug.targets.reference_solution", fake_mct_memory)
-        info = {s: compute_mct(str(tmp / "ds.nc"), s, str(tmp / "a" / "mct"), ds) for s in STATES[:2]}
+        info = {
+            s: compute_mct(str(tmp / "ds.nc"), s, str(tmp / "a" / "mct"), ds) for s in STATES[:2]
+        }
     assert all(r["reused"] and r["ergodic"] for r in info.values())
     path = mct_target_dataset(ds, list(STATES[:2]), info, tmp / "targets.nc")
     targets = load_dataset(path)
@@ -182,9 +191,17 @@ def _broken(src: Path, dst: Path, change) -> Path:
     "change, variable, problem",
     [
         (lambda d: d.drop_vars("r2"), "'r2'", "missing variable"),
-        (lambda d: d.assign(theta=d["theta"].transpose("fit", "state", "param")), "'theta'", "expected dims"),
+        (
+            lambda d: d.assign(theta=d["theta"].transpose("fit", "state", "param")),
+            "'theta'",
+            "expected dims",
+        ),
         (lambda d: d.assign(T=d["T"].where(d["T"] < 0)), "'T'", "non-finite"),
-        (lambda d: d.assign_attrs(schema="memplug-kernels/0"), "'schema'", "expected 'memplug-kernels/1'"),
+        (
+            lambda d: d.assign_attrs(schema="memplug-kernels/0"),
+            "'schema'",
+            "expected 'memplug-kernels/1'",
+        ),
         (lambda d: d.assign(loss=d["loss"] * np.nan), "'loss'", "NaN for a finished fit"),
     ],
     ids=["missing", "dims", "non-finite", "schema", "loss"],
@@ -228,7 +245,10 @@ def test_list(scans, capsys):
 
 
 def test_bad_options(tmp_path, capsys):
-    assert exit_code("kernels", "scan", "--closures", "stretched:n_exp=2@brownian", "--out", tmp_path) == 2
+    assert (
+        exit_code("kernels", "scan", "--closures", "stretched:n_exp=2@brownian", "--out", tmp_path)
+        == 2
+    )
     assert "dynamics 'brownian'" in capsys.readouterr().err
     assert exit_code("kernels", "scan", "--budget-scale", "-1", "--out", tmp_path) == 2
     assert "--budget-scale" in capsys.readouterr().err

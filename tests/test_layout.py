@@ -42,7 +42,10 @@ def import_graph(mods: dict[str, Path]) -> dict[str, set[str]]:
                     module = ".".join(base + ([node.module] if node.module else []))
                 else:
                     module = node.module or ""
-                targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in mods else module for a in node.names]
+                targets = [
+                    f"{module}.{a.name}" if f"{module}.{a.name}" in mods else module
+                    for a in node.names
+                ]
             else:
                 continue
             edges[name].update(t for t in targets if t in mods and t != name)
@@ -110,11 +113,17 @@ def test_no_import_cycles_in_core_or_plugins():
 
 def test_the_cycle_finder_finds_a_cycle():
     """The check above can fail: a two-module and a three-module loop are both found."""
-    edges = defaultdict(set, {"a": {"b"}, "b": {"a"}, "c": {"d"}, "d": {"e"}, "e": {"c"}, "f": {"a"}})
+    edges = defaultdict(
+        set, {"a": {"b"}, "b": {"a"}, "c": {"d"}, "d": {"e"}, "e": {"c"}, "f": {"a"}}
+    )
     assert sorted(cycles(edges, ["f", "a", "b", "c", "d", "e"])) == [["a", "b"], ["c", "d", "e"]]
 
 
 def test_core_size_does_not_grow():
     mods = modules()
-    lines = sum(len(p.read_text(encoding="utf-8").splitlines()) for m, p in mods.items() if not m.startswith("memplug.plugins"))
+    lines = sum(
+        len(p.read_text(encoding="utf-8").splitlines())
+        for m, p in mods.items()
+        if not m.startswith("memplug.plugins")
+    )
     assert lines <= CORE_LINE_LIMIT, f"core/ has {lines} lines (limit {CORE_LINE_LIMIT})"

@@ -56,7 +56,8 @@ def test_corrupted_below_box_points_do_not_change_the_glass():
     S, rho = py_mixture(0.53)
     exact = steady.nonergodicity(kernels.make_statics(K, S, rho, X), tagged=False)
     cont = steady.nonergodicity(
-        kernels.make_statics(K, continue_small_k(K, corrupt(S), FLAGGED, rho, X), rho, X), tagged=False
+        kernels.make_statics(K, continue_small_k(K, corrupt(S), FLAGGED, rho, X), rho, X),
+        tagged=False,
     )
     assert exact.glass and cont.glass
     ratio = lambda ne: ne.f[2:, 0, 0] / S[2:, 0, 0]  # noqa: E731
@@ -87,7 +88,16 @@ def test_critical_point_from_corrupted_statics_equals_the_clean_one():
 
 def test_context_of_a_simulated_state_is_continued():
     S, rho = py_mixture(0.50)
-    ctx = Context(n_species=2, k=K, S=corrupt(S), rho=rho, x=X, T=1.0, dynamics="overdamped", extra={"N": rho * 1000.0, "state": "s1"})
+    ctx = Context(
+        n_species=2,
+        k=K,
+        S=corrupt(S),
+        rho=rho,
+        x=X,
+        T=1.0,
+        dynamics="overdamped",
+        extra={"N": rho * 1000.0, "state": "s1"},
+    )
     st = dynamics.statics_from_context(ctx)
     assert np.max(np.abs(st.S[:2] - S[:2]) / np.abs(S[:2])) < 0.01
     with pytest.raises(InputError, match="state s1"):
@@ -143,7 +153,9 @@ def test_path_interpolates_in_T_or_inverse_T(interpolate):
     from memplug.plugins.mct.cli import dataset_path_statics
 
     folder = data.dataset_path("default")
-    ds = data.concat_states([data.load_dataset(folder / f"LJ-rho1.20-T{T}.nc") for T in ("0.810", "0.900")])
+    ds = data.concat_states(
+        [data.load_dataset(folder / f"LJ-rho1.20-T{T}.nc") for T in ("0.810", "0.900")]
+    )
     T, at = dataset_path_statics(ds, "LJ", 1.2, interpolate=interpolate)
     mid = 0.5 * (T[0] + T[1]) if interpolate == "T" else 2.0 / (1 / T[0] + 1 / T[1])
     np.testing.assert_allclose(at(mid).S, 0.5 * (at(T[0]).S + at(T[1]).S), rtol=1e-12)

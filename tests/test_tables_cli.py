@@ -55,17 +55,28 @@ def test_one_closure_and_plugins_table_files(tmp_path, capsys):
     code, _ = run_cli(["closures", "stretched:n_exp=2", "--table", tmp_path / "p.csv"], capsys)
     assert code == 0
     rows = list(csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text())))
-    assert rows[0]["parameter"] and set(rows[0]) == {"parameter", "shape", "default", "bounds", "transform", "meaning"}
+    assert rows[0]["parameter"] and set(rows[0]) == {
+        "parameter",
+        "shape",
+        "default",
+        "bounds",
+        "transform",
+        "meaning",
+    }
     code, _ = run_cli(["plugins", "--table", tmp_path / "plugins.json"], capsys)
     assert code == 0
     plugins = {r["plugin"]: r for r in json.loads((tmp_path / "plugins.json").read_text())}
-    assert "closures: " in plugins["closures"]["registers"] and plugins["closures"]["status"] == "ok"
+    assert (
+        "closures: " in plugins["closures"]["registers"] and plugins["closures"]["status"] == "ok"
+    )
 
 
 def test_piped_tables_are_not_cut():
     """`memplug closures | cat`: each closure's row on one line, its description in full."""
     memplug = Path(sys.executable).with_name("memplug")
-    out = subprocess.run([str(memplug), "closures"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(memplug), "closures"], capture_output=True, text=True, check=True
+    ).stdout
     line = next(ln for ln in out.splitlines() if "│ double-stretched " in ln)
     assert "Eq. 8: Omega^2 [A exp(-(q r t)^nu) + K exp(-(Omega~ t)^mu)] per species pair" in line
     assert "…" not in out
@@ -84,7 +95,10 @@ def test_fit_tables_keep_ids_and_numbers_when_not_a_terminal():
     buf = io.StringIO()
     console = Console(file=buf, width=80)  # not a terminal: a pipe or a file
     assert not console.is_terminal
-    show(results_table([result, result | {"closure": "exponential"}], title="memplug run"), console=console)
+    show(
+        results_table([result, result | {"closure": "exponential"}], title="memplug run"),
+        console=console,
+    )
     show(comparison_table(rows), console=console)
     out = buf.getvalue()
     assert "…" not in out
@@ -94,7 +108,9 @@ def test_fit_tables_keep_ids_and_numbers_when_not_a_terminal():
 
 def test_table_text_json_and_csv():
     rows = [{"a": 1, "b": 0.1 + 0.2, "c": math.nan, "d": ["x", "y"]}]
-    assert json.loads(table_text("t.json", rows)) == [{"a": 1, "b": 0.30000000000000004, "c": None, "d": ["x", "y"]}]
+    assert json.loads(table_text("t.json", rows)) == [
+        {"a": 1, "b": 0.30000000000000004, "c": None, "d": ["x", "y"]}
+    ]
     assert table_text("t.csv", rows) == "a,b,c,d\n1,0.30000000000000004,nan,x; y\n"
 
 
@@ -109,28 +125,66 @@ def test_run_table_file_and_piped_output(tmp_path, ds_file, capsys):
     assert code == 0
     (row,) = json.loads((tmp_path / "run.json").read_text())
     (summary,) = json.loads((out / "summary.json").read_text())
-    assert row["state"] == state() and row["closure"] == "double-stretched" and row["optimizer"] == "cmaes:popsize=8"
-    assert row["loss"] == summary["loss"] and row["evaluations"] == 16 and row["netcdf"] == summary["files"]["netcdf"]
-    assert any(state() in line and "e-" in line for line in cap.out.splitlines())  # the final table, uncut
+    assert (
+        row["state"] == state()
+        and row["closure"] == "double-stretched"
+        and row["optimizer"] == "cmaes:popsize=8"
+    )
+    assert (
+        row["loss"] == summary["loss"]
+        and row["evaluations"] == 16
+        and row["netcdf"] == summary["files"]["netcdf"]
+    )
+    assert any(
+        state() in line and "e-" in line for line in cap.out.splitlines()
+    )  # the final table, uncut
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["run", "--closure", "nosuch"], "unknown closure 'nosuch'; available: "),
-        (["run", "--closure", "stretched:n_exp=x"], "closure 'stretched': option n_exp='x'; expected a positive integer"),
-        (["run", "--closure", "stretched:nexp=2"], "closure 'stretched' has no option nexp; valid options: n_exp=2"),
-        (["run", "--optimizer", "cmaes:popsize=1"], "optimizer 'cmaes': popsize=1; expected an integer >= 2"),
-        (["compare", "--closures", ",,"], "--closures ',,': expected a comma list of one or more names"),
-        (["compare", "--optimizers", "cmaes,cmaes"], "--optimizers 'cmaes,cmaes': cmaes given more than once"),
-        (["compare", "--closures", "stretched:n_exp=2,stretched: n_exp = 2"], "--closures: stretched:n_exp=2 given more than once"),
-        (["run", "--table", "{tmp}/rows.txt"], "--table {tmp}/rows.txt: expected a file name ending in .json or .csv"),
-        (["closures", "--table", "{tmp}/rows.xlsx"], "expected a file name ending in .json or .csv"),
+        (
+            ["run", "--closure", "stretched:n_exp=x"],
+            "closure 'stretched': option n_exp='x'; expected a positive integer",
+        ),
+        (
+            ["run", "--closure", "stretched:nexp=2"],
+            "closure 'stretched' has no option nexp; valid options: n_exp=2",
+        ),
+        (
+            ["run", "--optimizer", "cmaes:popsize=1"],
+            "optimizer 'cmaes': popsize=1; expected an integer >= 2",
+        ),
+        (
+            ["compare", "--closures", ",,"],
+            "--closures ',,': expected a comma list of one or more names",
+        ),
+        (
+            ["compare", "--optimizers", "cmaes,cmaes"],
+            "--optimizers 'cmaes,cmaes': cmaes given more than once",
+        ),
+        (
+            ["compare", "--closures", "stretched:n_exp=2,stretched: n_exp = 2"],
+            "--closures: stretched:n_exp=2 given more than once",
+        ),
+        (
+            ["run", "--table", "{tmp}/rows.txt"],
+            "--table {tmp}/rows.txt: expected a file name ending in .json or .csv",
+        ),
+        (
+            ["closures", "--table", "{tmp}/rows.xlsx"],
+            "expected a file name ending in .json or .csv",
+        ),
     ],
 )
 def test_bad_spec_or_table_is_one_line(tmp_path, ds_file, capsys, args, message):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    fit = [] if args[0] == "closures" else ["--dataset", ds_file, "--state", state(), "--out", tmp_path / "out"]
+    fit = (
+        []
+        if args[0] == "closures"
+        else ["--dataset", ds_file, "--state", state(), "--out", tmp_path / "out"]
+    )
     code, cap = run_cli([*args, *fit], capsys)
     assert code == 2
     err = cap.err.strip()
@@ -143,7 +197,14 @@ def test_bad_spec_or_table_is_one_line(tmp_path, ds_file, capsys, args, message)
 def test_rows_of_a_printed_table(tmp_path, capsys):
     """Commands whose table holds formatted text (``memplug solve``, ``mct ...``, ``kernel ...``)
     write its rows as printed."""
-    code, _ = run_cli(["solve", "--closure", "exponential", "--points", "3", "--table", tmp_path / "f.json"], capsys)
+    code, _ = run_cli(
+        ["solve", "--closure", "exponential", "--points", "3", "--table", tmp_path / "f.json"],
+        capsys,
+    )
     assert code == 0
     rows = json.loads((tmp_path / "f.json").read_text())
-    assert len(rows) == 3 and set(rows[0]) == {"t", "F_s^AA", "F_s^BB"} and 0 < float(rows[0]["F_s^AA"]) <= 1
+    assert (
+        len(rows) == 3
+        and set(rows[0]) == {"t", "F_s^AA", "F_s^BB"}
+        and 0 < float(rows[0]["F_s^AA"]) <= 1
+    )

@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
 
 @dataset_app.command("validate")
 def validate_command(
-    file: str = typer.Argument(..., help="A dataset: netCDF file, directory of per-state files, or name."),
+    file: str = typer.Argument(
+        ..., help="A dataset: netCDF file, directory of per-state files, or name."
+    ),
 ) -> None:
     """Check a dataset against the schema; exit 2 with file, variable and problem if it fails."""
     from memplug.cli.app import console
@@ -41,7 +43,9 @@ def validate_command(
 @dataset_app.command("pack")
 def pack_command(
     out: Path = typer.Argument(..., help="The combined netCDF file to write."),
-    dataset: str = typer.Option("default", "--dataset", "-d", help="Dataset name, file or directory of per-state files."),
+    dataset: str = typer.Option(
+        "default", "--dataset", "-d", help="Dataset name, file or directory of per-state files."
+    ),
 ) -> None:
     """Write a dataset (e.g. the per-state files of the default one) as one netCDF file, atomically."""
     from memplug.cli.app import console

@@ -27,9 +27,13 @@ def _kind(kind: str) -> str:
 
 def plugins_command(
     kind: str = typer.Option(
-        None, "--kind", help=f"Only plugins registering one kind: {', '.join(k[:-1] for k in KINDS)}."
+        None,
+        "--kind",
+        help=f"Only plugins registering one kind: {', '.join(k[:-1] for k in KINDS)}.",
     ),
-    traceback: bool = typer.Option(False, "--traceback", help="Print the traceback of failed plugins."),
+    traceback: bool = typer.Option(
+        False, "--traceback", help="Print the traceback of failed plugins."
+    ),
     table_file: Path | None = table_option(),
 ) -> None:
     """List every plugin, its distribution and version, what it registers, and failed plugins."""
@@ -48,7 +52,9 @@ def plugins_command(
     for p in reg.plugins:
         if only is not None and only not in p.registered:
             continue
-        what = "\n".join(f"{k}: {', '.join(v)}" for k, v in p.registered.items() if only in (None, k))
+        what = "\n".join(
+            f"{k}: {', '.join(v)}" for k, v in p.registered.items() if only in (None, k)
+        )
         if p.error is not None:
             status = f"[red]failed: {p.error}[/]"
         elif p.conflicts:
@@ -66,7 +72,9 @@ def plugins_command(
     show(table)
     write_table(table_file, rows)
     if only == "closures":
-        console.print("Each closure's options and parameters: memplug closures [NAME]", highlight=False)
+        console.print(
+            "Each closure's options and parameters: memplug closures [NAME]", highlight=False
+        )
     failed = reg.failures
     if failed:
         console.print(

@@ -29,7 +29,9 @@ from memplug.errors import InputError
 
 #: File formats of ``--table``, by suffix.
 TABLE_SUFFIXES = (".json", ".csv")
-TABLE_HELP = "Also write the table's rows to FILE for scripts: .json (a list of objects) or .csv, by suffix."
+TABLE_HELP = (
+    "Also write the table's rows to FILE for scripts: .json (a list of objects) or .csv, by suffix."
+)
 #: Widest output of a table when stdout is not a terminal.
 MAX_WIDTH = 100_000
 
@@ -45,7 +47,9 @@ def check_table(path: Path | str | None) -> None:
         return
     path = Path(path)
     if path.suffix.lower() not in TABLE_SUFFIXES:
-        raise InputError(f"--table {path}: expected a file name ending in {' or '.join(TABLE_SUFFIXES)}")
+        raise InputError(
+            f"--table {path}: expected a file name ending in {' or '.join(TABLE_SUFFIXES)}"
+        )
     if not path.parent.is_dir():
         raise InputError(f"--table {path}: directory {path.parent} does not exist")
 
@@ -84,7 +88,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def table_text(path: Path | str, rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+def table_text(
+    path: Path | str, rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None
+) -> str:
     """The text `write_table` writes for ``path``'s suffix."""
     rows = list(rows)
     if columns is None:
@@ -99,7 +105,9 @@ def table_text(path: Path | str, rows: Iterable[dict[str, Any]], columns: Sequen
     return json.dumps([{c: _plain(row.get(c)) for c in columns} for row in rows], indent=1) + "\n"
 
 
-def write_table(path: Path | str | None, rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+def write_table(
+    path: Path | str | None, rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None
+) -> None:
     """Write ``rows`` (dicts; ``columns`` in order, default: every key in first-seen order) to
     ``path`` as JSON or CSV by its suffix (atomically); nothing if ``path`` is None."""
     if path is None:
@@ -128,7 +136,11 @@ def show(*renderables: Any, console: Any = None, min_width: int | None = None) -
 
     wide = Console(file=console.file, width=MAX_WIDTH, color_system=None, highlight=False)
     for renderable in renderables:
-        width = Measurement.get(wide, wide.options, renderable).maximum if not isinstance(renderable, str) else None
+        width = (
+            Measurement.get(wide, wide.options, renderable).maximum
+            if not isinstance(renderable, str)
+            else None
+        )
         out = Console(
             file=console.file, width=max(min(width or MAX_WIDTH, MAX_WIDTH), 20), color_system=None,
             highlight=False, soft_wrap=isinstance(renderable, str),

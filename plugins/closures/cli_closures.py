@@ -20,12 +20,20 @@ def _parameter_rows(closure, ctx) -> list[tuple[str, ...]]:
     rows = []
     for p in closure.parameters(ctx):
         default = np.asarray(p.default, dtype=float)
-        dtxt = f"{float(default):.4g}" if default.ndim == 0 else np.array2string(
-            default, precision=4, threshold=6, separator=", "
+        dtxt = (
+            f"{float(default):.4g}"
+            if default.ndim == 0
+            else np.array2string(default, precision=4, threshold=6, separator=", ")
         )
         rows.append(
-            (p.name, str(list(p.shape)) if p.shape else "()", dtxt, f"[{p.lower:g}, {p.upper:g}]",
-             p.transform, p.doc)
+            (
+                p.name,
+                str(list(p.shape)) if p.shape else "()",
+                dtxt,
+                f"[{p.lower:g}, {p.upper:g}]",
+                p.transform,
+                p.doc,
+            )
         )
     return rows
 
@@ -80,7 +88,11 @@ def closures_command(
             closure = cls()
             space = closure.space(ctx)
             names = ", ".join(space.names)
-            ptxt = f"{space.dim}: {names}" if len(names) < 60 else f"{space.dim} ({len(space.names)} arrays)"
+            ptxt = (
+                f"{space.dim}: {names}"
+                if len(names) < 60
+                else f"{space.dim} ({len(space.names)} arrays)"
+            )
             solvers = _solvers(closure, ctx)
             row = {"n_parameters": space.dim, "parameters": list(space.names), "error": None}
         except Exception as exc:  # e.g. a closure that needs statics the default context lacks

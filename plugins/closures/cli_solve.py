@@ -28,7 +28,7 @@ def _theta(closure, ctx, params: str | None) -> dict:
     except json.JSONDecodeError as exc:
         raise InputError(f"--params: not valid JSON ({exc})") from None
     if not isinstance(given, dict):
-        raise InputError('--params: expected a JSON object such as \'{"w_AA": [50, 2]}\'')
+        raise InputError("--params: expected a JSON object such as '{\"w_AA\": [50, 2]}'")
     names = closure.space(ctx).names
     unknown = sorted(set(given) - set(names))
     if unknown:
@@ -47,7 +47,9 @@ def _theta(closure, ctx, params: str | None) -> dict:
     return theta
 
 
-def _context(T: float | None, k_peak: float | None, dataset: str, state: str | None, newtonian: bool):
+def _context(
+    T: float | None, k_peak: float | None, dataset: str, state: str | None, newtonian: bool
+):
     import dataclasses
 
     from memplug.model import default_context
@@ -66,19 +68,29 @@ def _context(T: float | None, k_peak: float | None, dataset: str, state: str | N
 
 
 def solve_command(
-    closure: str = typer.Option("exponential", "--closure", "-c", help="Closure NAME[:key=value,...]."),
+    closure: str = typer.Option(
+        "exponential", "--closure", "-c", help="Closure NAME[:key=value,...]."
+    ),
     params: str = typer.Option(
-        None, "--params", help='Parameters as JSON, e.g. \'{"amplitude": [2, 2]}\' (others: defaults).'
+        None,
+        "--params",
+        help="Parameters as JSON, e.g. '{\"amplitude\": [2, 2]}' (others: defaults).",
     ),
     T: float = typer.Option(None, "--T", help="Temperature (sets Omega^2 = k^2 T / m); default 1."),
-    k_peak: float = typer.Option(None, "--k-peak", help="Wave number of the correlator; default 7.25."),
-    state: str = typer.Option(None, "--state", help="Take the statics of this dataset state instead."),
+    k_peak: float = typer.Option(
+        None, "--k-peak", help="Wave number of the correlator; default 7.25."
+    ),
+    state: str = typer.Option(
+        None, "--state", help="Take the statics of this dataset state instead."
+    ),
     dataset: str = typer.Option("default", "--dataset", help="Dataset name or file for --state."),
     solver: str = typer.Option("time-doubling", "--solver", help="time-doubling or diffrax."),
     t_max: float = typer.Option(1e3, "--t-max", help="Last time."),
     block_n: int = typer.Option(32, "--block-n", help="Time-doubling: 4N points per block."),
     points: int = typer.Option(12, "--points", help="Rows of the printed table (log-spaced)."),
-    newtonian: bool = typer.Option(False, "--newtonian", help="Newtonian instead of overdamped dynamics."),
+    newtonian: bool = typer.Option(
+        False, "--newtonian", help="Newtonian instead of overdamped dynamics."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print t, F and the status as JSON."),
     table_file: Path | None = table_option(),
 ) -> None:

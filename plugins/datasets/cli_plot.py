@@ -26,9 +26,18 @@ def register(app: typer.Typer) -> None:
 
 @plot_app.command("dataset")
 def plot_dataset_command(
-    dataset: str = typer.Option("default", "--dataset", "-d", help="Dataset name, netCDF file or directory of per-state files."),
-    out: Path = typer.Option(Path("figures/dataset"), "--out", "-o", help="Directory for the PNG files."),
-    potential: list[str] = typer.Option(None, "--potential", help="Only these potentials (repeatable)."),
+    dataset: str = typer.Option(
+        "default",
+        "--dataset",
+        "-d",
+        help="Dataset name, netCDF file or directory of per-state files.",
+    ),
+    out: Path = typer.Option(
+        Path("figures/dataset"), "--out", "-o", help="Directory for the PNG files."
+    ),
+    potential: list[str] = typer.Option(
+        None, "--potential", help="Only these potentials (repeatable)."
+    ),
 ) -> None:
     """S^{AA}(k) at several T per ρ, F_s^{AA}(k_p, t) families, τ_α vs 1/T."""
     from memplug.cli.app import console

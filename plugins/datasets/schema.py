@@ -216,7 +216,9 @@ def state_dataset(
     )
     for name, (dims, values) in (extra or {}).items():
         if name in ds.variables:
-            raise InputError(f"optional variable {name!r}: the schema already has a variable of that name")
+            raise InputError(
+                f"optional variable {name!r}: the schema already has a variable of that name"
+            )
         ds[name] = (("state", *dims), np.asarray(values)[None])
     return ds
 
@@ -241,19 +243,39 @@ def synthetic_state(
     k = K_GRID
     kp = 7.25 * (rho / 1.2) ** (1 / 3)
     osc = np.exp(-((k - kp) ** 2) / 4.0) * 2.0 + 0.3 * np.sin(k / kp * 2 * np.pi) * np.exp(-k / 15)
-    S = np.stack([0.8 * (1 + osc), 0.1 * osc, 0.2 * (1 + 0.3 * osc)]) + rng.normal(0, 1e-3, (3, N_K))
+    S = np.stack([0.8 * (1 + osc), 0.1 * osc, 0.2 * (1 + 0.3 * osc)]) + rng.normal(
+        0, 1e-3, (3, N_K)
+    )
     tau = float(np.exp(1.0 / T))
     time = log_time_grid(0.005, 20 * tau, n_t)
     ball = np.exp(-0.5 * kp**2 * T * time**2)
-    Fs = np.stack([np.maximum(ball, np.exp(-((time / tau) ** 0.8))), np.maximum(ball, np.exp(-((time / (0.7 * tau)) ** 0.8)))])
+    Fs = np.stack(
+        [
+            np.maximum(ball, np.exp(-((time / tau) ** 0.8))),
+            np.maximum(ball, np.exp(-((time / (0.7 * tau)) ** 0.8))),
+        ]
+    )
     kq_scale = (KQ / kp) ** 2
     Fs_k = np.stack([Fs**s for s in kq_scale], axis=1)
     Fs_k[:, :, 0] = np.exp(-0.5 * KQ[None, :] ** 2 * T * time[0] ** 2)
     msd = np.stack([3 * T * time**2 / (1 + time / 0.1) + 6 * time / tau * 0.1] * 2)
     return state_dataset(
-        potential=potential, rho=rho, T=T, S=S, time=time, Fs=Fs, Fs_k=Fs_k, msd=msd,
-        k_below_box=k < 2 * np.pi / 10.0, N=int(round(rho * 1000)), k_peak=kp, dt=0.005,
-        seed=seed, engine="synthetic", engine_version="0", steps=0,
+        potential=potential,
+        rho=rho,
+        T=T,
+        S=S,
+        time=time,
+        Fs=Fs,
+        Fs_k=Fs_k,
+        msd=msd,
+        k_below_box=k < 2 * np.pi / 10.0,
+        N=int(round(rho * 1000)),
+        k_peak=kp,
+        dt=0.005,
+        seed=seed,
+        engine="synthetic",
+        engine_version="0",
+        steps=0,
         attrs={"note": "synthetic test data, not a simulation"},
     )
 
@@ -274,7 +296,10 @@ VARIABLE_ATTRS: dict[str, dict[str, str]] = {
         "normalisation": "unit: F_s(k_peak, 0) = 1 (the self part alone); paper Eq. 1 multiplies it by "
         "S^aa(k_peak) (memplug run --normalisation paper)",
     },
-    "Fs_k": {"long_name": "F_s^aa(k, t) at the wave numbers kq", "normalisation": "unit: F_s(k, 0) = 1"},
+    "Fs_k": {
+        "long_name": "F_s^aa(k, t) at the wave numbers kq",
+        "normalisation": "unit: F_s(k, 0) = 1",
+    },
     "msd": {"long_name": "mean squared displacement", "units": "sigma_AA^2"},
 }
 
@@ -368,12 +393,18 @@ class KobAndersenSchema(DatasetSchema):
             bad = ~np.isfinite(values)
             if np.any(bad):
                 i = np.unravel_index(int(np.argmax(bad)), values.shape)
-                fail(name, f"NaN or infinite value at state {ids[i[0]]}, index {tuple(int(j) for j in i[1:])}")
+                fail(
+                    name,
+                    f"NaN or infinite value at state {ids[i[0]]}, index {tuple(int(j) for j in i[1:])}",
+                )
         if ds["k_below_box"].dtype != bool:
             fail("k_below_box", f"expected booleans, found dtype {ds['k_below_box'].dtype}")
         for name in ds.data_vars:  # optional variables: one value per state
             if name not in DATA_VARS and ds[name].dims[:1] != ("state",):
-                fail(name, f"optional variable: expected 'state' as first dim, found dims {ds[name].dims}")
+                fail(
+                    name,
+                    f"optional variable: expected 'state' as first dim, found dims {ds[name].dims}",
+                )
 
         # time: positive, strictly increasing
         time = ds["time"].values
@@ -393,15 +424,21 @@ class KobAndersenSchema(DatasetSchema):
         bad = np.abs(fs0 - expect) > FS0_TOLERANCE
         if np.any(bad):
             i, a = np.unravel_index(int(np.argmax(bad)), bad.shape)
-            fail("Fs", f"state {ids[i]}, species {SPECIES[a]}: F_s(t→0) = {fs0[i, a]:.4f}, "
-                 f"expected 1 (within {FS0_TOLERANCE} after ballistic decay {expect[i, 0]:.4f})")
+            fail(
+                "Fs",
+                f"state {ids[i]}, species {SPECIES[a]}: F_s(t→0) = {fs0[i, a]:.4f}, "
+                f"expected 1 (within {FS0_TOLERANCE} after ballistic decay {expect[i, 0]:.4f})",
+            )
         fsk0 = ds["Fs_k"].values[:, :, :, 0]
         expect_k = np.exp(-0.5 * (KQ[None, :] ** 2 * T[:, None] * t0[:, None] ** 2))[:, None, :]
         bad = np.abs(fsk0 - expect_k) > FS0_TOLERANCE
         if np.any(bad):
             i, a, q = np.unravel_index(int(np.argmax(bad)), bad.shape)
-            fail("Fs_k", f"state {ids[i]}, species {SPECIES[a]}, k = {KQ[q]}: F_s(t→0) = "
-                 f"{fsk0[i, a, q]:.4f}, expected 1 (within {FS0_TOLERANCE})")
+            fail(
+                "Fs_k",
+                f"state {ids[i]}, species {SPECIES[a]}, k = {KQ[q]}: F_s(t→0) = "
+                f"{fsk0[i, a, q]:.4f}, expected 1 (within {FS0_TOLERANCE})",
+            )
         for name in ("Fs", "Fs_k"):
             v = ds[name].values
             if np.any(v > 1 + FS0_TOLERANCE) or np.any(v < -0.2):
@@ -415,8 +452,11 @@ class KobAndersenSchema(DatasetSchema):
         bad = np.abs(tail - expect_s) > S_LARGE_K_TOLERANCE
         if np.any(bad):
             i, p = np.unravel_index(int(np.argmax(bad)), bad.shape)
-            fail("S", f"state {ids[i]}, pair {PAIRS[p]}: S(k→∞) ≈ {tail[i, p]:.3f}, expected "
-                 f"{expect_s[p]} (normalisation N⁻¹⟨ρ_α ρ_β⟩)")
+            fail(
+                "S",
+                f"state {ids[i]}, pair {PAIRS[p]}: S(k→∞) ≈ {tail[i, p]:.3f}, expected "
+                f"{expect_s[p]} (normalisation N⁻¹⟨ρ_α ρ_β⟩)",
+            )
 
         # τ_α: positive for equilibrated states; NaN allowed for glass
         tau = ds["tau_alpha"].values
@@ -428,8 +468,11 @@ class KobAndersenSchema(DatasetSchema):
             elif tau[i] <= 0:
                 fail("tau_alpha", f"state {sid}: expected > 0, found {tau[i]}")
             elif status[i] == "equilibrated" and time[i, -1] < WINDOW_TAU_FACTOR * tau[i]:
-                fail("time", f"state {sid}: the lag times end at {time[i, -1]:.4g} < "
-                     f"{WINDOW_TAU_FACTOR:g} τ_α = {WINDOW_TAU_FACTOR * tau[i]:.4g}")
+                fail(
+                    "time",
+                    f"state {sid}: the lag times end at {time[i, -1]:.4g} < "
+                    f"{WINDOW_TAU_FACTOR:g} τ_α = {WINDOW_TAU_FACTOR * tau[i]:.4g}",
+                )
         return ds
 
     def context_for(self, ds: xr.Dataset, state: str | int, dynamics: str) -> Context:

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from memplug.fit import FitProblem
 
 
-def refit(problem: FitProblem, x0, F_target=None, *, free=None, max_nfev: int = 20, t_M=None) -> np.ndarray:
+def refit(
+    problem: FitProblem, x0, F_target=None, *, free=None, max_nfev: int = 20, t_M=None
+) -> np.ndarray:
     """A few Gauss-Newton (trust-region, ``scipy.optimize.least_squares``) steps of Eq. 7 from
     ``x0``, with the Jacobian through the solver: the cheap local fit of the bootstrap replicas.
 

@@ -1,8 +1,8 @@
 """``memplug run``, ``memplug compare`` and ``memplug experiment ...``: fit closures to dynamics.
 
-    memplug run --closure double-stretched --optimizer cmaes          # default dataset, a few states
-    memplug compare --closures exponential,double-stretched,stretched:n_exp=2
-    memplug experiment nexp-scan | mct-recovery | memory-vs-T
+memplug run --closure double-stretched --optimizer cmaes          # default dataset, a few states
+memplug compare --closures exponential,double-stretched,stretched:n_exp=2
+memplug experiment nexp-scan | mct-recovery | memory-vs-T
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ def default_states(ds, n: int = 3) -> list[str]:
     return [str(s) for s in ds["state"].values[idx]]
 
 
-def select(dataset: str, state: list[str] | None, potential: str | None, rho: str | None, T: str | None):
+def select(
+    dataset: str, state: list[str] | None, potential: str | None, rho: str | None, T: str | None
+):
     from memplug.data import load_dataset, per_state_files, select_states
 
     state = list(dict.fromkeys(state)) if state else state
@@ -106,7 +108,9 @@ def select(dataset: str, state: list[str] | None, potential: str | None, rho: st
         missing = [s for s in state if s not in have]
         if missing:
             sample = ", ".join(sorted(have)[:6])
-            raise InputError(f"--state: {', '.join(missing)} not in dataset {dataset!r} ({len(have)} states, e.g. {sample})")
+            raise InputError(
+                f"--state: {', '.join(missing)} not in dataset {dataset!r} ({len(have)} states, e.g. {sample})"
+            )
     if not (state or potential or rho or T):
         return ds, default_states(ds)
     sel = select_states(
@@ -174,13 +178,21 @@ def execute(jobs, opts: FitOptions, title: str, *, table: bool = True) -> list[d
         ]  # fmt: skip
 
         def on_progress(i, p):
-            progress.update(tasks[i], completed=p.evaluations, gen=p.generation, loss=f"{p.best_loss:.3e}")
+            progress.update(
+                tasks[i], completed=p.evaluations, gen=p.generation, loss=f"{p.best_loss:.3e}"
+            )
 
         def on_done(i, r):
             progress.update(tasks[i], completed=r["evaluations"], total=r["evaluations"], gen=r["generations"],
                             loss=f"{r['loss']:.3e}")  # fmt: skip
 
-        results = run_jobs(jobs, workers=opts.workers, scheduler=opts.scheduler, on_progress=on_progress, on_done=on_done)
+        results = run_jobs(
+            jobs,
+            workers=opts.workers,
+            scheduler=opts.scheduler,
+            on_progress=on_progress,
+            on_done=on_done,
+        )
     show(results_table(results, title=f"{title} ({time.perf_counter() - t0:.1f} s)"))
     if table:
         write_table(opts.table, results_rows(results), RESULTS_COLUMNS)
@@ -244,7 +256,9 @@ def check_stages(polish: str, normalisation: str) -> None:
     if polish not in POLISH_METHODS:
         raise InputError(f"--polish: expected {' or '.join(POLISH_METHODS)}, got {polish!r}")
     if normalisation not in NORMALISATIONS:
-        raise InputError(f"--normalisation: expected {' or '.join(NORMALISATIONS)}, got {normalisation!r}")
+        raise InputError(
+            f"--normalisation: expected {' or '.join(NORMALISATIONS)}, got {normalisation!r}"
+        )
 
 
 def _closure_dim(closure: str) -> int:
@@ -304,11 +318,15 @@ def _split(text: str, option: str = "--closures") -> list[str]:
     return out
 
 
-def _option(default: Any, *names: str, help: str, running: bool = False, cli_type: Any = None) -> Any:
+def _option(
+    default: Any, *names: str, help: str, running: bool = False, cli_type: Any = None
+) -> Any:
     """A `FitOptions` field: its default and its ``typer.Option`` (the one place of both);
     ``running`` options go at the end of ``--help``; ``cli_type`` if typer needs another type."""
     option = typer.Option(default, *names, help=help)
-    return dataclasses.field(default=default, metadata={"option": option, "running": running, "cli_type": cli_type})
+    return dataclasses.field(
+        default=default, metadata={"option": option, "running": running, "cli_type": cli_type}
+    )
 
 
 @dataclass(frozen=True)
@@ -317,7 +335,9 @@ class FitOptions:
     them to a command's signature; their order here is the order of ``--help``: the selection and
     fit options, then the running options). A command without an option gets its default."""
 
-    dataset: str = _option("default", "--dataset", help="Registered dataset name or netCDF file/directory.")
+    dataset: str = _option(
+        "default", "--dataset", help="Registered dataset name or netCDF file/directory."
+    )
     state: tuple[str, ...] | None = _option(
         None, "--state", help="State id(s), e.g. LJ-rho1.20-T0.800 (repeatable).", cli_type=list[str]
     )  # fmt: skip
@@ -329,19 +349,27 @@ class FitOptions:
         help="data, synthetic:closure=NAME,noise=SIGMA, mct, mlp:model=DIR (a `memplug mlp train` "
         "model) or another plugin's target.",
     )  # fmt: skip
-    init: str = _option("default", "--init", help="default, mct (fit the closure to M_mct first) or a previous result .nc.")
+    init: str = _option(
+        "default",
+        "--init",
+        help="default, mct (fit the closure to M_mct first) or a previous result .nc.",
+    )
     budget: int | None = _option(
         None, "--budget",
         help="Loss evaluations of the main optimizer per fit (a gradient evaluation counts as one). "
         "Default: 400 × the closure's number of parameters.",
     )  # fmt: skip
-    target_loss: float = _option(1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this.")
+    target_loss: float = _option(
+        1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this."
+    )
     seed: int = _option(0, "--seed", help="Seed of every stochastic step.")
     sigma0: float | None = _option(
         None, "--sigma0",
         help="Initial step in the unconstrained parameter space (default: 5e-4 from --init mct or a result, 0.3 from the closure default).",
     )  # fmt: skip
-    lasso: float = _option(0.0, "--lasso", help="λ₁ of the L1 term of Eq. 7 (on physical parameters).")
+    lasso: float = _option(
+        0.0, "--lasso", help="λ₁ of the L1 term of Eq. 7 (on physical parameters)."
+    )
     t_min: float | None = _option(None, "--t-min", help="Fit only target times >= this.")
     t_max: float | None = _option(None, "--t-max", help="Fit only target times <= this.")
     solver_n: int = _option(16, "--solver-n", help="Solver blocks of 4N points (1 to 1024).")
@@ -357,14 +385,22 @@ class FitOptions:
         "unit", "--normalisation",
         help="unit: F_s(0) = 1 (the dataset's); paper: F_s^aa(0) = S^aa(k_p) (paper Eq. 1), weighting Eq. 7 and R² by S².",
     )  # fmt: skip
-    resume: bool = _option(False, "--resume", help="Continue from checkpoints; reuse finished results.", running=True)
-    workers: int = _option(0, "--workers", help="Fan out over N local Dask worker processes (0: serial).", running=True)
-    scheduler: str | None = _option(None, "--scheduler", help="Address of an existing Dask scheduler.", running=True)
+    resume: bool = _option(
+        False, "--resume", help="Continue from checkpoints; reuse finished results.", running=True
+    )
+    workers: int = _option(
+        0, "--workers", help="Fan out over N local Dask worker processes (0: serial).", running=True
+    )
+    scheduler: str | None = _option(
+        None, "--scheduler", help="Address of an existing Dask scheduler.", running=True
+    )
     compile_cache: Path | None = _option(
         None, "--compile-cache", running=True,
         help="Directory for compiled losses kept across runs (default: $MEMPLUG_COMPILATION_CACHE; unset: off).",
     )  # fmt: skip
-    table: Path | None = dataclasses.field(default=None, metadata={"option": table_option(), "running": True, "cli_type": None})
+    table: Path | None = dataclasses.field(
+        default=None, metadata={"option": table_option(), "running": True, "cli_type": None}
+    )
 
     #: The fields a `memplug.plugins.fitting.jobs.FitJob` takes from these options.
     JOB_FIELDS = (
@@ -390,8 +426,13 @@ def fit_options(*names: str, **options: Any) -> Callable[[Callable[..., Any]], C
         hints = typing.get_type_hints(FitOptions)
 
         def param(f: dataclasses.Field) -> inspect.Parameter:
-            kind, default = inspect.Parameter.POSITIONAL_OR_KEYWORD, options.get(f.name, f.metadata["option"])
-            return inspect.Parameter(f.name, kind, default=default, annotation=f.metadata["cli_type"] or hints[f.name])
+            kind, default = (
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                options.get(f.name, f.metadata["option"]),
+            )
+            return inspect.Parameter(
+                f.name, kind, default=default, annotation=f.metadata["cli_type"] or hints[f.name]
+            )
 
         fields = [f for f in dataclasses.fields(FitOptions) if f.name in names]
         shared = [param(f) for f in fields if not f.metadata["running"]]
@@ -404,7 +445,9 @@ def fit_options(*names: str, **options: Any) -> Callable[[Callable[..., Any]], C
                 given["state"] = tuple(given["state"])
             return fn(**kwargs, opts=FitOptions(**given))
 
-        command.__signature__ = sig.replace(parameters=[*own[:at], *shared, *own[at + 1 :], *running])  # type: ignore[attr-defined]
+        command.__signature__ = sig.replace(
+            parameters=[*own[:at], *shared, *own[at + 1 :], *running]
+        )  # type: ignore[attr-defined]
         return command
 
     return decorate
@@ -413,7 +456,11 @@ def fit_options(*names: str, **options: Any) -> Callable[[Callable[..., Any]], C
 #: Every shared option (``memplug run`` and ``compare`` take them all).
 ALL_OPTIONS = tuple(f.name for f in dataclasses.fields(FitOptions))
 #: What ``memplug experiment ...`` take: no Lasso, fit window, dynamics, polish or normalisation.
-_EXPERIMENT = tuple(n for n in ALL_OPTIONS if n not in ("lasso", "t_min", "t_max", "dynamics", "polish", "normalisation"))
+_EXPERIMENT = tuple(
+    n
+    for n in ALL_OPTIONS
+    if n not in ("lasso", "t_min", "t_max", "dynamics", "polish", "normalisation")
+)
 
 
 #: Largest ``--solver-n``: the solver's block matrices grow as (4N)², ~130 MB of indices at 1024.
@@ -462,8 +509,13 @@ def _prepare(opts: FitOptions, out: Path, closures: list[str], optimizers: list[
     check_numbers(opts.solver_n, opts.sigma0, opts.target_loss)
     check_scheduler(opts.scheduler)
     check_table(opts.table)
-    cl, op = parse_specs("closures", closures, "--closures"), parse_specs("optimizers", optimizers, "--optimizers")
-    _, states = select(opts.dataset, list(opts.state) if opts.state else None, opts.potential, opts.rho, opts.T)
+    cl, op = (
+        parse_specs("closures", closures, "--closures"),
+        parse_specs("optimizers", optimizers, "--optimizers"),
+    )
+    _, states = select(
+        opts.dataset, list(opts.state) if opts.state else None, opts.potential, opts.rho, opts.T
+    )
     check_out_dir(out)
     check_stages(opts.polish, opts.normalisation)
     return states, cl, op
@@ -576,7 +628,9 @@ def compare_command(
     out: Path = typer.Option(Path("results/compare"), "--out", help="Results directory."),
 ) -> None:  # fmt: skip
     """Fit several closures (and/or optimizers) to the same states: one table and one figure."""
-    states, cl, op = _prepare(opts, out, _split(closures, "--closures"), _split(optimizers, "--optimizers"))
+    states, cl, op = _prepare(
+        opts, out, _split(closures, "--closures"), _split(optimizers, "--optimizers")
+    )
     jobs = make_jobs(states, cl, op, opts, out)
     results = execute(jobs, opts, title="memplug compare", table=False)
     rows = comparison(results)
@@ -637,7 +691,10 @@ def mct_recovery_command(
 
     for r in results:
         r["memory_relative_error"] = memory_distance(r["files"]["netcdf"])
-    rows = [row | {"memory_relative_error": r["memory_relative_error"]} for r, row in zip(results, results_rows(results), strict=True)]
+    rows = [
+        row | {"memory_relative_error": r["memory_relative_error"]}
+        for r, row in zip(results, results_rows(results), strict=True)
+    ]
     write_table(opts.table, rows)
     write_json(out / "mct-recovery.json", results)
 

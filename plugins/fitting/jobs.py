@@ -122,10 +122,16 @@ class FitJob:
         data; the budget defaults to ``BUDGET_PER_PARAMETER`` × ``dim``."""
         sigma0 = self.sigma0
         if sigma0 is None:
-            near = (init_note or self.init) not in ("default",) and not (init_note or "").startswith("default")
+            near = (init_note or self.init) not in ("default",) and not (
+                init_note or ""
+            ).startswith("default")
             sigma0 = PAPER_SIGMA0 if near else DEFAULT_START_SIGMA0
-        budget = self.budget if self.budget is not None else BUDGET_PER_PARAMETER * max(int(dim or 1), 1)
-        return FitSettings(budget=budget, target_loss=self.target_loss, seed=self.seed, sigma0=sigma0)
+        budget = (
+            self.budget if self.budget is not None else BUDGET_PER_PARAMETER * max(int(dim or 1), 1)
+        )
+        return FitSettings(
+            budget=budget, target_loss=self.target_loss, seed=self.seed, sigma0=sigma0
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,7 +144,9 @@ def fit_kernel_to_memory(problem: FitProblem, t: np.ndarray, M_ref: np.ndarray) 
     (`memplug.model.fit_memory`, Levenberg-Marquardt): the paper's start "M = M_mct"."""
     from memplug.model import fit_memory
 
-    theta = fit_memory(problem.closure, problem.context, np.asarray(t, float), np.asarray(M_ref, float))
+    theta = fit_memory(
+        problem.closure, problem.context, np.asarray(t, float), np.asarray(M_ref, float)
+    )
     return problem.vector(theta)
 
 
@@ -222,7 +230,15 @@ def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_re
         elapsed=outcome.elapsed,
         species=tuple(problem.context.species),
         inputs=job.inputs(),
-        info=problem.target.info | {"solver": {"N": problem.solver.N, "dt0": problem.solver.dt0, "t_max": problem.solver.t_max, "blocks": problem.solver.n_blocks}},
+        info=problem.target.info
+        | {
+            "solver": {
+                "N": problem.solver.N,
+                "dt0": problem.solver.dt0,
+                "t_max": problem.solver.t_max,
+                "blocks": problem.solver.n_blocks,
+            }
+        },
         **trust,
     )
 
@@ -236,7 +252,9 @@ def prepare(job: FitJob, ds=None):
         raise InputError(f"--state: {job.state!r} is not in dataset {job.dataset!r}")
     ctx = context_for(ds, job.state)
     if job.dynamics not in ("overdamped", "newtonian"):
-        raise InputError(f"--dynamics: expected overdamped (paper Eq. 5) or newtonian, got {job.dynamics!r}")
+        raise InputError(
+            f"--dynamics: expected overdamped (paper Eq. 5) or newtonian, got {job.dynamics!r}"
+        )
     ctx = dataclasses.replace(ctx, dynamics=job.dynamics)
     target = make_target(job.target, ds, job.state, ctx)
     closure = job.closure_spec().create()
@@ -272,7 +290,9 @@ def polish(problem: FitProblem, outcome, job: FitJob, out: Path | None, callback
             callback=callback,
         )  # fmt: skip
     except InputError as exc:  # e.g. the start's gradient is not finite: keep the first stage
-        stages.append({"stage": "lbfgs polish", "loss": math.inf, "evaluations": 0, "stop_reason": str(exc)})
+        stages.append(
+            {"stage": "lbfgs polish", "loss": math.inf, "evaluations": 0, "stop_reason": str(exc)}
+        )
         return _with_stages(outcome, stages)
     stages.append({"stage": "lbfgs polish", "loss": second.loss, "evaluations": second.evaluations,
                    "stop_reason": second.stop_reason})  # fmt: skip
@@ -299,7 +319,9 @@ def _with_stages(outcome, stages: list[dict[str, Any]]):
     return dataclasses.replace(outcome, stages=stages)
 
 
-def run_job(job: FitJob, callback: Callable[[Progress], None] | None = None, ds=None) -> dict[str, Any]:
+def run_job(
+    job: FitJob, callback: Callable[[Progress], None] | None = None, ds=None
+) -> dict[str, Any]:
     """Run one fit; write ``<out>/<stem>.nc/.json/.png`` and checkpoints in ``<out>/checkpoints``.
 
     With ``job.resume``: a finished result with the same inputs is returned as is; otherwise the

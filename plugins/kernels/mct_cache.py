@@ -103,7 +103,9 @@ def compute_mct(dataset: str, state: str, directory: str, ds=None) -> dict[str, 
         else:
             M = np.diagonal(out[0], axis1=1, axis2=2).copy()
             F = np.diagonal(out[1], axis1=1, axis2=2).copy()
-            status = "ok" if np.all(np.isfinite(M)) and np.all(np.isfinite(F)) else "failed: not finite"
+            status = (
+                "ok" if np.all(np.isfinite(M)) and np.all(np.isfinite(F)) else "failed: not finite"
+            )
     except Exception as exc:  # one state's failed MCT solve never stops the scan
         status = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     ok = status == "ok"
@@ -150,11 +152,14 @@ def mct_target_dataset(ds, states: list[str], summaries: dict[str, dict[str, Any
         cached = read_cache(info["path"])
         one = ds.sel(state=state)
         t0 = float(np.nanmin(one["time"].values))
-        t = log_time_grid(t0, max(TARGET_SPAN * info["t_decay"], float(np.nanmax(one["time"].values))))
+        t = log_time_grid(
+            t0, max(TARGET_SPAN * info["t_decay"], float(np.nanmax(one["time"].values)))
+        )
         F = np.stack([np.interp(np.log(t), np.log(cached["t"].values), cached["F_mct"].values[:, a])
                       for a in range(cached.sizes["species"])])  # fmt: skip
         attrs = {k: str(v) for k, v in one.attrs.items()} | {
-            "note": "derived: Fs is the MCT solution F_mct (memplug kernels scan --mct-recovery)"}
+            "note": "derived: Fs is the MCT solution F_mct (memplug kernels scan --mct-recovery)"
+        }
         parts.append(state_dataset(
             potential=str(one["potential"].values), rho=float(one["rho"]), T=float(one["T"]),
             S=one["S"].values, time=t, Fs=F, Fs_k=np.repeat(F[:, None, :], one.sizes["kq"], axis=1),
@@ -171,9 +176,7 @@ def mct_target_dataset(ds, states: list[str], summaries: dict[str, dict[str, Any
         try:
             old = load_dataset(path)
             same = sorted(map(str, old["state"].values)) == sorted(map(str, new["state"].values))
-            if same and np.allclose(
-                old["Fs"].values, new["Fs"].values, equal_nan=True
-            ):
+            if same and np.allclose(old["Fs"].values, new["Fs"].values, equal_nan=True):
                 return path
         except Exception:
             pass

@@ -105,14 +105,18 @@ def parse_experiments(text: str, option: str = "--closures") -> list[Experiment]
         spec, _, dyn = part.partition("@")
         dyn = dyn.strip() or "newtonian"
         if dyn not in DYNAMICS:
-            raise InputError(f"{option} {part!r}: dynamics {dyn!r}; expected {' or '.join(DYNAMICS)}")
+            raise InputError(
+                f"{option} {part!r}: dynamics {dyn!r}; expected {' or '.join(DYNAMICS)}"
+            )
         try:
             get_registry().create("closures", spec.strip())
         except InputError as exc:
             raise InputError(f"{option} {part!r}: {exc}") from None
         out.append(Experiment(spec.strip(), dyn))
     if not out:
-        raise InputError(f"{option} {text!r}: expected SPEC[@DYNAMICS];SPEC... (one or more closures)")
+        raise InputError(
+            f"{option} {text!r}: expected SPEC[@DYNAMICS];SPEC... (one or more closures)"
+        )
     labels = [e.label() for e in out]
     twice = sorted({lab for lab in labels if labels.count(lab) > 1})
     if twice:
@@ -164,7 +168,9 @@ def select_states(ds, states: str = "equilibrated") -> list[str]:
         return chosen
     wanted = list(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
     if not wanted:
-        raise InputError(f"--states {states!r}: expected all, equilibrated or a comma list of state ids")
+        raise InputError(
+            f"--states {states!r}: expected all, equilibrated or a comma list of state ids"
+        )
     missing = [s for s in wanted if s not in ids]
     if missing:
         sample = ", ".join(ids[:4])

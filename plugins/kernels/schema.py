@@ -127,7 +127,11 @@ def validate_kernels(ds: xr.Dataset, path: str | os.PathLike | None = None) -> x
     bad = done & ~(np.isfinite(loss) | (loss == np.inf))
     if bad.any():
         i, k = np.argwhere(bad)[0]
-        _fail(path, "loss", f"NaN for a finished fit (state {ds['state'].values[i]}, fit {ds['fit'].values[k]})")
+        _fail(
+            path,
+            "loss",
+            f"NaN for a finished fit (state {ds['state'].values[i]}, fit {ds['fit'].values[k]})",
+        )
     labelled = np.asarray([[bool(str(x)) for x in row] for row in ds["param_label"].values], bool)
     theta = np.asarray(ds["theta"].values, float)
     bad = done[:, :, None] & labelled[None, :, :] & ~np.isfinite(theta)

@@ -27,7 +27,9 @@ def mct_target(ds, state: str, context: Context) -> Target:
 
     t, _ = dynamics_for(ds, state)
     s = context.n_species
-    F = np.diagonal(np.asarray(mct_reference(context, t)[1], float).reshape(len(t), s, s), axis1=1, axis2=2).copy()
+    F = np.diagonal(
+        np.asarray(mct_reference(context, t)[1], float).reshape(len(t), s, s), axis1=1, axis2=2
+    ).copy()
     if not np.all(np.isfinite(F)):
         raise InputError(f"--target mct: the MCT solution of state {state} is not finite")
     return Target(state, t, F, context, "mct", state_info(ds, state) | {"kernel": "mct"})

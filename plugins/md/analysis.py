@@ -46,11 +46,18 @@ def structure(trajectory: Trajectory) -> tuple[obs.GridStructureFactor, float]:
     if "structure" not in trajectory.cache:
         steps = trajectory.steps
         L = trajectory.L
-        pick = np.unique(np.searchsorted(steps, np.linspace(0, steps[-1], int(_setting(trajectory, "n_sk_frames")))))
+        pick = np.unique(
+            np.searchsorted(
+                steps, np.linspace(0, steps[-1], int(_setting(trajectory, "n_sk_frames")))
+            )
+        )
         pick = pick[pick < steps.size]
         grid = obs.structure_factor_on_grid(
-            trajectory.positions[pick], trajectory.species, L,
-            max_per_bin=int(_setting(trajectory, "max_per_bin")), seed=trajectory.seed,
+            trajectory.positions[pick],
+            trajectory.species,
+            L,
+            max_per_bin=int(_setting(trajectory, "max_per_bin")),
+            seed=trajectory.seed,
         )
         kp = obs.k_peak(grid.k, grid.S[0], k_min=max(2.0, 2 * math.pi / L))
         trajectory.cache["structure"] = (grid, kp)
@@ -62,8 +69,12 @@ def self_dynamics(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
     if "self_dynamics" not in trajectory.cache:
         k = np.array([trajectory.k_peak, *trajectory.kq])
         Fs, msd, _ = obs.self_dynamics(
-            trajectory.positions, trajectory.species, trajectory.steps, trajectory.origins,
-            trajectory.lags, k,
+            trajectory.positions,
+            trajectory.species,
+            trajectory.steps,
+            trajectory.origins,
+            trajectory.lags,
+            k,
         )
         trajectory.cache["self_dynamics"] = (Fs, msd)
     return trajectory.cache["self_dynamics"]
@@ -79,19 +90,29 @@ class StructureFactor(Observable):
     name: ClassVar[str] = "structure-factor"
     description: ClassVar[str] = "partial S^{αβ}(k) on the 100-point grid and k_peak of S^{AA}"
     variables: ClassVar[dict[str, tuple[str, ...]]] = {
-        "S": ("pair", "k"), "k_below_box": ("k",), "k_peak": (),
+        "S": ("pair", "k"),
+        "k_below_box": ("k",),
+        "k_peak": (),
     }
 
     def compute(self, trajectory: Trajectory) -> dict[str, Variable]:
         grid, kp = structure(trajectory)
-        return {"S": (("pair", "k"), grid.S), "k_below_box": (("k",), grid.below_box),
-                "k_peak": ((), np.asarray(kp))}
+        return {
+            "S": (("pair", "k"), grid.S),
+            "k_below_box": (("k",), grid.below_box),
+            "k_peak": ((), np.asarray(kp)),
+        }
 
 
 class SelfIntermediateScattering(Observable):
     name: ClassVar[str] = "self-intermediate-scattering"
-    description: ClassVar[str] = "F_s^{αα}(k, t) at k_peak (Fs) and at kq (Fs_k), averaged over origins"
-    variables: ClassVar[dict[str, tuple[str, ...]]] = {"Fs": ("species", "t"), "Fs_k": ("species", "kq", "t")}
+    description: ClassVar[str] = (
+        "F_s^{αα}(k, t) at k_peak (Fs) and at kq (Fs_k), averaged over origins"
+    )
+    variables: ClassVar[dict[str, tuple[str, ...]]] = {
+        "Fs": ("species", "t"),
+        "Fs_k": ("species", "kq", "t"),
+    }
 
     def compute(self, trajectory: Trajectory) -> dict[str, Variable]:
         Fs, _ = self_dynamics(trajectory)
@@ -127,12 +148,19 @@ class CollectiveIntermediateScattering(Observable):
     def compute(self, trajectory: Trajectory) -> dict[str, Variable]:
         b = int(np.searchsorted(K_EDGES, trajectory.k_peak, side="right")) - 1
         vectors = obs.lattice_wave_vectors(
-            trajectory.L, K_EDGES[b : b + 2], max_per_bin=int(_setting(trajectory, "max_per_bin")),
+            trajectory.L,
+            K_EDGES[b : b + 2],
+            max_per_bin=int(_setting(trajectory, "max_per_bin")),
             seed=trajectory.seed,
         )
         F = obs.collective_dynamics(
-            trajectory.positions, trajectory.species, trajectory.L, trajectory.steps,
-            trajectory.origins, trajectory.lags, vectors,
+            trajectory.positions,
+            trajectory.species,
+            trajectory.L,
+            trajectory.steps,
+            trajectory.origins,
+            trajectory.lags,
+            vectors,
         )
         return {"F": (("pair", "t"), F[:, 0])}
 
@@ -144,14 +172,22 @@ class NonGaussian(Observable):
 
     def compute(self, trajectory: Trajectory) -> dict[str, Variable]:
         a2 = obs.non_gaussian(
-            trajectory.positions, trajectory.species, trajectory.steps, trajectory.origins, trajectory.lags
+            trajectory.positions,
+            trajectory.species,
+            trajectory.steps,
+            trajectory.origins,
+            trajectory.lags,
         )
         return {"alpha2": (("species", "t"), a2)}
 
 
 BUILTIN = (
-    StructureFactor, SelfIntermediateScattering, MeanSquaredDisplacement, TauAlpha,
-    CollectiveIntermediateScattering, NonGaussian,
+    StructureFactor,
+    SelfIntermediateScattering,
+    MeanSquaredDisplacement,
+    TauAlpha,
+    CollectiveIntermediateScattering,
+    NonGaussian,
 )
 
 
@@ -168,7 +204,9 @@ def measure(trajectory: Trajectory, names: list[str] | None = None) -> dict[str,
         observable = reg.create("observables", name)
         for var, value in observable(trajectory).items():
             if var in out:
-                raise InputError(f"observables {source[var]!r} and {name!r} both write the variable {var!r}")
+                raise InputError(
+                    f"observables {source[var]!r} and {name!r} both write the variable {var!r}"
+                )
             out[var] = value
             source[var] = name
     return out

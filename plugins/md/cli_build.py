@@ -37,7 +37,9 @@ def _default_workdir(name: str) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue, budget: float | bool | None) -> dict:
+def _worker(
+    spec: str, sid: str, workdir: str, threads: int, output: str, queue, budget: float | bool | None
+) -> dict:
     """Run one state in a worker process; progress goes through ``queue`` (None: not reported)."""
     from memplug.plugins.md.campaign import load_campaign, run_planned_state
 
@@ -58,7 +60,9 @@ def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue,
         return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
 
 
-def _dask_task(spec: str, sid: str, workdir: str, threads: int, output: str, budget: float | bool | None) -> dict:
+def _dask_task(
+    spec: str, sid: str, workdir: str, threads: int, output: str, budget: float | bool | None
+) -> dict:
     """One state as a Dask task (``--workers``/``--scheduler``): as `_worker`, progress only
     on completion. A worker that dies mid-state has its task re-run elsewhere, which resumes the
     state from its checkpoint in ``workdir`` (shared by all workers)."""
@@ -104,18 +108,52 @@ def _sigterm_as_interrupt():
 @dataset_app.command("build")
 def build_command(
     spec: Path = typer.Argument(None, help="Campaign spec (TOML). Default: the default dataset's."),
-    workdir: Path = typer.Option(None, "--workdir", help="Trajectories and restart files (keep outside version control). Default: ~/.cache/memplug/campaign/<name>."),
-    output: Path = typer.Option(None, "--output", "-o", help="Directory of per-state files. Default: the spec's `output`."),
-    only: list[str] = typer.Option(None, "--only", help="Build only this state (repeatable); re-runs it even if its file exists."),
-    jobs: int = typer.Option(0, "--jobs", "-j", help="States run in parallel. Default: cores // threads."),
-    threads: int = typer.Option(0, "--threads", help="OpenMP threads per state. Default: the spec's."),
+    workdir: Path = typer.Option(
+        None,
+        "--workdir",
+        help="Trajectories and restart files (keep outside version control). Default: ~/.cache/memplug/campaign/<name>.",
+    ),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Directory of per-state files. Default: the spec's `output`."
+    ),
+    only: list[str] = typer.Option(
+        None,
+        "--only",
+        help="Build only this state (repeatable); re-runs it even if its file exists.",
+    ),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", help="States run in parallel. Default: cores // threads."
+    ),
+    threads: int = typer.Option(
+        0, "--threads", help="OpenMP threads per state. Default: the spec's."
+    ),
     limit: int = typer.Option(0, "--limit", help="Stop after this many states (0: all)."),
-    skip_failed: bool = typer.Option(False, "--skip-failed", help="Do not retry states that failed before."),
-    budget_hours: float = typer.Option(None, "--budget-hours", help="Per-state CPU budget (hours): states predicted to cost more are deferred. Default: the spec's max_state_cpu_hours (none: no limit)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run, in order, and stop."),
-    fresh: bool = typer.Option(False, "--fresh", help="Delete each state's work directory first (regenerate from scratch instead of resuming)."),
-    workers: int = typer.Option(0, "--workers", help="Run the states on a local Dask cluster of N single-state worker processes (each with --threads OpenMP threads)."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Run the states on an existing Dask cluster (tcp://host:8786; the work directory must be shared)."),
+    skip_failed: bool = typer.Option(
+        False, "--skip-failed", help="Do not retry states that failed before."
+    ),
+    budget_hours: float = typer.Option(
+        None,
+        "--budget-hours",
+        help="Per-state CPU budget (hours): states predicted to cost more are deferred. Default: the spec's max_state_cpu_hours (none: no limit).",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print what would run, in order, and stop."
+    ),
+    fresh: bool = typer.Option(
+        False,
+        "--fresh",
+        help="Delete each state's work directory first (regenerate from scratch instead of resuming).",
+    ),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        help="Run the states on a local Dask cluster of N single-state worker processes (each with --threads OpenMP threads).",
+    ),
+    scheduler: str = typer.Option(
+        None,
+        "--scheduler",
+        help="Run the states on an existing Dask cluster (tcp://host:8786; the work directory must be shared).",
+    ),
 ) -> None:
     """Simulate the campaign's missing states, cheapest first; each finished state is written atomically.
 
@@ -154,7 +192,9 @@ def build_command(
     log = read_log(campaign)
 
     if budget_hours is not None and budget_hours <= 0:
-        raise InputError(f"--budget-hours: expected a positive number of hours, got {budget_hours:g}")
+        raise InputError(
+            f"--budget-hours: expected a positive number of hours, got {budget_hours:g}"
+        )
     measured = campaign.measured()
     deferred: list[tuple[str, str]] = []
     if only:
@@ -182,7 +222,9 @@ def build_command(
     check = False if only else budget_hours  # --only runs what it is told
     if dry_run:
         for s in todo:
-            console.print(f"  {s.id:22s} {s.status:12s} est. {s.estimated_seconds(measured):10.0f} s  seed {s.seed}")
+            console.print(
+                f"  {s.id:22s} {s.status:12s} est. {s.estimated_seconds(measured):10.0f} s  seed {s.seed}"
+            )
         return
     if not todo:
         return
@@ -211,7 +253,12 @@ def build_command(
                 f"CPU {entry['cpu_seconds']:.0f} s, wall {entry['wall_seconds']:.0f} s"
             )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as bar:
         overall = bar.add_task("states", total=len(todo))
         tasks: dict[str, int] = {}
@@ -244,12 +291,20 @@ def build_command(
             for s in todo:
                 why = _deferred_now(campaign, s, check)
                 try:
-                    entry = {"deferred": why} if why else run_planned_state(
-                        campaign, s, wd, threads=threads, output=out_dir, progress=on_progress)
+                    entry = (
+                        {"deferred": why}
+                        if why
+                        else run_planned_state(
+                            campaign, s, wd, threads=threads, output=out_dir, progress=on_progress
+                        )
+                    )
                 except InputError:
                     raise
                 except Exception as exc:
-                    entry = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+                    entry = {
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "traceback": traceback.format_exc(),
+                    }
                 finish(s.id)
                 record(s.id, entry)
             return
@@ -259,7 +314,9 @@ def build_command(
             queue = manager.Queue()
             pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
             futures = {
-                pool.submit(_worker, str(campaign.path), s.id, str(wd), threads, str(out_dir), queue, check): s.id
+                pool.submit(
+                    _worker, str(campaign.path), s.id, str(wd), threads, str(out_dir), queue, check
+                ): s.id
                 for s in todo
             }
             pending = set(futures)
@@ -284,7 +341,6 @@ def build_command(
             pool.shutdown(wait=True)
 
 
-
 # --------------------------------------------------------------------------------------------
 # info
 # --------------------------------------------------------------------------------------------
@@ -297,7 +353,9 @@ def _fmt(x: float, spec: str = ".4g") -> str:
 @dataset_app.command("info")
 def info_command(
     spec: Path = typer.Argument(None, help="Campaign spec. Default: the default dataset's."),
-    output: Path = typer.Option(None, "--output", "-o", help="Directory of per-state files. Default: the spec's."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Directory of per-state files. Default: the spec's."
+    ),
     missing: bool = typer.Option(False, "--missing", help="Only states not done yet."),
     table_file: Path | None = table_option(),
 ) -> None:
@@ -321,11 +379,33 @@ def info_command(
         if missing and r.done:
             continue
         ratio = r.planned.T_over_Tmct if r.planned else float("nan")
-        records.append({"state": r.sid, "T_over_Tmct": ratio, "status": r.status, "tau_alpha": r.tau_alpha,
-                        "cpu_seconds": r.cpu_seconds, "note": r.reason})
-        style = {"equilibrated": "green", "glass": "cyan", "failed": "red", "invalid": "red", "excluded": "yellow", "deferred": "yellow"}.get(r.status, "dim")
+        records.append(
+            {
+                "state": r.sid,
+                "T_over_Tmct": ratio,
+                "status": r.status,
+                "tau_alpha": r.tau_alpha,
+                "cpu_seconds": r.cpu_seconds,
+                "note": r.reason,
+            }
+        )
+        style = {
+            "equilibrated": "green",
+            "glass": "cyan",
+            "failed": "red",
+            "invalid": "red",
+            "excluded": "yellow",
+            "deferred": "yellow",
+        }.get(r.status, "dim")
         cpu_fmt = ".0f" if r.cpu_seconds >= 10 else ".2g"
-        table.add_row(r.sid, _fmt(ratio, ".2f"), f"[{style}]{r.status}[/]", _fmt(r.tau_alpha), _fmt(r.cpu_seconds, cpu_fmt), r.reason)
+        table.add_row(
+            r.sid,
+            _fmt(ratio, ".2f"),
+            f"[{style}]{r.status}[/]",
+            _fmt(r.tau_alpha),
+            _fmt(r.cpu_seconds, cpu_fmt),
+            r.reason,
+        )
     write_table(table_file, records)
     show(table)
     done = sum(r.done for r in rows)

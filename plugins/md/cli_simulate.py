@@ -66,7 +66,9 @@ def simulate_command(
     threads: int = typer.Option(2, "--threads", help="OpenMP threads (1: bit-reproducible)."),
     n_t: int = typer.Option(150, "--n-t", help="Number of lag times."),
     settings: list[str] = typer.Option(
-        None, "--set", help="Protocol setting KEY=VALUE (repeatable), e.g. --set max_equil_steps=500000."
+        None,
+        "--set",
+        help="Protocol setting KEY=VALUE (repeatable), e.g. --set max_equil_steps=500000.",
     ),
 ) -> None:
     """Simulate one state point: equilibrate, produce a GSD trajectory, measure S(k), F_s, MSD, τ_α."""
@@ -89,8 +91,12 @@ def simulate_command(
     workdir = workdir or out.with_name(out.name + ".work")
 
     with Progress(
-        TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.completed:>10,.0f}/{task.total:,.0f} steps"),
-        TimeElapsedColumn(), console=err_console, transient=False,
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.completed:>10,.0f}/{task.total:,.0f} steps"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
     ) as bar:
         tasks: dict[str, int] = {}
 
@@ -101,19 +107,32 @@ def simulate_command(
 
         try:
             ds = run_state(
-                system, rho, T, engine=engine, seed=seed, workdir=workdir, threads=threads,
-                n_t=n_t, progress=progress, **protocol,
+                system,
+                rho,
+                T,
+                engine=engine,
+                seed=seed,
+                workdir=workdir,
+                threads=threads,
+                n_t=n_t,
+                progress=progress,
+                **protocol,
             )
         except EngineError as exc:
             err_console.print(f"[bold red]error:[/] MD run failed: {exc}", highlight=False)
             raise SystemExit(1) from None
         for stage, task in tasks.items():
             if stage == "equilibrate":
-                bar.update(task, completed=bar.tasks[task].completed, total=bar.tasks[task].completed)
+                bar.update(
+                    task, completed=bar.tasks[task].completed, total=bar.tasks[task].completed
+                )
 
     _publish(workdir / "trajectory.gsd", out)
     data.save_dataset(ds, observables)
-    v = {name: ds[name].values[0] for name in ("N", "k_peak", "tau_alpha", "dt", "energy_drift", "status", "cpu_seconds")}
+    v = {
+        name: ds[name].values[0]
+        for name in ("N", "k_peak", "tau_alpha", "dt", "energy_drift", "status", "cpu_seconds")
+    }
     console.print(
         f"{ds.state.values[0]}: N = {v['N']}, k_peak = {v['k_peak']:.3f}, τ_α = {v['tau_alpha']:.4g}, "
         f"dt = {v['dt']:g}, drift = {v['energy_drift']:.2e}, status = {v['status']}, "

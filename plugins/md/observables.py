@@ -122,8 +122,12 @@ def lattice_wave_vectors(
 
 
 def density_modes(
-    positions: np.ndarray, species: np.ndarray, n_vectors: np.ndarray, L: float,
-    n_species: int = 2, chunk: int = 2048,
+    positions: np.ndarray,
+    species: np.ndarray,
+    n_vectors: np.ndarray,
+    L: float,
+    n_species: int = 2,
+    chunk: int = 2048,
 ) -> np.ndarray:
     """ρ_α(k) = Σ_{i∈α} exp(i k·r_i) for one frame, k = 2π n/L; shape ``(n_species, Q)``.
 
@@ -292,7 +296,9 @@ def structure_factor_on_grid(
     vectors = lattice_wave_vectors(L, k_edges, max_per_bin=max_per_bin, seed=seed)
     S = structure_factor(frames, species, L, vectors)
     below = k < 2.0 * math.pi / L
-    from_gr = (below | (vectors.count == 0)) if below_box == "gr" else (~below & (vectors.count == 0))
+    from_gr = (
+        (below | (vectors.count == 0)) if below_box == "gr" else (~below & (vectors.count == 0))
+    )
     if np.any(from_gr):
         n_species = int(species.max()) + 1
         N = species.size
@@ -305,7 +311,9 @@ def structure_factor_on_grid(
 
 
 #: How `continue_below_box` fills grid points below 2π/L (recorded in dataset files).
-BELOW_BOX_METHOD = "mean of S over the first 3 grid points above 2*pi/L (positive-definite continuation)"
+BELOW_BOX_METHOD = (
+    "mean of S over the first 3 grid points above 2*pi/L (positive-definite continuation)"
+)
 
 
 def continue_below_box(S: np.ndarray, below: np.ndarray, n: int = 3) -> np.ndarray:
@@ -322,7 +330,9 @@ def continue_below_box(S: np.ndarray, below: np.ndarray, n: int = 3) -> np.ndarr
     if not below.any():
         return S
     if inside.size < n:
-        raise ValueError(f"continue_below_box: need {n} grid points above 2π/L, found {inside.size}")
+        raise ValueError(
+            f"continue_below_box: need {n} grid points above 2π/L, found {inside.size}"
+        )
     S[..., below] = S[..., inside[:n]].mean(axis=-1, keepdims=True)
     return S
 
@@ -471,7 +481,9 @@ def self_dynamics(
 def _shell_vectors(L: float, k: float, n_max: int) -> np.ndarray:
     """Up to ``n_max`` lattice vectors (one of each ±k pair) with |k'| closest to ``k``."""
     dk = 2.0 * math.pi / L
-    vectors = lattice_wave_vectors(L, np.array([max(k - 0.5 * dk, 0.0), k + 0.5 * dk]), max_per_bin=None)
+    vectors = lattice_wave_vectors(
+        L, np.array([max(k - 0.5 * dk, 0.0), k + 0.5 * dk]), max_per_bin=None
+    )
     kv = vectors.k
     if kv.shape[0] == 0:
         raise ValueError(f"no lattice vector with |k| near {k} for L = {L}")
@@ -539,10 +551,14 @@ def collective_dynamics(
         if p.shape[0] == 0:
             continue
         for q, (a, b) in enumerate(pair_idx):
-            acc = sum(np.real(rho[int(i1)][a] * np.conj(rho[int(i0)][b])) for i0, i1 in p) / (N * p.shape[0])
+            acc = sum(np.real(rho[int(i1)][a] * np.conj(rho[int(i0)][b])) for i0, i1 in p) / (
+                N * p.shape[0]
+            )
             total = np.bincount(vectors.bin, weights=acc, minlength=n_bins)
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[q, :, j] = np.where(vectors.count > 0, total / np.maximum(vectors.count, 1), np.nan)
+                out[q, :, j] = np.where(
+                    vectors.count > 0, total / np.maximum(vectors.count, 1), np.nan
+                )
     return out
 
 

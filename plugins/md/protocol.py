@@ -162,7 +162,9 @@ class MDEngine(Engine):
     description: ClassVar[str] = ""
 
     @abc.abstractmethod
-    def session(self, system: Any, rho: float, T: float, *, threads: int = 2, seed: int = 0) -> EngineSession: ...
+    def session(
+        self, system: Any, rho: float, T: float, *, threads: int = 2, seed: int = 0
+    ) -> EngineSession: ...
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,12 +189,21 @@ def check_inputs(system: str, rho: float, T: float, engine: str) -> tuple[Any, A
 
     reg = get_registry()
     for name, value in (("rho", rho), ("T", T)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
             raise InputError(f"--{name}: expected a finite number > 0, got {value!r}")
     if system not in reg.names("systems"):
-        raise InputError(f"--system: unknown system {system!r}; available: {', '.join(reg.names('systems')) or '(none)'}")
+        raise InputError(
+            f"--system: unknown system {system!r}; available: {', '.join(reg.names('systems')) or '(none)'}"
+        )
     if engine not in reg.names("engines"):
-        raise InputError(f"--engine: unknown engine {engine!r}; available: {', '.join(reg.names('engines')) or '(none)'}")
+        raise InputError(
+            f"--engine: unknown engine {engine!r}; available: {', '.join(reg.names('engines')) or '(none)'}"
+        )
     eng_cls = reg.get("engines", engine)
     ok, why = eng_cls.available()
     if not ok:
@@ -265,8 +276,13 @@ def run_state(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     params = {
-        "system": system, "rho": float(rho), "T": float(T), "engine": engine, "seed": int(seed),
-        "n_t": int(n_t), "protocol": {k: P[k] for k in sorted(P)},
+        "system": system,
+        "rho": float(rho),
+        "T": float(T),
+        "engine": engine,
+        "seed": int(seed),
+        "n_t": int(n_t),
+        "protocol": {k: P[k] for k in sorted(P)},
     }
     runner = _Runner(sysobj, eng_cls(), params, workdir, threads, progress)
     return runner.execute()
@@ -338,8 +354,12 @@ class _Runner:
             return data.load_dataset(self.path_state)
         self.clock = _Clock(prog.get("cpu_seconds", 0.0))
         try:
-            stages = {"start": self._start, "timestep": self._choose_timestep,
-                      "equilibrate": self._equilibrate, "produce": self._produce}
+            stages = {
+                "start": self._start,
+                "timestep": self._choose_timestep,
+                "equilibrate": self._equilibrate,
+                "produce": self._produce,
+            }
             while prog["stage"] in stages or prog["stage"] == "analyse":
                 if prog["stage"] == "analyse":  # also where a killed run stopped
                     ds = self._analyse(prog)
@@ -369,7 +389,9 @@ class _Runner:
         s = self._open()
         s.create_random()
         if s.type_counts() != (self.N_A, self.N_B):
-            raise EngineError(f"engine placed {s.type_counts()} particles, expected {(self.N_A, self.N_B)}")
+            raise EngineError(
+                f"engine placed {s.type_counts()} particles, expected {(self.N_A, self.N_B)}"
+            )
         s.minimize()
         prog["stage"] = "timestep"
         prog["minimized"] = "minimized.bin"
@@ -420,8 +442,15 @@ class _Runner:
         # start equilibration from the tested configuration (already thermalised for warmup_time)
         s.reset_step()
         s.set_integrator("nvt", self.T, P["tdamp_steps"] * dt)
-        prog.update(stage="equilibrate", dt=dt, equil_steps=0, segment=0, segment_steps=None,
-                    tau_segments=[], k_peak_equil=None)
+        prog.update(
+            stage="equilibrate",
+            dt=dt,
+            equil_steps=0,
+            segment=0,
+            segment_steps=None,
+            tau_segments=[],
+            k_peak_equil=None,
+        )
         self._commit(prog)
 
     # -- stage 3: NVT equilibration ------------------------------------------------------------
@@ -454,7 +483,11 @@ class _Runner:
             prog["tau_segments"].append({"steps": seg, "k_peak": kp, "tau_alpha": tau})
             prog["k_peak_equil"] = kp
             done_time = prog["equil_steps"] * dt
-            if math.isfinite(tau) and prog["equil_steps"] >= min_steps and done_time >= P["equil_factor"] * tau:
+            if (
+                math.isfinite(tau)
+                and prog["equil_steps"] >= min_steps
+                and done_time >= P["equil_factor"] * tau
+            ):
                 prog["status"] = "equilibrated"
                 prog["tau_equil"] = tau
                 break
@@ -527,7 +560,10 @@ class _Runner:
             for i in range(done, frames.size):
                 s.run(int(frames[i]) - s.step)
                 traj.append(self._frame(s, types))
-                if time.monotonic() - last_ckpt > self.P["checkpoint_seconds"] and i + 1 < frames.size:
+                if (
+                    time.monotonic() - last_ckpt > self.P["checkpoint_seconds"]
+                    and i + 1 < frames.size
+                ):
                     traj.flush()
                     prog["frames_done"] = i + 1
                     prog["steps_production"] = s.step
@@ -574,7 +610,9 @@ class _Runner:
         tmp = self.path_part.with_name(".trajectory.truncate.gsd")
         with gsd.hoomd.open(self.path_part, mode="r") as src, gsd.hoomd.open(tmp, mode="w") as dst:
             if len(src) < n:
-                raise MemplugError(f"{self.path_part}: holds {len(src)} frames, checkpoint expects {n}")
+                raise MemplugError(
+                    f"{self.path_part}: holds {len(src)} frames, checkpoint expects {n}"
+                )
             for i in range(n):
                 dst.append(src[i])
         os.replace(tmp, self.path_part)
@@ -590,9 +628,18 @@ class _Runner:
         dt = prog["dt"]
         steps = traj["step"]
         trajectory = Trajectory(
-            positions=traj["unwrapped"], species=traj["typeid"], L=self.system.box_length,
-            steps=steps, dt=dt, origins=np.array(prog["origins"]), lags=np.array(prog["lags"]),
-            k_peak=math.nan, kq=KQ, T=self.T, seed=self.seed, settings=dict(self.P),
+            positions=traj["unwrapped"],
+            species=traj["typeid"],
+            L=self.system.box_length,
+            steps=steps,
+            dt=dt,
+            origins=np.array(prog["origins"]),
+            lags=np.array(prog["lags"]),
+            k_peak=math.nan,
+            kq=KQ,
+            T=self.T,
+            seed=self.seed,
+            settings=dict(self.P),
         )
         _, kp = analysis.structure(trajectory)  # k_peak of this run: the k of the dynamics
         trajectory = dataclasses.replace(trajectory, k_peak=kp)  # shares the cache
@@ -607,14 +654,24 @@ class _Runner:
             # Continue NVT equilibration from the end of this production (which counts as
             # equilibration time) and produce again, up to max_productions; then "glass".
             prog.setdefault("rejected_productions", []).append(
-                {"tau_alpha": tau, "lag_max": float(time_[-1]), "steps": int(prog["production_steps"])}
+                {
+                    "tau_alpha": tau,
+                    "lag_max": float(time_[-1]),
+                    "steps": int(prog["production_steps"]),
+                }
             )
             can_extend = prog["equil_steps"] < int(self.P["max_equil_steps"])
             if prog["productions"] < int(self.P["max_productions"]) and can_extend:
                 prog["equil_steps"] += int(prog["production_steps"])
                 guess = tau if math.isfinite(tau) else 2 * time_[-1]
-                prog["tau_segments"].append({"steps": int(prog["production_steps"]), "production": True,
-                                             "k_peak": kp, "tau_alpha": tau})
+                prog["tau_segments"].append(
+                    {
+                        "steps": int(prog["production_steps"]),
+                        "production": True,
+                        "k_peak": kp,
+                        "tau_alpha": tau,
+                    }
+                )
                 prog["segment_steps"] = max(round(3 * guess / dt), 200)
                 prog["stage"] = "equilibrate"
                 prog["status"] = None
@@ -629,7 +686,9 @@ class _Runner:
         values = {name: value for name, (_, value) in results.items()}
         missing = [n for n in SCHEMA_OBSERVABLES if n not in values]
         if missing:
-            raise MemplugError(f"no registered observable computes {', '.join(missing)} (the md plugin's do)")
+            raise MemplugError(
+                f"no registered observable computes {', '.join(missing)} (the md plugin's do)"
+            )
         etot = traj["pe"] + traj["ke"]
         drift = float(np.max(np.abs(etot - etot[0])) / (self.N * self.T))
         summary = {
@@ -649,17 +708,34 @@ class _Runner:
         prog["stage"] = "done"
         version = self.engine_version(prog)
         ds = state_dataset(
-            potential=self.system.potential, rho=self.rho, T=self.T,
-            S=values["S"], time=time_, Fs=values["Fs"], Fs_k=values["Fs_k"], msd=values["msd"],
-            k_below_box=values["k_below_box"], tau_alpha=float(values["tau_alpha"]), N=self.N, k_peak=float(values["k_peak"]), dt=dt,
-            seed=self.seed, engine=self.engine.name, engine_version=version,
-            steps=int(prog["steps"]), status=status, cpu_seconds=self.clock.total,
+            potential=self.system.potential,
+            rho=self.rho,
+            T=self.T,
+            S=values["S"],
+            time=time_,
+            Fs=values["Fs"],
+            Fs_k=values["Fs_k"],
+            msd=values["msd"],
+            k_below_box=values["k_below_box"],
+            tau_alpha=float(values["tau_alpha"]),
+            N=self.N,
+            k_peak=float(values["k_peak"]),
+            dt=dt,
+            seed=self.seed,
+            engine=self.engine.name,
+            engine_version=version,
+            steps=int(prog["steps"]),
+            status=status,
+            cpu_seconds=self.clock.total,
             energy_drift=drift,
             attrs={
-                "simulation": json.dumps(summary), "protocol": json.dumps(self.P),
+                "simulation": json.dumps(summary),
+                "protocol": json.dumps(self.P),
                 "S_below_box": obs.BELOW_BOX_METHOD,
             },
-            extra={name: value for name, value in results.items() if name not in SCHEMA_OBSERVABLES},
+            extra={
+                name: value for name, value in results.items() if name not in SCHEMA_OBSERVABLES
+            },
         )
         data.save_dataset(ds, self.path_state)
         prog["summary"] = summary
@@ -700,5 +776,13 @@ def read_trajectory(path: Path) -> dict[str, np.ndarray]:
             ke[i] = f.log["md/kinetic_energy"][0]
         typeid = np.asarray(f0.particles.typeid, np.int64)
     unwrapped = pos.astype(np.float64) + img.astype(np.float64) * L
-    return {"step": step, "unwrapped": unwrapped, "position": pos, "image": img, "typeid": typeid,
-            "pe": pe, "ke": ke, "L": L}
+    return {
+        "step": step,
+        "unwrapped": unwrapped,
+        "position": pos,
+        "image": img,
+        "typeid": typeid,
+        "pe": pe,
+        "ke": ke,
+        "L": L,
+    }

@@ -97,8 +97,10 @@ class MLPConfig:
             if not ok:
                 raise InputError(f"mlp option {name}={getattr(self, name)!r}: expected {expected}")
         if self.short_time == "ballistic" and self.output != "none":
-            raise InputError(f"mlp option output={self.output}: not with short_time=ballistic, whose "
-                             "F = exp(-w exp(w z)) is in (0, 1] already; use output=none (or short_time=ballistic_linear)")
+            raise InputError(
+                f"mlp option output={self.output}: not with short_time=ballistic, whose "
+                "F = exp(-w exp(w z)) is in (0, 1] already; use output=none (or short_time=ballistic_linear)"
+            )
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> MLPConfig:
@@ -112,8 +114,17 @@ class MLPConfig:
             opts["hidden"] = tuple(int(h) for h in opts["hidden"].replace("-", ",").split(",") if h)
         if isinstance(opts.get("hidden"), int):
             opts["hidden"] = (opts["hidden"],)
-        types = {"lasso": float, "lr": float, "val_fraction": float, "batch_size": int, "epochs": int,
-                 "patience": int, "seed": int, "checkpoint_every": int, "min_steps_per_epoch": int}
+        types = {
+            "lasso": float,
+            "lr": float,
+            "val_fraction": float,
+            "batch_size": int,
+            "epochs": int,
+            "patience": int,
+            "seed": int,
+            "checkpoint_every": int,
+            "min_steps_per_epoch": int,
+        }
         try:
             for k, typ in types.items():
                 if k in opts:
@@ -175,16 +186,21 @@ def statics_of(obj: Any, potential: str | None = None) -> Statics:
     if isinstance(obj, Context):
         pot = potential or obj.extra.get("potential")
         if obj.S is None:
-            raise InputError("context: S: missing; the mlp surrogate needs S^{αβ}(k) on the 100-point grid")
+            raise InputError(
+                "context: S: missing; the mlp surrogate needs S^{αβ}(k) on the 100-point grid"
+            )
         S = np.asarray(obj.S, float)
         if S.ndim != 3 or S.shape[1:] != (2, 2):
             raise InputError(f"context: S: expected shape (100, 2, 2) (two species), got {S.shape}")
         S3 = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])
         check_statics("context", obj.k, S3, obj.T, obj.rho, pot)
         kp = None if obj.k_peak is None else float(obj.k_peak)
-        return Statics(S3, float(obj.T), float(obj.rho), str(pot), str(obj.extra.get("state", "context")), kp)
-    raise InputError(f"mlp: cannot read statics from a {type(obj).__name__}; give Statics or a Context")
-
+        return Statics(
+            S3, float(obj.T), float(obj.rho), str(pot), str(obj.extra.get("state", "context")), kp
+        )
+    raise InputError(
+        f"mlp: cannot read statics from a {type(obj).__name__}; give Statics or a Context"
+    )
 
 
 def _network(cfg: MLPConfig, key: jax.Array) -> MLP:
@@ -203,9 +219,6 @@ def _apply(model: MLP, X, U, short_time: str, output: str):
     return z
 
 
-
 @eqx.filter_jit
 def _forward(model: MLP, X, U, short_time: str, output: str):
     return _apply(model, X, U, short_time, output)
-
-

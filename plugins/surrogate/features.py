@@ -99,18 +99,24 @@ def check_statics(
             )
     S = np.asarray(S, float)
     if S.shape != (3, N_K):
-        raise InputError(f"{source}: S: expected 3 partial structure factors (AA, AB, BB) × 100 k values, got shape {S.shape}")
+        raise InputError(
+            f"{source}: S: expected 3 partial structure factors (AA, AB, BB) × 100 k values, got shape {S.shape}"
+        )
     bad = ~np.isfinite(S)
     if bad.any():
         p, i = np.argwhere(bad)[0]
-        raise InputError(f"{source}: S: non-finite value (NaN/inf) in S^{PAIRS[p]} at k = {K_GRID[i]:.3g}")
+        raise InputError(
+            f"{source}: S: non-finite value (NaN/inf) in S^{PAIRS[p]} at k = {K_GRID[i]:.3g}"
+        )
     for name, v in (("T", T), ("rho", rho)):
         if v is None:
             raise InputError(f"{source}: {name}: missing; expected a positive number")
         if not np.isfinite(v) or v <= 0:
             raise InputError(f"{source}: {name}: expected a positive finite number, got {v}")
     if potential not in POTENTIALS:
-        raise InputError(f"{source}: potential: expected one of {', '.join(POTENTIALS)}, got {potential!r}")
+        raise InputError(
+            f"{source}: potential: expected one of {', '.join(POTENTIALS)}, got {potential!r}"
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -146,9 +152,7 @@ class StateTable:
 
     def subset(self, idx) -> StateTable:
         idx = np.asarray(idx, dtype=int)
-        return StateTable(
-            *(getattr(self, f.name)[idx] for f in dataclasses.fields(self))
-        )
+        return StateTable(*(getattr(self, f.name)[idx] for f in dataclasses.fields(self)))
 
     def index(self, state: str) -> int:
         hits = np.flatnonzero(self.ids == state)
@@ -158,8 +162,12 @@ class StateTable:
 
     def statics(self, i: int) -> Statics:
         return Statics(
-            self.static[i, : 3 * N_K].reshape(3, N_K), float(self.T[i]), float(self.rho[i]),
-            str(self.potential[i]), str(self.ids[i]), float(self.k_peak[i]),
+            self.static[i, : 3 * N_K].reshape(3, N_K),
+            float(self.T[i]),
+            float(self.rho[i]),
+            str(self.potential[i]),
+            str(self.ids[i]),
+            float(self.k_peak[i]),
         )
 
 
@@ -167,7 +175,9 @@ def state_table(ds, source: str = "dataset") -> StateTable:
     """Arrays of a dataset in the shared schema (``S``, ``Fs``, ``time``, coords ``T``, ``rho``, ``potential``)."""
     for var in ("S", "Fs", "time"):
         if var not in ds:
-            raise InputError(f"{source}: {var}: missing variable; the dataset schema memplug-dataset/1 needs it")
+            raise InputError(
+                f"{source}: {var}: missing variable; the dataset schema memplug-dataset/1 needs it"
+            )
     for coord in ("T", "rho", "potential"):
         if coord not in ds.coords and coord not in ds:
             raise InputError(f"{source}: {coord}: missing per-state coordinate")
@@ -191,7 +201,12 @@ def state_table(ds, source: str = "dataset") -> StateTable:
     for i, sid in enumerate(ids):
         check_statics(f"{source}: state {sid}", k, S[i], T[i], rho[i], pot[i])
     static = np.concatenate(
-        [S.reshape(len(ids), -1), T[:, None], rho[:, None], np.array([POTENTIALS[p] for p in pot])[:, None]],
+        [
+            S.reshape(len(ids), -1),
+            T[:, None],
+            rho[:, None],
+            np.array([POTENTIALS[p] for p in pot])[:, None],
+        ],
         axis=1,
     )
     time = np.asarray(ds["time"].transpose("state", "t").values, float)
@@ -234,7 +249,8 @@ class Standardizer:
         """Standardised input rows ``(n * n_t, 304)`` for states ``(n, 303)`` × times ``(n, n_t)``."""
         n, nt = time.shape
         x = np.concatenate(
-            [np.repeat(static, nt, axis=0), np.log10(np.maximum(time, 1e-300)).reshape(-1, 1)], axis=1
+            [np.repeat(static, nt, axis=0), np.log10(np.maximum(time, 1e-300)).reshape(-1, 1)],
+            axis=1,
         )
         return (x - self.mean) / self.scale
 

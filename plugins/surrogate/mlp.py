@@ -46,7 +46,9 @@ from .splits import Split
 from .training import TrainResult, fit_network
 
 
-def train(dataset: Any, config: MLPConfig | None = None, **options: Any) -> tuple[MLPSurrogate, TrainResult]:
+def train(
+    dataset: Any, config: MLPConfig | None = None, **options: Any
+) -> tuple[MLPSurrogate, TrainResult]:
     """Train the MLP on a dataset (xarray Dataset, `StateTable`, or a dataset name/path); the
     options below are keyword-only (`memplug.plugins.surrogate.training.fit_network` runs it).
 
@@ -67,8 +69,13 @@ def train(dataset: Any, config: MLPConfig | None = None, **options: Any) -> tupl
     sur.model, sur.standardizer, sur.record = model, std, record
     if out is not None:
         sur.save(out)
-        atomic_write_text(Path(out) / "history.csv", "epoch,train_loss,val_loss\n" + "".join(
-            f"{h['epoch']},{h['train_loss']:.8e},{h['val_loss']:.8e}\n" for h in result.history))
+        atomic_write_text(
+            Path(out) / "history.csv",
+            "epoch,train_loss,val_loss\n"
+            + "".join(
+                f"{h['epoch']},{h['train_loss']:.8e},{h['val_loss']:.8e}\n" for h in result.history
+            ),
+        )
     return sur, result
 
 
@@ -80,7 +87,9 @@ class MLPSurrogate(Surrogate):
     """
 
     name: ClassVar[str] = "mlp"
-    description: ClassVar[str] = "MLP from partial S(k), T, ρ, potential and log t to F_s^AA, F_s^BB at k_peak (paper sec. II A)"
+    description: ClassVar[str] = (
+        "MLP from partial S(k), T, ρ, potential and log t to F_s^AA, F_s^BB at k_peak (paper sec. II A)"
+    )
 
     def __init__(self, **options: Any):
         self.config = MLPConfig.from_options(options)
@@ -112,7 +121,9 @@ class MLPSurrogate(Surrogate):
             raise InputError("mlp: t: expected positive finite lag times")
         X = self.standardizer.rows(st.features()[None, :], t[None, :]).astype(np.float32)
         kp = st.peak() if self.config.short_time != "none" else np.nan
-        return self._evaluate(X, ballistic_u(np.array([kp]), np.array([st.T]), t[None, :]).reshape(-1))
+        return self._evaluate(
+            X, ballistic_u(np.array([kp]), np.array([st.T]), t[None, :]).reshape(-1)
+        )
 
     def predict_table(self, table: StateTable) -> np.ndarray:
         """Predictions on every state's own times: ``(n, n_t, 2)``."""
@@ -124,7 +135,13 @@ class MLPSurrogate(Surrogate):
     def _evaluate(self, X: np.ndarray, U: np.ndarray) -> np.ndarray:
         """Network (float32) on rows ``X``; the short-time gate in float64 with ``U = k_p² T t²/2``."""
         cfg = self.config
-        out = _forward(self.model, jnp.asarray(X), jnp.asarray(U, dtype=jnp.float64), cfg.short_time, cfg.output)
+        out = _forward(
+            self.model,
+            jnp.asarray(X),
+            jnp.asarray(U, dtype=jnp.float64),
+            cfg.short_time,
+            cfg.output,
+        )
         return np.asarray(out, dtype=float)
 
     def save(self, path: Any) -> None:
@@ -133,16 +150,23 @@ class MLPSurrogate(Surrogate):
         path = Path(path)
         _serialise(path / "model.eqx", self.model)
         record = {
-            "format": FORMAT, "surrogate": self.name, "config": self.config.to_dict(),
-            "n_inputs": N_INPUTS, "k_grid": {"n": N_K, "first": float(K_GRID[0]), "last": float(K_GRID[-1])},
+            "format": FORMAT,
+            "surrogate": self.name,
+            "config": self.config.to_dict(),
+            "n_inputs": N_INPUTS,
+            "k_grid": {"n": N_K, "first": float(K_GRID[0]), "last": float(K_GRID[-1])},
             "inputs": "S_AA(k_1..k_100), S_AB(...), S_BB(...), T, rho, potential (LJ=0, WCA=1), log10 t",
             "outputs": ["Fs_A", "Fs_B"],
-            "short_time": {"ballistic": "F = exp(-w exp(w z)), w = 1 - exp(-k_peak^2 T t^2 / 2), z = network output",
-                           "ballistic_linear": "F = 1 - w + w^2 z (output none) or 1 - w/(1 + w e^z) (sigmoid), "
-                                               "w = 1 - exp(-k_peak^2 T t^2 / 2), z = network output",
-                           "none": "F = network output"}[self.config.short_time],
+            "short_time": {
+                "ballistic": "F = exp(-w exp(w z)), w = 1 - exp(-k_peak^2 T t^2 / 2), z = network output",
+                "ballistic_linear": "F = 1 - w + w^2 z (output none) or 1 - w/(1 + w e^z) (sigmoid), "
+                "w = 1 - exp(-k_peak^2 T t^2 / 2), z = network output",
+                "none": "F = network output",
+            }[self.config.short_time],
             "standardizer": self.standardizer.to_dict(),
-            "seed": self.config.seed, "versions": versions("equinox", "optax"), **self.record,
+            "seed": self.config.seed,
+            "versions": versions("equinox", "optax"),
+            **self.record,
         }
         atomic_write_text(path / "model.json", json.dumps(record, indent=1))
 
@@ -153,20 +177,27 @@ class MLPSurrogate(Surrogate):
             path = path.parent
         meta_file, leaves = path / "model.json", path / "model.eqx"
         if not meta_file.exists() or not leaves.exists():
-            raise InputError(f"{path}: not a saved mlp model (expected model.json and model.eqx in it)")
+            raise InputError(
+                f"{path}: not a saved mlp model (expected model.json and model.eqx in it)"
+            )
         try:
             meta = json.loads(meta_file.read_text())
         except json.JSONDecodeError as exc:
             raise InputError(f"{meta_file}: not valid JSON: {exc}") from None
         if meta.get("format") != FORMAT:
-            raise InputError(f"{meta_file}: format: expected {FORMAT!r}, got {meta.get('format')!r}")
+            raise InputError(
+                f"{meta_file}: format: expected {FORMAT!r}, got {meta.get('format')!r}"
+            )
         # models saved before the short_time option existed were trained without the gate
         sur = cls(**{"short_time": "none", **meta["config"]})
         like = _network(sur.config, jax.random.PRNGKey(0))
         sur.model = eqx.tree_deserialise_leaves(leaves, like)
         sur.standardizer = Standardizer.from_dict(meta["standardizer"])
-        sur.record = {k: v for k, v in meta.items()
-                      if k not in ("format", "surrogate", "config", "standardizer", "short_time")}
+        sur.record = {
+            k: v
+            for k, v in meta.items()
+            if k not in ("format", "surrogate", "config", "standardizer", "short_time")
+        }
         return sur
 
     @property

@@ -35,13 +35,19 @@ def _rows(table: StateTable, std: Standardizer) -> tuple[np.ndarray, ...]:
     U = ballistic_u(table.k_peak, table.T, table.time).reshape(-1)
     Y = table.Fs.reshape(-1, 2)
     W = np.all(np.isfinite(Y), axis=1) & np.all(np.isfinite(X), axis=1) & np.isfinite(U)
-    return (np.where(np.isfinite(X), X, 0).astype(np.float32), np.where(W, U, 0).astype(np.float32),
-            np.where(W[:, None], Y, 0).astype(np.float32), W.astype(np.float32))
+    return (
+        np.where(np.isfinite(X), X, 0).astype(np.float32),
+        np.where(W, U, 0).astype(np.float32),
+        np.where(W[:, None], Y, 0).astype(np.float32),
+        W.astype(np.float32),
+    )
 
 
 def _make_optimizer(cfg: MLPConfig, steps_per_epoch: int) -> optax.GradientTransformation:
     if cfg.schedule == "cosine":
-        lr = optax.cosine_decay_schedule(cfg.lr, decay_steps=cfg.epochs * steps_per_epoch, alpha=0.01)
+        lr = optax.cosine_decay_schedule(
+            cfg.lr, decay_steps=cfg.epochs * steps_per_epoch, alpha=0.01
+        )
     else:
         lr = cfg.lr
     return optax.adam(lr)
@@ -70,7 +76,9 @@ def _epoch_fn(optimizer, cfg: MLPConfig, n_batches: int, batch_size: int):
 
         def step(carry, idx):
             params, opt_state = carry
-            (_, dl), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, static, X[idx], U[idx], Y[idx], W[idx])
+            (_, dl), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                params, static, X[idx], U[idx], Y[idx], W[idx]
+            )
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), dl
 
@@ -94,14 +102,11 @@ def _compiled(cfg: MLPConfig, n_batches: int, batch_size: int):
     return _COMPILED[key]
 
 
-
-
 def _eval_loss(model: MLP, cfg: MLPConfig, X, U, Y, W) -> float:
     if X.shape[0] == 0:
         return float("nan")
     pred = _forward(model, jnp.asarray(X), jnp.asarray(U), cfg.short_time, cfg.output)
     return float(data_loss(cfg.loss, pred, jnp.asarray(Y), jnp.asarray(W)))
-
 
 
 @dataclass
@@ -119,10 +124,14 @@ def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
-        TextColumn("[bold]mlp[/] epoch"), MofNCompleteColumn(), BarColumn(),
-        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), disable=not enabled, transient=False,
+        TextColumn("[bold]mlp[/] epoch"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        disable=not enabled,
+        transient=False,
     )
-
 
 
 def fit_network(
@@ -157,7 +166,11 @@ def fit_network(
     model = _network(cfg, jax.random.fold_in(key, 1))
     opt_state = optimizer.init(eqx.filter(model, eqx.is_array))
     dhash = data_hash(table, cfg.short_time)
-    record = {"split": split.to_dict(), "data_hash": dhash, "t_range": [float(np.nanmin(table.time)), float(np.nanmax(table.time))]}
+    record = {
+        "split": split.to_dict(),
+        "data_hash": dhash,
+        "t_range": [float(np.nanmin(table.time)), float(np.nanmax(table.time))],
+    }
 
     result = TrainResult()
     best, best_val, bad, start = model, np.inf, 0, 0
@@ -166,14 +179,25 @@ def fit_network(
         if ckpt is None or not (ckpt / "state.json").exists():
             raise InputError(f"--resume: no checkpoint in {ckpt}; train without --resume first")
         meta = json.loads((ckpt / "state.json").read_text())
-        if meta["config"] != cfg.to_dict() or meta["data_hash"] != dhash or meta["split"] != split.to_dict():
+        if (
+            meta["config"] != cfg.to_dict()
+            or meta["data_hash"] != dhash
+            or meta["split"] != split.to_dict()
+        ):
             raise InputError(f"--resume: {ckpt} was written with another config, split or dataset")
-        model, opt_state, best = eqx.tree_deserialise_leaves(ckpt / "state.eqx", (model, opt_state, model))
+        model, opt_state, best = eqx.tree_deserialise_leaves(
+            ckpt / "state.eqx", (model, opt_state, model)
+        )
         result.history = meta["history"]
         best_val, bad, start = meta["best_val"], meta["bad_epochs"], meta["epoch"]
         result.best_epoch = meta["best_epoch"]
         result.resumed_from = start
-    Xtr_j, Utr_j, Ytr_j, Wtr_j = jnp.asarray(Xtr), jnp.asarray(Utr), jnp.asarray(Ytr), jnp.asarray(Wtr)
+    Xtr_j, Utr_j, Ytr_j, Wtr_j = (
+        jnp.asarray(Xtr),
+        jnp.asarray(Utr),
+        jnp.asarray(Ytr),
+        jnp.asarray(Wtr),
+    )
     has_val = Xva.shape[0] > 0
     t0 = _time.perf_counter()
     with _progress(progress) as bar:
@@ -182,30 +206,59 @@ def fit_network(
             if bad >= cfg.patience:
                 result.stopped_early = True
                 break
-            model, opt_state, tl = epoch_fn(model, opt_state, Xtr_j, Utr_j, Ytr_j, Wtr_j, jax.random.fold_in(key, 1000 + epoch))
+            model, opt_state, tl = epoch_fn(
+                model, opt_state, Xtr_j, Utr_j, Ytr_j, Wtr_j, jax.random.fold_in(key, 1000 + epoch)
+            )
             tl = float(tl)
             vl = _eval_loss(model, cfg, Xva, Uva, Yva, Wva) if has_val else tl
             if not np.isfinite(tl):
-                raise InputError(f"mlp: training diverged at epoch {epoch + 1} (loss {tl}); lower lr")
+                raise InputError(
+                    f"mlp: training diverged at epoch {epoch + 1} (loss {tl}); lower lr"
+                )
             if vl < best_val:
                 best, best_val, bad, result.best_epoch = model, vl, 0, epoch + 1
             else:
                 bad += 1
             result.history.append({"epoch": epoch + 1, "train_loss": tl, "val_loss": vl})
-            bar.update(task, completed=epoch + 1, info=f"train {tl:.3e}  val {vl:.3e}  best {best_val:.3e}@{result.best_epoch}")
+            bar.update(
+                task,
+                completed=epoch + 1,
+                info=f"train {tl:.3e}  val {vl:.3e}  best {best_val:.3e}@{result.best_epoch}",
+            )
             stop = bool(callback(epoch + 1, result.history)) if callback is not None else False
-            if ckpt is not None and cfg.checkpoint_every and ((epoch + 1) % cfg.checkpoint_every == 0 or stop or epoch + 1 == cfg.epochs):
+            if (
+                ckpt is not None
+                and cfg.checkpoint_every
+                and ((epoch + 1) % cfg.checkpoint_every == 0 or stop or epoch + 1 == cfg.epochs)
+            ):
                 _serialise(ckpt / "state.eqx", (model, opt_state, best))
-                atomic_write_text(ckpt / "state.json", json.dumps({
-                    "epoch": epoch + 1, "best_val": best_val, "best_epoch": result.best_epoch,
-                    "bad_epochs": bad, "history": result.history, "config": cfg.to_dict(),
-                    "data_hash": dhash, "split": split.to_dict()}))
+                atomic_write_text(
+                    ckpt / "state.json",
+                    json.dumps(
+                        {
+                            "epoch": epoch + 1,
+                            "best_val": best_val,
+                            "best_epoch": result.best_epoch,
+                            "bad_epochs": bad,
+                            "history": result.history,
+                            "config": cfg.to_dict(),
+                            "data_hash": dhash,
+                            "split": split.to_dict(),
+                        }
+                    ),
+                )
             if stop:
                 break
         else:
             result.stopped_early = bad >= cfg.patience
     result.seconds = _time.perf_counter() - t0
-    record.update({"best_epoch": result.best_epoch, "epochs_run": len(result.history),
-                       "best_val_loss": float(best_val), "train_seconds": result.seconds,
-                       "stopped_early": result.stopped_early})
+    record.update(
+        {
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "best_val_loss": float(best_val),
+            "train_seconds": result.seconds,
+            "stopped_early": result.stopped_early,
+        }
+    )
     return best, std, record, result

@@ -87,7 +87,9 @@ class KobAndersen(System):
     def pair_coefficients(self) -> dict[tuple[str, str], PairCoefficients]:
         """(ε, σ, r_cut) for AA, AB, BB."""
         return {
-            pair: PairCoefficients(KA_EPSILON[pair], KA_SIGMA[pair], self.cut_factor * KA_SIGMA[pair])
+            pair: PairCoefficients(
+                KA_EPSILON[pair], KA_SIGMA[pair], self.cut_factor * KA_SIGMA[pair]
+            )
             for pair in KA_EPSILON
         }
 

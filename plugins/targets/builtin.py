@@ -56,7 +56,12 @@ def synthetic_target(
     checks = (("noise", noise, False, 0), ("seed", seed, True, 0), ("N", N, True, 1))
     for key, value, integer, low in checks:
         number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-        if not (number and math.isfinite(value) and value >= low and (not integer or value == int(value))):
+        if not (
+            number
+            and math.isfinite(value)
+            and value >= low
+            and (not integer or value == int(value))
+        ):
             kind = "an integer" if integer else "a number"
             raise InputError(f"--target synthetic: {key}={value!r}; expected {kind} >= {low}")
     noise, seed, N = float(noise), int(seed), int(N)
@@ -64,7 +69,9 @@ def synthetic_target(
     theta = {k: np.asarray(v) for k, v in clo.initial(context).items()}
     for k, v in (params or {}).items():
         if k not in theta:
-            raise InputError(f"--target synthetic: params: {clo.name} has no parameter {k!r}; it has {sorted(theta)}")
+            raise InputError(
+                f"--target synthetic: params: {clo.name} has no parameter {k!r}; it has {sorted(theta)}"
+            )
         try:
             theta[k] = np.broadcast_to(np.asarray(v, float), np.shape(theta[k]))
         except (TypeError, ValueError):
@@ -75,7 +82,9 @@ def synthetic_target(
     solver = solver_for(t, context, N=N)
     sol = solver.solve(equation_for(clo, theta, context))
     if int(sol.status) != 0:
-        raise InputError(f"--target synthetic: the kernel {clo.spec()} gives a failed solve ({sol.describe()})")
+        raise InputError(
+            f"--target synthetic: the kernel {clo.spec()} gives a failed solve ({sol.describe()})"
+        )
     F = np.asarray(_diagonal_at(sol, jnp.asarray(t)))
     if noise:
         F = F + np.random.default_rng(seed).normal(0.0, float(noise), F.shape)
