@@ -18,11 +18,12 @@ import pytest
 
 from memplug.errors import InputError
 from memplug.fit import FitOutcome, FitProblem
-from memplug.fit_results import load_result, result_summary, save_result
+from memplug.fit_results import load_result, result_summary
 from memplug.interfaces import Closure, Parameter, ParameterSpace
 from memplug.kernels import ExplicitKernel, ExponentialSumKernel
 from memplug.model import default_context
 from memplug.plugins.fitting.bootstrap import bootstrap, refit
+from memplug.plugins.fitting.plotting import save_result
 from memplug.plugins.fitting.uncertainty import (
     kernel_flags,
     laplace,

@@ -29,10 +29,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 # Core sub-command modules, each with ``register(app)``; the rest come from plugins.
-COMMAND_MODULES = (
-    "memplug.cli.plugins",
-    "memplug.cli.dataset",
-)
+COMMAND_MODULES = ("memplug.cli.plugins",)
 
 _registered = False
 

@@ -51,6 +51,7 @@ def register_schemas(register):
 
 @hookimpl
 def register_commands(app):
-    from memplug.plugins.datasets.cli_plot import register
+    from memplug.plugins.datasets import cli_dataset, cli_plot
 
-    register(app)
+    cli_dataset.register(app)
+    cli_plot.register(app)

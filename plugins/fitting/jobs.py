@@ -21,8 +21,9 @@ import numpy as np
 
 from memplug.errors import InputError
 from memplug.fit import FitOutcome, FitProblem, FitSettings, Progress, r2_score, run_fit
-from memplug.fit_results import FitResult, load_result, result_summary, save_result
+from memplug.fit_results import FitResult, load_result, result_summary
 from memplug.interfaces import DEFAULT_DYNAMICS
+from memplug.plugins.fitting.plotting import save_result
 from memplug.registry import Spec
 from memplug.targets import DEFAULT_REFERENCE, make_target, reference_memory, reference_names
 

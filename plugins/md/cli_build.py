@@ -1,6 +1,6 @@
 """``memplug dataset build`` and ``memplug dataset info``: campaigns of MD runs.
 
-Added to core's ``memplug dataset`` group (`memplug.cli.dataset.dataset_app`) by the ``md``
+Added to the ``memplug dataset`` group of the datasets plugin (`memplug.plugins.datasets.cli_dataset.dataset_app`) by the ``md``
 plugin's ``register_commands`` hook.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from memplug.cli.dataset import dataset_app
 from memplug.cli.tables import table_option
 from memplug.errors import InputError
+from memplug.plugins.datasets.cli_dataset import dataset_app
 
 
 def _default_spec() -> Path:

@@ -1,6 +1,5 @@
-"""``memplug dataset``: validate, pack and locate datasets of simulated states.
-
-Plugins add commands to `dataset_app` through their ``register_commands`` hook (e.g. ``build``
+"""``memplug dataset``: validate, pack and locate datasets of simulated states (mounted by the
+datasets plugin). Other plugins add commands to `dataset_app` through their ``register_commands`` hook (e.g. ``build``
 and ``info`` for campaigns of MD runs).
 """
 
