@@ -36,7 +36,9 @@ def main() -> None:
     ctx = default_context()
     td = memplug.TimeDoublingSolver(N=args.n, t_max=args.t_max)
     dx = memplug.DiffraxSolver(t_max=args.t_max, n_out=200)
-    print(f"time-doubling N = {args.n}, t_max = {args.t_max:g}; diffrax n_out = 200 (default tolerances)")
+    print(
+        f"time-doubling N = {args.n}, t_max = {args.t_max:g}; diffrax n_out = 200 (default tolerances)"
+    )
     print("| closure | params | solver | first solve wall / CPU | warm best / median | status |")
     print("|---|---|---|---|---|---|")
     for name in get_registry().names("closures"):
@@ -57,8 +59,10 @@ def main() -> None:
                 sol, wall, cpu = timed(lambda s=solve, th=theta: jax.block_until_ready(s(th)))
                 r = repeat(lambda s=solve, th=theta: jax.block_until_ready(s(th).F), args.repeat)
                 best, med = r.best_wall, r.median_wall
-                print(f"| {name} | {dim} | {sname} | {wall:.2f} s / {cpu:.2f} s | "
-                      f"{best * 1e3:.1f} / {med * 1e3:.1f} ms | {sol.describe()} |")
+                print(
+                    f"| {name} | {dim} | {sname} | {wall:.2f} s / {cpu:.2f} s | "
+                    f"{best * 1e3:.1f} / {med * 1e3:.1f} ms | {sol.describe()} |"
+                )
             except Exception as exc:
                 msg = str(exc).splitlines()[0][:80]
                 print(f"| {name} | {dim} | {sname} | - | - | failed: {type(exc).__name__}: {msg} |")
@@ -72,17 +76,23 @@ def main() -> None:
 
     @jax.jit
     def population(U):
-        return jax.vmap(lambda u: solve(space.unpack(space.from_unconstrained(u))).interpolate(tq))(U)
+        return jax.vmap(lambda u: solve(space.unpack(space.from_unconstrained(u))).interpolate(tq))(
+            U
+        )
 
     try:
         _, wall, cpu = timed(lambda: jax.block_until_ready(population(U)))
         r = repeat(lambda: jax.block_until_ready(population(U)), args.repeat)
         best, med = r.best_wall, r.median_wall
-        print(f"\nstretched, population of {args.population} (vmapped, jit): first {wall:.2f} s wall / "
-              f"{cpu:.2f} s CPU; warm best {best * 1e3:.1f} ms, median {med * 1e3:.1f} ms "
-              f"({best / args.population * 1e3:.2f} ms per candidate)")
+        print(
+            f"\nstretched, population of {args.population} (vmapped, jit): first {wall:.2f} s wall / "
+            f"{cpu:.2f} s CPU; warm best {best * 1e3:.1f} ms, median {med * 1e3:.1f} ms "
+            f"({best / args.population * 1e3:.2f} ms per candidate)"
+        )
     except Exception as exc:
-        print(f"\nstretched population: failed: {type(exc).__name__}: {str(exc).splitlines()[0][:100]}")
+        print(
+            f"\nstretched population: failed: {type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
+        )
 
 
 if __name__ == "__main__":

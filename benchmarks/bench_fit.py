@@ -44,8 +44,9 @@ import numpy as np
 from _timing import Timer, timed
 
 from memplug.data import context_for, load_dataset
-from memplug.fit import FitProblem, FitSettings, Target, make_target, run_fit
+from memplug.fit import FitProblem, FitSettings, run_fit
 from memplug.registry import get_registry
+from memplug.targets import Target, make_target
 
 PAPER_SECONDS = 7200.0
 FLOOR_FACTOR = 1.5
@@ -60,7 +61,14 @@ def problem_for(ds, state, closure, dynamics="newtonian", target=None):
 def timed_fit(prob, spec, x0, budget, sigma0, target_loss, seed=0):
     """(outcome, wall seconds, CPU seconds of this process)."""
     opt = get_registry().create("optimizers", spec)
-    return timed(lambda: run_fit(prob, opt, x0, FitSettings(budget=budget, target_loss=target_loss, seed=seed, sigma0=sigma0)))
+    return timed(
+        lambda: run_fit(
+            prob,
+            opt,
+            x0,
+            FitSettings(budget=budget, target_loss=target_loss, seed=seed, sigma0=sigma0),
+        )
+    )
 
 
 def time_to(outcome, wall, cpu, level):
@@ -82,7 +90,9 @@ def plateau_change(outcome):
     h = outcome.history
     half = np.searchsorted(h[:, 1], h[-1, 1] / 2)
     before = float(h[max(half - 1, 0), 2])
-    return (before - float(h[-1, 2])) / before if np.isfinite(before) and before > 0 else float("nan")
+    return (
+        (before - float(h[-1, 2])) / before if np.isfinite(before) and before > 0 else float("nan")
+    )
 
 
 def per_eval_baselines(prob, x, n_jit=10):
@@ -110,7 +120,10 @@ def compile_probe(a):
     prob = problem_for(ds, a.state, a.closures)
     x = prob.initial_vector()
     out = {}
-    for name, fn, X in (("population", prob.evaluate, np.stack([x] * 32)), ("gradient", prob.evaluate_with_grad, x[None])):
+    for name, fn, X in (
+        ("population", prob.evaluate, np.stack([x] * 32)),
+        ("gradient", prob.evaluate_with_grad, x[None]),
+    ):
         _, wall, cpu = timed(lambda fn=fn, X=X: fn(X))
         out[name] = (wall, cpu)
     print(json.dumps(out))
@@ -118,11 +131,25 @@ def compile_probe(a):
 
 def compile_times(a, closure):
     """{mode: {population: (wall, cpu), gradient: (wall, cpu)}} for no cache, cold and warm cache."""
-    base = [sys.executable, __file__, "--compile-probe", "--dataset", a.dataset, "--state", a.state, "--closures", closure]
+    base = [
+        sys.executable,
+        __file__,
+        "--compile-probe",
+        "--dataset",
+        a.dataset,
+        "--state",
+        a.state,
+        "--closures",
+        closure,
+    ]
     env = {k: v for k, v in os.environ.items() if k != "MEMPLUG_COMPILATION_CACHE"}
     res = {}
     with tempfile.TemporaryDirectory() as cache:
-        for mode, extra in (("no cache", []), ("cache cold", ["--cache", cache]), ("cache warm", ["--cache", cache])):
+        for mode, extra in (
+            ("no cache", []),
+            ("cache cold", ["--cache", cache]),
+            ("cache warm", ["--cache", cache]),
+        ):
             p = subprocess.run(base + extra, capture_output=True, text=True, env=env, check=True)
             res[mode] = json.loads(p.stdout.strip().splitlines()[-1])
     return res
@@ -148,7 +175,12 @@ def bench_closure(a, ds, closure):
     floor, plateau = min(es.loss, gr.loss), plateau_change(es)
     if a.polish_budget > 0:  # continue the better fit with L-BFGS until it stalls: the plateau
         po, w_po, c_po = timed_fit(prob, "gradient", x_fit, a.polish_budget, 0.3, 0.0)
-        row |= {"polish_loss": po.loss, "polish_evals": po.evaluations, "polish_s": w_po, "polish_stop": po.stop_reason}
+        row |= {
+            "polish_loss": po.loss,
+            "polish_evals": po.evaluations,
+            "polish_s": w_po,
+            "polish_stop": po.stop_reason,
+        }
         floor, plateau = min(floor, po.loss), plateau_change(po)
         if po.loss < min(es.loss, gr.loss):
             x_fit = po.x
@@ -157,7 +189,9 @@ def bench_closure(a, ds, closure):
         hit = time_to(po, w_po, c_po, FLOOR_FACTOR * min(floor, po.loss))
         if hit is not None:
             row[f"real_{row['synthetic_from']}_then_lbfgs_to_floor"] = (
-                first[1] + hit[0], first[2] + hit[1], first[0].evaluations + hit[2]
+                first[1] + hit[0],
+                first[2] + hit[1],
+                first[0].evaluations + hit[2],
             )
     row |= {
         "real_cmaes_loss": es.loss, "real_cmaes_evals": es.evaluations, "real_cmaes_s": w_es, "real_cmaes_cpu_s": c_es,
@@ -168,7 +202,9 @@ def bench_closure(a, ds, closure):
         "real_gradient_to_floor": time_to(gr, w_gr, c_gr, FLOOR_FACTOR * floor),
     }  # fmt: skip
     F, _, _ = prob.outputs(x_fit, prob.target.t)
-    row["real_r2"] = float(1 - np.sum((F - prob.target.F) ** 2) / np.sum((prob.target.F - prob.target.F.mean()) ** 2))
+    row["real_r2"] = float(
+        1 - np.sum((F - prob.target.F) ** 2) / np.sum((prob.target.F - prob.target.F.mean()) ** 2)
+    )
     print(json.dumps(row), flush=True)
     if a.real_only:
         return row
@@ -210,8 +246,15 @@ def main():
     ap.add_argument("--budget", type=int, default=20000)
     ap.add_argument("--real-budget", type=int, default=6000)
     ap.add_argument("--real-grad-budget", type=int, default=400)
-    ap.add_argument("--closures", default="stretched:n_exp=2;double-stretched", help="closures separated by ;")
-    ap.add_argument("--polish-budget", type=int, default=0, help="L-BFGS evaluations continuing the better real fit")
+    ap.add_argument(
+        "--closures", default="stretched:n_exp=2;double-stretched", help="closures separated by ;"
+    )
+    ap.add_argument(
+        "--polish-budget",
+        type=int,
+        default=0,
+        help="L-BFGS evaluations continuing the better real fit",
+    )
     ap.add_argument("--real-only", action="store_true", help="only step 1 (the real state)")
     ap.add_argument("--skip-compile", action="store_true")
     ap.add_argument("--json", default=None)
@@ -226,14 +269,18 @@ def main():
     rows = [bench_closure(a, ds, c) for c in closures]
     print(f"load average at end: {os.getloadavg()}")
     print(f"\nstate {a.state}, Newtonian dynamics; times wall / CPU")
-    print("| closure | params | real state: floor (R²), plateau change | CMA-ES to 1.5× floor | L-BFGS to 1.5× floor "
-          "| CMA-ES to 1e-6 | L-BFGS to 1e-6 | no vmap, jit | no vmap, no jit | paper |")
+    print(
+        "| closure | params | real state: floor (R²), plateau change | CMA-ES to 1.5× floor | L-BFGS to 1.5× floor "
+        "| CMA-ES to 1e-6 | L-BFGS to 1e-6 | no vmap, jit | no vmap, no jit | paper |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "cmaes_s" not in r:
-            print(f"| {r['closure']} | {r['params']} | {r['noise_floor']:.2e} (R² {r['real_r2']:.5f}), "
-                  f"{100 * r['plateau_change_last_half']:.1f} % | {_fmt_to(r['real_cmaes_to_floor'])} | "
-                  f"{_fmt_to(r['real_gradient_to_floor'])} | | | | | |")
+            print(
+                f"| {r['closure']} | {r['params']} | {r['noise_floor']:.2e} (R² {r['real_r2']:.5f}), "
+                f"{100 * r['plateau_change_last_half']:.1f} % | {_fmt_to(r['real_cmaes_to_floor'])} | "
+                f"{_fmt_to(r['real_gradient_to_floor'])} | | | | | |"
+            )
             continue
         print(
             f"| {r['closure']} | {r['params']} | {r['noise_floor']:.2e} (R² {r['real_r2']:.5f}), "
@@ -243,13 +290,19 @@ def main():
             f"({r['gradient_evals']} evals, loss {r['gradient_loss']:.1e}) | {r['baseline_jit_single_s']:.0f} s "
             f"| {r['baseline_eager_s']:.0f} s ({r['per_eval_eager_cpu_s']:.1f} s/eval) | ~{r['paper_s']:.0f} s |"
         )
-    print("\n| closure | compile in-process | first population: no cache / cold / warm | first loss+grad: no cache / cold / warm |")
+    print(
+        "\n| closure | compile in-process | first population: no cache / cold / warm | first loss+grad: no cache / cold / warm |"
+    )
     print("|---|---|---|---|")
     for r in rows:
         c = r.get("compile")
         if c:
-            pop = " / ".join(f"{c[m]['population'][0]:.1f}" for m in ("no cache", "cache cold", "cache warm"))
-            grd = " / ".join(f"{c[m]['gradient'][0]:.1f}" for m in ("no cache", "cache cold", "cache warm"))
+            pop = " / ".join(
+                f"{c[m]['population'][0]:.1f}" for m in ("no cache", "cache cold", "cache warm")
+            )
+            grd = " / ".join(
+                f"{c[m]['gradient'][0]:.1f}" for m in ("no cache", "cache cold", "cache warm")
+            )
             print(f"| {r['closure']} | {r['compile_in_process_s']:.1f} s | {pop} s | {grd} s |")
     if a.json:
         with open(a.json, "w") as fh:

@@ -32,7 +32,9 @@ def timed_with_load(fn):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n-k", type=int, default=100)
     ap.add_argument("--t-max", type=float, default=1e5)
     ap.add_argument("--phi", type=float, default=0.55)
@@ -53,10 +55,19 @@ def main() -> None:
 
     d, x = [1.0, 0.8], [0.5, 0.5]
     k = midpoint_grid(args.n_k, 40.0)
-    st = kernels.make_statics(k, hs.percus_yevick_mixture_S(k, args.phi, d, x), hs.mixture_density(args.phi, d, x), x)
+    st = kernels.make_statics(
+        k, hs.percus_yevick_mixture_S(k, args.phi, d, x), hs.mixture_density(args.phi, d, x), x
+    )
     D = np.ones(2)
-    out: dict = {"n_k": args.n_k, "species": 2, "phi": args.phi, "t_max": args.t_max, "N": args.N,
-                 "cpus": os.cpu_count(), "load_average": os.getloadavg()[0]}
+    out: dict = {
+        "n_k": args.n_k,
+        "species": 2,
+        "phi": args.phi,
+        "t_max": args.t_max,
+        "N": args.N,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0],
+    }
 
     coll = kernels.MCTKernel(st, D)
     joint = kernels.MCTKernel(st, D, tagged=True, k_probe=[k[np.argmax(st.S[:, 0, 0])]])
@@ -65,19 +76,26 @@ def main() -> None:
     Fj = jnp.concatenate([F, jnp.broadcast_to(jnp.eye(2), (args.n_k + 1, 2, 2))])
     call(coll, F).block_until_ready()
     call(joint, Fj).block_until_ready()
-    out["kernel_collective_s"] = repeat(lambda: call(coll, F).block_until_ready(), args.repeat).best_wall
-    out["kernel_joint_s"] = repeat(lambda: call(joint, Fj).block_until_ready(), args.repeat).best_wall
+    out["kernel_collective_s"] = repeat(
+        lambda: call(coll, F).block_until_ready(), args.repeat
+    ).best_wall
+    out["kernel_joint_s"] = repeat(
+        lambda: call(joint, Fj).block_until_ready(), args.repeat
+    ).best_wall
     c0 = time.process_time()
     for _ in range(args.repeat):
         call(joint, Fj).block_until_ready()
     out["kernel_joint_cpu_s"] = (time.process_time() - c0) / args.repeat  # incl. Python dispatch
     Fn = np.asarray(st.S)
     out["kernel_numpy_s"] = repeat(
-        lambda: reference.collective_kernel_bengtzelius(Fn, k, st.c, st.rho, st.x, D), max(3, args.repeat // 5)
+        lambda: reference.collective_kernel_bengtzelius(Fn, k, st.c, st.rho, st.x, D),
+        max(3, args.repeat // 5),
     ).best_wall
     out["kernel_ratio_numpy_over_jax"] = out["kernel_numpy_s"] / out["kernel_collective_s"]
     K_np = reference.collective_kernel_bengtzelius(Fn, k, st.c, st.rho, st.x, D)
-    out["kernel_max_rel_diff"] = float(np.max(np.abs(np.asarray(call(coll, F)) - K_np)) / np.max(np.abs(K_np)))
+    out["kernel_max_rel_diff"] = float(
+        np.max(np.abs(np.asarray(call(coll, F)) - K_np)) / np.max(np.abs(K_np))
+    )
 
     t0 = time.perf_counter()
     ne = steady.nonergodicity(st)
@@ -94,7 +112,9 @@ def main() -> None:
         for name, kw in (("collective", {"tagged": False}), ("joint", {"k_probe": probe})):
             tag = f"{dynamics}_{name}"
             for when in ("first", "warm"):
-                sol, wall, cpu, l0, l1 = timed_with_load(lambda kw=kw, dyn_=dynamics: dyn.solve_mct(st, D, dyn_, **kw, solver=solver))
+                sol, wall, cpu, l0, l1 = timed_with_load(
+                    lambda kw=kw, dyn_=dynamics: dyn.solve_mct(st, D, dyn_, **kw, solver=solver)
+                )
                 out[f"solve_{tag}_{when}_wall_s"] = wall
                 out[f"solve_{tag}_{when}_cpu_s"] = cpu
                 out[f"solve_{tag}_{when}_load"] = f"{l0:.1f} -> {l1:.1f}"
@@ -117,8 +137,12 @@ def main() -> None:
         res.F.block_until_ready()
         out[f"{dynamics}_joint_kernel_evaluations"] = calls[0]
         out[f"{dynamics}_joint_max_iterations_per_point"] = int(res.iterations)
-        share = calls[0] * out["kernel_joint_cpu_s"]  # an upper bound: includes the dispatch of a lone call
-        out[f"{dynamics}_joint_kernel_share_of_warm_cpu"] = share / out[f"solve_{dynamics}_joint_warm_cpu_s"]
+        share = (
+            calls[0] * out["kernel_joint_cpu_s"]
+        )  # an upper bound: includes the dispatch of a lone call
+        out[f"{dynamics}_joint_kernel_share_of_warm_cpu"] = (
+            share / out[f"solve_{dynamics}_joint_warm_cpu_s"]
+        )
     jax.clear_caches()
 
     width = max(map(len, out))

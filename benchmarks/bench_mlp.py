@@ -29,7 +29,9 @@ from memplug.plugins.surrogate.synthetic import synthetic_dataset
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--dataset", default="synthetic", help="'synthetic' or a dataset name/path")
     ap.add_argument("--states", type=int, default=120, help="states of the synthetic dataset")
     ap.add_argument("--epochs", type=int, default=150)
@@ -46,8 +48,13 @@ def main() -> None:
     else:
         table = as_table(args.dataset)
         source = args.dataset
-    cfg = MLPConfig(hidden=args.hidden.split("-"), epochs=args.epochs, patience=args.patience,
-                    batch_size=args.batch_size, seed=args.seed)
+    cfg = MLPConfig(
+        hidden=args.hidden.split("-"),
+        epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
     epoch_times: list[float] = []
     last = [time.perf_counter()]
 
@@ -70,16 +77,30 @@ def main() -> None:
     single = statistics.mean(repeat(lambda: sur.predict(st, tt), 20, warmup=True).wall)
 
     out = {
-        "dataset": source, "states": len(table), "train_states": len(sur.split.train),
-        "val_states": len(sur.split.val), "test_states": len(sur.split.test), "times_per_state": int(table.time.shape[1]),
-        "hidden": list(cfg.hidden), "batch_size": cfg.batch_size, "epochs_run": len(res.history),
-        "best_epoch": res.best_epoch, "stopped_early": res.stopped_early,
-        "train_wall_s": round(wall, 2), "train_cpu_s": round(cpu, 2), "first_epoch_s": round(epoch_times[0], 2),
+        "dataset": source,
+        "states": len(table),
+        "train_states": len(sur.split.train),
+        "val_states": len(sur.split.val),
+        "test_states": len(sur.split.test),
+        "times_per_state": int(table.time.shape[1]),
+        "hidden": list(cfg.hidden),
+        "batch_size": cfg.batch_size,
+        "epochs_run": len(res.history),
+        "best_epoch": res.best_epoch,
+        "stopped_early": res.stopped_early,
+        "train_wall_s": round(wall, 2),
+        "train_cpu_s": round(cpu, 2),
+        "first_epoch_s": round(epoch_times[0], 2),
         "median_epoch_s": round(float(np.median(epoch_times[1:] or epoch_times)), 3),
-        "test_r2_median": float(np.nanmedian(sc["r2"])), "test_r2_mean": float(np.nanmean(sc["r2"])),
-        "test_r2_min": float(np.nanmin(sc["r2"])), "test_rmse_mean": float(np.nanmean(sc["rmse"])),
-        "predict_rows_per_s": round(rows / dt), "predict_states_per_s": round(len(table) / dt, 1),
-        "predict_one_state_ms": round(1e3 * single, 2), "cpus": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
+        "test_r2_median": float(np.nanmedian(sc["r2"])),
+        "test_r2_mean": float(np.nanmean(sc["r2"])),
+        "test_r2_min": float(np.nanmin(sc["r2"])),
+        "test_rmse_mean": float(np.nanmean(sc["rmse"])),
+        "predict_rows_per_s": round(rows / dt),
+        "predict_states_per_s": round(len(table) / dt, 1),
+        "predict_one_state_ms": round(1e3 * single, 2),
+        "cpus": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
     for k, v in out.items():
         print(f"{k:>22}: {v}")

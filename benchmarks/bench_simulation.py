@@ -1,6 +1,6 @@
 """Benchmark of the MD plugins: engine-driver overhead and analysis time against freud.
 
-1. *Driver overhead*: the production loop of :func:`memplug.simulation.run_state` (run to each
+1. *Driver overhead*: the production loop of :func:`memplug.plugins.md.protocol.run_state` (run to each
    log-spaced frame of several time origins, read positions and energies, append a GSD frame)
    against one bare engine ``run`` of the same number of steps. Both are timed in wall and process
    CPU time (CPU counts all OpenMP threads).
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from _timing import Timer
 
-from memplug import observables as obs
+from memplug.plugins.md import observables as obs
 from memplug.registry import get_registry
 
 
@@ -42,7 +42,7 @@ def main() -> None:
 
     import gsd.hoomd
 
-    from memplug.simulation import _Runner, read_trajectory
+    from memplug.plugins.md.protocol import _Runner, read_trajectory
 
     reg = get_registry()
     system = reg.get("systems", args.system)()
@@ -80,10 +80,18 @@ def main() -> None:
 
     x, species, L = tr["unwrapped"], tr["typeid"], tr["L"]
     result = {
-        "system": args.system, "rho": args.rho, "T": args.T, "N": int(species.size),
-        "engine": args.engine, "threads": args.threads, "steps": total, "frames": int(frames.size),
-        "bare_wall_s": bare.wall, "bare_cpu_s": bare.cpu,
-        "driven_wall_s": driven.wall, "driven_cpu_s": driven.cpu,
+        "system": args.system,
+        "rho": args.rho,
+        "T": args.T,
+        "N": int(species.size),
+        "engine": args.engine,
+        "threads": args.threads,
+        "steps": total,
+        "frames": int(frames.size),
+        "bare_wall_s": bare.wall,
+        "bare_cpu_s": bare.cpu,
+        "driven_wall_s": driven.wall,
+        "driven_cpu_s": driven.cpu,
         "overhead_wall_pct": 100 * (driven.wall / bare.wall - 1),
         "overhead_cpu_pct": 100 * (driven.cpu / bare.cpu - 1),
         "steps_per_s_bare_wall": total / bare.wall,
@@ -97,12 +105,18 @@ def main() -> None:
         grid = obs.structure_factor_on_grid(x[pick], species, L, max_per_bin=400)
     n_vectors = int(grid.count.sum())
     with Timer() as fs_ours:
-        obs.self_dynamics(x, species, tr["step"], origins, lags, np.array([7.2, 3.0, 5.0, 10.0, 15.0]))
+        obs.self_dynamics(
+            x, species, tr["step"], origins, lags, np.array([7.2, 3.0, 5.0, 10.0, 15.0])
+        )
 
-    result.update({
-        "sk_ours_s": sk_ours.wall, "sk_vectors_ours": n_vectors, "sk_frames": int(pick.size),
-        "fs_msd_ours_s": fs_ours.wall,
-    })
+    result.update(
+        {
+            "sk_ours_s": sk_ours.wall,
+            "sk_vectors_ours": n_vectors,
+            "sk_frames": int(pick.size),
+            "fs_msd_ours_s": fs_ours.wall,
+        }
+    )
     try:
         import freud
 
@@ -114,8 +128,12 @@ def main() -> None:
                     bins=100, k_max=40.0, k_min=0.0, num_sampled_k_points=n_vectors
                 )
                 for i in pick:
-                    sf.compute((box, wrapped[i][species == a]), query_points=wrapped[i][species == b],
-                               N_total=species.size, reset=False)
+                    sf.compute(
+                        (box, wrapped[i][species == a]),
+                        query_points=wrapped[i][species == b],
+                        N_total=species.size,
+                        reset=False,
+                    )
                 _ = sf.S_k
         with Timer() as msd_freud:
             freud.msd.MSD(box, mode="window").compute(x[: frames.size]).msd  # noqa: B018

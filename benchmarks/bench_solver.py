@@ -23,7 +23,9 @@ import memplug
 from memplug import DiffraxSolver, ExponentialSumKernel, MemoryEquation, TimeDoublingSolver
 
 
-def numpy_reference(N: int, dt0: float, n_blocks: int, gamma: float, w: float, r: float) -> np.ndarray:
+def numpy_reference(
+    N: int, dt0: float, n_blocks: int, gamma: float, w: float, r: float
+) -> np.ndarray:
     """Scalar overdamped equation F' + γF + ∫ w e^{−r(t−τ)} F'(τ)dτ = 0, same scheme, plain loops."""
     L, h = 4 * N, 2 * N
     d1 = np.array([11.0, -18.0, 9.0, -2.0, 0.0]) / 6.0
@@ -115,7 +117,9 @@ def main() -> None:
 
     pop = jnp.abs(theta + 0.1 * jax.random.normal(jax.random.PRNGKey(0), (args.population, 2)))
     batched = jax.jit(jax.vmap(lambda th: solver.solve(make(th)).F))
-    t_pop = repeat(lambda: batched(pop).block_until_ready(), max(3, args.repeat // 4), warmup=True).best
+    t_pop = repeat(
+        lambda: batched(pop).block_until_ready(), max(3, args.repeat // 4), warmup=True
+    ).best
 
     ts = tuple(float(x) for x in np.geomspace(1e-4, 1e5, 100))
     dsolver = DiffraxSolver(ts=ts, rtol=1e-8, atol=1e-10)
@@ -130,8 +134,10 @@ def main() -> None:
     t_np = repeat(run_ref, 1, warmup=True).best
     diff = float(np.max(np.abs(ref["F"] - np.asarray(single(theta)))))
 
-    print(f"memplug {memplug.__version__}, jax {jax.__version__}, {platform.processor() or platform.machine()}, "
-          f"{jax.device_count()} device(s); N = {args.N}, {len(solver.times())} time points over 1e-4 … 1e5")
+    print(
+        f"memplug {memplug.__version__}, jax {jax.__version__}, {platform.processor() or platform.machine()}, "
+        f"{jax.device_count()} device(s); N = {args.N}, {len(solver.times())} time points over 1e-4 … 1e5"
+    )
     print(f"{'case':<44}{'wall':>11}{'CPU':>11}{'CPU vs NumPy':>14}")
     rows = [
         ("NumPy reference, same scheme (baseline)", t_np, 1),

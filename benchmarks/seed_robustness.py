@@ -15,10 +15,10 @@ import sys
 
 import numpy as np
 
-from memplug.cli.run import MAIN_STATES
 from memplug.data import load_dataset
-from memplug.fit_jobs import FitJob, run_job
 from memplug.fit_results import load_result
+from memplug.plugins.fitting.cli import MAIN_STATES
+from memplug.plugins.fitting.jobs import FitJob, run_job
 
 CLOSURES = ("stretched", "double-stretched")
 SEEDS = (0, 1, 2)
@@ -42,7 +42,11 @@ def main(out: str) -> None:
                 inside, rel = [], []
                 for a in range(M.shape[-1]):
                     keep = M0[:, a, a] > 1e-3 * np.max(M0[:, a, a])
-                    inside.append(np.mean((M[keep, a, a] >= lo[keep, a, a]) & (M[keep, a, a] <= hi[keep, a, a])))
+                    inside.append(
+                        np.mean(
+                            (M[keep, a, a] >= lo[keep, a, a]) & (M[keep, a, a] <= hi[keep, a, a])
+                        )
+                    )
                     rel.append(np.abs(M[keep, a, a] / M0[keep, a, a] - 1.0))
                 row = {"closure": closure, "state": state, "seed": seed, "loss": s["loss"], "loss_seed0": s0["loss"],
                        "inside_seed0_band": float(np.mean(inside)),

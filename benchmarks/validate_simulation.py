@@ -1,6 +1,6 @@
 """Physics validation of the MD plugins: Kob-Andersen LJ at ρ = 1.2 over a few temperatures.
 
-Runs :func:`memplug.simulation.run_state` (full protocol, N = 1200, L = 10) for each T and prints
+Runs :func:`memplug.plugins.md.protocol.run_state` (full protocol, N = 1200, L = 10) for each T and prints
 k_peak, the mean potential energy per particle and its spread, τ_α and the cost, as a JSON line per
 state and a final table. Usage::
 
@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from memplug.simulation import run_state
+from memplug.plugins.md.protocol import run_state
 
 
 def main() -> None:
@@ -33,7 +33,12 @@ def main() -> None:
     for T in args.T:
         t0 = time.time()
         ds = run_state(
-            args.system, args.rho, T, engine=args.engine, seed=args.seed, threads=args.threads,
+            args.system,
+            args.rho,
+            T,
+            engine=args.engine,
+            seed=args.seed,
+            threads=args.threads,
             workdir=args.workdir / f"{args.system}-rho{args.rho:.2f}-T{T:.3f}",
         )
         sim = json.loads(ds.attrs["simulation"])
@@ -55,10 +60,14 @@ def main() -> None:
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(f"{'T':>6} {'k_peak':>7} {'E_pot/N':>9} {'±':>7} {'tau_a':>9} {'status':>12} {'dt':>7} {'drift':>9} {'cpu_s':>8}")
+    print(
+        f"{'T':>6} {'k_peak':>7} {'E_pot/N':>9} {'±':>7} {'tau_a':>9} {'status':>12} {'dt':>7} {'drift':>9} {'cpu_s':>8}"
+    )
     for r in rows:
-        print(f"{r['T']:6.3f} {r['k_peak']:7.3f} {r['epot_per_particle']:9.4f} {r['epot_std']:7.4f} "
-              f"{r['tau_alpha']:9.3f} {r['status']:>12} {r['dt']:7.4f} {r['energy_drift']:9.2e} {r['cpu_seconds']:8.1f}")
+        print(
+            f"{r['T']:6.3f} {r['k_peak']:7.3f} {r['epot_per_particle']:9.4f} {r['epot_std']:7.4f} "
+            f"{r['tau_alpha']:9.3f} {r['status']:>12} {r['dt']:7.4f} {r['energy_drift']:9.2e} {r['cpu_seconds']:8.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
+from jaxtyping import Array, Float
 
 from memplug.errors import InputError
 from memplug.kernels import MemoryKernel
@@ -32,7 +32,9 @@ def _coefficient(value, shape: tuple[int, ...], name: str) -> Array:
         return v[:, None, None] * eye
     if v.shape == shape:
         return v
-    raise InputError(f"memory equation: {name} has shape {v.shape}; expected (), ({s}, {s}) or {shape}")
+    raise InputError(
+        f"memory equation: {name} has shape {v.shape}; expected (), ({s}, {s}) or {shape}"
+    )
 
 
 def _nonzero(alpha) -> bool:
@@ -56,10 +58,10 @@ class MemoryEquation(eqx.Module):
         shape: the user's shape of F (``()``, ``(s, s)`` or ``(n_k, s, s)``).
     """
 
-    alpha: Array
-    beta: Array
-    gamma: Array
-    F0: Array
+    alpha: Float[Array, "n_k s s"]
+    beta: Float[Array, "n_k s s"]
+    gamma: Float[Array, "n_k s s"]
+    F0: Float[Array, "n_k s s"]
     kernel: MemoryKernel
     shape: tuple[int, ...] = eqx.field(static=True)
     newtonian: bool = eqx.field(static=True)
@@ -82,7 +84,9 @@ class MemoryEquation(eqx.Module):
         self.beta = _coefficient(beta, canon, "beta")
         self.gamma = _coefficient(gamma, canon, "gamma")
         if not isinstance(kernel, MemoryKernel):
-            raise InputError(f"memory equation: kernel must be a MemoryKernel, got {type(kernel).__name__}")
+            raise InputError(
+                f"memory equation: kernel must be a MemoryKernel, got {type(kernel).__name__}"
+            )
         self.kernel = kernel
         if newtonian is None:
             newtonian = _nonzero(alpha)
@@ -92,9 +96,13 @@ class MemoryEquation(eqx.Module):
     def canonical_shape(self) -> tuple[int, int, int]:
         return tuple(self.F0.shape)  # type: ignore[return-value]
 
-    def to_canonical(self, x: Array, lead: int = 0) -> Array:
+    def to_canonical(
+        self, x: Float[Array, "*lead *shape"], lead: int = 0
+    ) -> Float[Array, "*lead n_k s s"]:
         """Reshape ``(*lead_dims, *shape)`` to ``(*lead_dims, n_k, s, s)``."""
         return jnp.reshape(x, x.shape[:lead] + self.canonical_shape)
 
-    def from_canonical(self, x: Array, lead: int = 0) -> Array:
+    def from_canonical(
+        self, x: Float[Array, "*lead n_k s s"], lead: int = 0
+    ) -> Float[Array, "*lead *shape"]:
         return jnp.reshape(x, x.shape[:lead] + self.shape)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import math
 import os
 import pickle
@@ -44,20 +43,7 @@ from memplug.interfaces import Closure, Context, Optimizer
 from memplug.io import atomic_write_bytes
 from memplug.model import equation_for
 from memplug.solvers import TimeDoublingSolver
-
-#: Table I of the paper: T_mct (fit-parameter-free MCT) per potential and density.
-T_MCT: dict[tuple[str, float], float] = {
-    ("WCA", 1.2): 0.74, ("WCA", 1.4): 1.77, ("WCA", 1.6): 3.49, ("WCA", 1.8): 5.10,
-    ("LJ", 1.2): 0.90, ("LJ", 1.4): 1.87, ("LJ", 1.6): 3.53, ("LJ", 1.8): 5.10,
-}  # fmt: skip
-
-
-def t_mct(potential: str, rho: float) -> float:
-    """T_mct of Table I for (potential, ρ), NaN where the paper gives none."""
-    for (p, r), value in T_MCT.items():
-        if p == potential and abs(r - rho) < 1e-6:
-            return value
-    return math.nan
+from memplug.targets import Target
 
 
 def r2_score(prediction: np.ndarray, truth: np.ndarray) -> float:
@@ -112,198 +98,11 @@ def information_criteria(ssr: float, n: int, k: int) -> tuple[float, float]:
             f"information_criteria: expected n >= 1 points and k >= 0 parameters, got n={n}, k={k}"
         )
     if not ssr >= 0:
-        raise InputError(f"information_criteria: expected a sum of squared residuals >= 0, got {ssr}")
+        raise InputError(
+            f"information_criteria: expected a sum of squared residuals >= 0, got {ssr}"
+        )
     fit_term = n * math.log(ssr / n) if ssr > 0 else -math.inf
     return fit_term + 2 * k, fit_term + k * math.log(n)
-
-
-# --------------------------------------------------------------------------------------------
-# targets
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class Target:
-    """What a fit reproduces: F^{αα}(t_i) of one state, with the state's statics.
-
-    Attributes:
-        name: the state id (``"LJ-rho1.20-T0.800"``).
-        t: lag times, shape ``(n_t,)``, increasing, > 0.
-        F: F_s^{αα}(k_peak, t_i), shape ``(n_t, n_species)``.
-        context: the statics (Ω², k_peak, T, ...).
-        source: where F comes from (``"data"``, ``"synthetic:..."``, ``"mlp"``, ...).
-        info: extra facts (``potential``, ``rho``, ``T``, ``T_mct``, ``theta_true`` for synthetic
-            targets, ...).
-    """
-
-    name: str
-    t: np.ndarray
-    F: np.ndarray
-    context: Context
-    source: str = "data"
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def fingerprint(self) -> str:
-        h = hashlib.sha256()
-        for a in (self.t, self.F, self.context.omega2_matrix()):
-            h.update(np.ascontiguousarray(a, dtype=float).tobytes())
-        h.update(self.name.encode())
-        return h.hexdigest()[:16]
-
-
-#: A target provider: ``(dataset, state, context, **options) -> Target``, with a ``name``.
-TargetProvider = Callable[..., Target]
-
-
-def target_provider(name: str) -> Callable[[TargetProvider], TargetProvider]:
-    """Name a target provider (``--target NAME[:key=value,...]``) for the ``register_targets`` hook.
-
-    A provider gets the loaded dataset, the state id, the state's `Context` and the options, and
-    returns a `Target`; a plugin registers it in its ``register_targets`` hook implementation
-    (``register(provider)``), like closures and optimizers.
-    """
-
-    def deco(fn: TargetProvider) -> TargetProvider:
-        fn.name = name  # type: ignore[attr-defined]
-        fn.description = (fn.__doc__ or "").strip().split("\n")[0]  # type: ignore[attr-defined]
-        return fn
-
-    return deco
-
-
-def _state_info(ds, state: str) -> dict[str, Any]:
-    one = ds.sel(state=state)
-    potential, rho = str(one["potential"].values), float(one["rho"])
-    return {
-        "potential": potential,
-        "rho": rho,
-        "T": float(one["T"]),
-        "T_mct": t_mct(potential, rho),
-        "tau_alpha": float(one["tau_alpha"]),
-    }
-
-
-def make_target(spec: str, ds, state: str, context: Context | None = None) -> Target:
-    """The target ``spec`` (``data``, ``synthetic:closure=double-stretched,noise=1e-3``, ...) for a state."""
-    from memplug.data import context_for
-
-    provider, options = target_for(spec)
-    context = context if context is not None else context_for(ds, state)
-    return provider(ds, state, context, **options)
-
-
-def target_for(spec: str) -> tuple[TargetProvider, dict[str, Any]]:
-    """The registered provider of ``--target`` ``spec`` and its checked options (InputError
-    naming ``--target`` for an unknown name or option): callable before any fit starts."""
-    import inspect
-
-    from memplug.registry import get_registry, parse_spec
-
-    name, options = parse_spec(spec)
-    try:
-        provider = get_registry().get("targets", name)
-    except InputError as exc:
-        raise InputError(f"--target: {exc}") from None
-    sig = inspect.signature(provider)
-    has_var = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    unknown = sorted(set(options) - set(sig.parameters)) if not has_var else []
-    if unknown:
-        valid = [p for p in sig.parameters if p not in ("ds", "state", "context")]
-        raise InputError(f"--target {name}: unknown option(s) {unknown}; valid: {valid}")
-    return provider, options
-
-
-@jax.jit
-def _diagonal_at(sol, t):
-    return jnp.diagonal(sol.interpolate(t), axis1=1, axis2=2)
-
-
-@target_provider("data")
-def data_target(ds, state: str, context: Context) -> Target:
-    """The measured F_s^{αα}(k_peak, t) of the dataset."""
-    from memplug.data import dynamics_for
-
-    t, F = dynamics_for(ds, state)
-    keep = np.isfinite(F).all(axis=1) & (t > 0)
-    return Target(state, t[keep], F[keep], context, "data", _state_info(ds, state))
-
-
-@target_provider("synthetic")
-def synthetic_target(
-    ds,
-    state: str,
-    context: Context,
-    closure: str = "double-stretched",
-    noise: float = 0.0,
-    seed: int = 0,
-    N: int = 16,
-    params: dict[str, Any] | None = None,
-    **values: Any,
-) -> Target:
-    """F made by a known kernel on the state's times, plus Gaussian noise of standard deviation
-    ``noise`` (seeded): a fit must recover it.
-
-    The kernel is ``closure`` at its initial θ, with parameters replaced by ``params`` (a dict) or
-    by further keyword options (``synthetic:closure=double-stretched,K_AA=60,mu_AA=0.6``).
-    """
-    params = dict(params or {}) | values
-    from memplug.data import dynamics_for
-    from memplug.registry import get_registry
-
-    checks = (("noise", noise, False, 0), ("seed", seed, True, 0), ("N", N, True, 1))
-    for key, value, integer, low in checks:
-        number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-        if not (number and math.isfinite(value) and value >= low and (not integer or value == int(value))):
-            kind = "an integer" if integer else "a number"
-            raise InputError(f"--target synthetic: {key}={value!r}; expected {kind} >= {low}")
-    noise, seed, N = float(noise), int(seed), int(N)
-    clo = get_registry().create("closures", closure)
-    theta = {k: np.asarray(v) for k, v in clo.initial(context).items()}
-    for k, v in (params or {}).items():
-        if k not in theta:
-            raise InputError(f"--target synthetic: params: {clo.name} has no parameter {k!r}; it has {sorted(theta)}")
-        try:
-            theta[k] = np.broadcast_to(np.asarray(v, float), np.shape(theta[k]))
-        except (TypeError, ValueError):
-            shape = np.shape(theta[k])
-            expected = f"expected numbers of shape {shape}"
-            raise InputError(f"--target synthetic: {k}={v!r}; {expected}") from None
-    t, _ = dynamics_for(ds, state)
-    solver = solver_for(t, context, N=N)
-    sol = solver.solve(equation_for(clo, theta, context))
-    if int(sol.status) != 0:
-        raise InputError(f"--target synthetic: the kernel {clo.spec()} gives a failed solve ({sol.describe()})")
-    F = np.asarray(_diagonal_at(sol, jnp.asarray(t)))
-    if noise:
-        F = F + np.random.default_rng(seed).normal(0.0, float(noise), F.shape)
-    info = _state_info(ds, state) | {
-        "theta_true": {k: np.asarray(v).tolist() for k, v in theta.items()},
-        "noise": float(noise),
-        "kernel": clo.spec(),
-    }
-    return Target(state, t, F, context, f"synthetic:{clo.spec()}", info)
-
-
-def mct_memory(context: Context, t: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(M_mct(t), F_s^mct(t)) of the state at k_peak, each ``(n_t, s, s)``, from the closure
-    registered as ``mct`` (its ``self_memory(context, t)``); None if no such closure is installed."""
-    from memplug.registry import get_registry
-
-    reg = get_registry()
-    if "mct" not in reg.names("closures"):
-        return None
-    closure = reg.create("closures", "mct")
-    if not hasattr(closure, "self_memory"):
-        return None
-    M, F = closure.self_memory(context, np.asarray(t, float))
-    s = context.n_species
-    return np.asarray(M, float).reshape(len(t), s, s), np.asarray(F, float).reshape(len(t), s, s)
-
-
-def reference_memory(context: Context, t: np.ndarray) -> np.ndarray | None:
-    """M_mct(t), shape ``(n_t, s, s)``, or None without an MCT closure (see `mct_memory`)."""
-    out = mct_memory(context, t)
-    return None if out is None else out[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,7 +158,9 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
         probe = tempfile.NamedTemporaryFile(dir=path, prefix=".probe.")
         probe.close()
     except OSError as exc:
-        raise InputError(f"--compile-cache {path}: not a writable directory ({exc.strerror or exc})") from None
+        raise InputError(
+            f"--compile-cache {path}: not a writable directory ({exc.strerror or exc})"
+        ) from None
     jax.config.update("jax_compilation_cache_dir", str(path))
     os.environ[COMPILATION_CACHE_ENV] = str(path)
     return path
@@ -383,7 +184,11 @@ def _pad_rows(a: np.ndarray, n: int, fill: float | None = None) -> np.ndarray:
     a = np.asarray(a, float)
     if len(a) >= n:
         return a
-    extra = np.repeat(a[-1:], n - len(a), axis=0) if fill is None else np.full((n - len(a),) + a.shape[1:], fill)
+    extra = (
+        np.repeat(a[-1:], n - len(a), axis=0)
+        if fill is None
+        else np.full((n - len(a),) + a.shape[1:], fill)
+    )
     return np.concatenate([a, extra])
 
 
@@ -420,7 +225,9 @@ def _context_arrays(context: Context) -> dict[str, Any]:
     return out
 
 
-def compiled_for(key: tuple, build: Callable[[], Any], cache: OrderedDict | None = None, size: int | None = None):
+def compiled_for(
+    key: tuple, build: Callable[[], Any], cache: OrderedDict | None = None, size: int | None = None
+):
     """The compiled functions of ``key`` from a bounded LRU cache (default: the fits' own,
     `COMPILED_CACHE_SIZE` entries), built on a miss."""
     cache = _COMPILED if cache is None else cache
@@ -448,7 +255,9 @@ def normalisation_scale(context: Context, normalisation: str) -> np.ndarray:
     if normalisation != "paper":
         raise InputError(f"--normalisation: expected unit or paper, got {normalisation!r}")
     if context.S is None or context.k is None or context.k_peak is None:
-        raise InputError("--normalisation paper: the statics have no S(k) and k_peak to take S^{αα}(k_p) from")
+        raise InputError(
+            "--normalisation paper: the statics have no S(k) and k_peak to take S^{αα}(k_p) from"
+        )
     S = np.asarray(context.S, float).reshape(len(context.k), s, s)
     return np.array([float(np.interp(context.k_peak, context.k, S[:, a, a])) for a in range(s)])
 
@@ -460,7 +269,8 @@ class FitProblem:
         closure: the closure to fit.
         target: what to reproduce.
         lasso: λ₁ of the L1 term on the physical parameters.
-        t_min, t_max: keep only target times in [t_min, t_max] (None: no limit).
+        t_min: keep only target times ≥ t_min (None: no limit).
+        t_max: keep only target times ≤ t_max (None: no limit).
         N: the solver's half-block size (blocks of 4N points; 16 is accurate to ~1e-5 in F).
     """
 
@@ -530,7 +340,9 @@ class FitProblem:
             verdict = _TRACEABLE[shared] = self._probe()
         self.traced = verdict
         #: Problems with equal keys share compiled code (`compiled_for`).
-        self.compile_key = shared + (("traced",) if self.traced else (self.context.fingerprint(), self.solver))
+        self.compile_key = shared + (
+            ("traced",) if self.traced else (self.context.fingerprint(), self.solver)
+        )
         _compilation_cache_from_env()
         self._batch_loss, self._batch_value_and_grad, self._outputs_jit = compiled_for(
             self.compile_key,
@@ -597,7 +409,9 @@ class FitProblem:
         (jit-compiled once); t defaults to the windowed target times, t_M to t."""
         t = self.t if t is None else np.asarray(t, float)
         t_M = t if t_M is None else np.asarray(t_M, float)
-        F, M, status = self._outputs_jit(jnp.asarray(x, float), pad_times(t), pad_times(t_M), self.statics)
+        F, M, status = self._outputs_jit(
+            jnp.asarray(x, float), pad_times(t), pad_times(t_M), self.statics
+        )
         return np.asarray(F)[: len(t)], np.asarray(M)[: len(t_M)], int(status)
 
     # -- NumPy-facing --------------------------------------------------------------------------
@@ -653,7 +467,9 @@ class FitSettings:
 
     def __post_init__(self):
         if not isinstance(self.budget, int | np.integer) or self.budget <= 0:
-            raise InputError(f"--budget: expected a positive number of evaluations, got {self.budget}")
+            raise InputError(
+                f"--budget: expected a positive number of evaluations, got {self.budget}"
+            )
         if not self.sigma0 > 0:
             raise InputError(f"--sigma0: expected a positive step, got {self.sigma0}")
         if self.target_loss < 0:
@@ -702,11 +518,15 @@ def _load_checkpoint(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
         with open(path, "rb") as fh:
             ck = pickle.load(fh)
     except Exception as exc:
-        raise InputError(f"{path}: checkpoint is unreadable ({type(exc).__name__}); delete it or run without --resume") from None
+        raise InputError(
+            f"{path}: checkpoint is unreadable ({type(exc).__name__}); delete it or run without --resume"
+        ) from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not a memplug checkpoint ({CHECKPOINT_FORMAT})")
     if ck.get("key") != key:
-        diff = sorted(k for k in set(key) | set(ck.get("key", {})) if key.get(k) != ck.get("key", {}).get(k))
+        diff = sorted(
+            k for k in set(key) | set(ck.get("key", {})) if key.get(k) != ck.get("key", {}).get(k)
+        )
         raise InputError(
             f"{path}: checkpoint was written for other inputs (differs in {', '.join(diff)}); "
             "delete it or run without --resume"
@@ -753,7 +573,9 @@ def run_fit(
     else:
         x0 = np.asarray(x0, float)
         if x0.shape != (problem.dim,):
-            raise InputError(f"initial vector has shape {x0.shape}; the closure has {problem.dim} parameters")
+            raise InputError(
+                f"initial vector has shape {x0.shape}; the closure has {problem.dim} parameters"
+            )
         optimizer.start(x0, sigma0=settings.sigma0, seed=int(settings.seed), budget=settings.budget)
         gen, evals, best_x, best_f, history, elapsed0 = 0, 0, x0, math.inf, [], 0.0
     t_start = time.perf_counter()

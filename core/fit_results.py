@@ -18,8 +18,8 @@ Layout of a result file (``memplug-fit/1``)::
             evaluations, generations, stop_reason, elapsed_s, versions (JSON), inputs (JSON), info (JSON);
             pinned_bounds, undetermined, flags, derived, noise, n_eff, uncertainty (JSON)
 
-The uncertainty variables and attributes (`memplug.uncertainty`) are optional: files written
-before them load as before, without them.
+The uncertainty variables and attributes (`memplug.plugins.fitting.uncertainty`) are optional:
+files written before them load as before, without them.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class FitResult:
     species: tuple[str, ...] = ("A", "B")
     inputs: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
-    # how much the kernel can be trusted (memplug.uncertainty.result_fields; None: not computed)
+    # how much the kernel can be trusted (result_fields of the fitting plugin's uncertainty;
+    # None: not computed)
     theta_lo: np.ndarray | None = None
     theta_hi: np.ndarray | None = None
     pinned: dict[str, str] | None = None
@@ -110,7 +111,9 @@ class FitResult:
                            self.derived, self.theta_lo, self.theta_hi, self.labels)  # fmt: skip
 
 
-def _trust_summary(pinned, undetermined, flags, noise, n_eff, derived, lo, hi, labels) -> dict[str, Any]:
+def _trust_summary(
+    pinned, undetermined, flags, noise, n_eff, derived, lo, hi, labels
+) -> dict[str, Any]:
     """The summary keys of the uncertainty (None where it was not computed)."""
     interval = None
     if lo is not None and hi is not None:
@@ -144,7 +147,10 @@ def to_dataset(r: FitResult) -> xr.Dataset:
         "F_fit": (("t", "species"), np.asarray(r.F_fit, float)),
         "in_window": (("t",), np.asarray(r.in_window, bool)),
         "M_fit": (("t_M", "species", "species2"), np.asarray(r.M_fit, float)),
-        "history": (("generation", "history_column"), np.asarray(r.history, float).reshape(-1, len(HISTORY_COLUMNS))),
+        "history": (
+            ("generation", "history_column"),
+            np.asarray(r.history, float).reshape(-1, len(HISTORY_COLUMNS)),
+        ),
     }
     if r.M_reference is not None:
         data["M_reference"] = (("t_M", "species", "species2"), np.asarray(r.M_reference, float))
@@ -196,8 +202,9 @@ def to_dataset(r: FitResult) -> xr.Dataset:
     return ds
 
 
-def save_result(r: FitResult, path: str | os.PathLike, *, plot: bool = True) -> dict[str, Path]:
-    """Write ``path`` (netCDF), ``path`` with ``.json`` (summary) and ``.png`` (figure), atomically."""
+def save_result(r: FitResult, path: str | os.PathLike) -> dict[str, Path]:
+    """Write ``path`` (netCDF) and ``path`` with ``.json`` (summary), atomically (the fitting
+    plugin's `memplug.plugins.fitting.plotting.save_result` adds the ``.png`` figure)."""
     path = Path(path)
     nc = path.with_suffix(".nc")
     ds = to_dataset(r)
@@ -205,12 +212,7 @@ def save_result(r: FitResult, path: str | os.PathLike, *, plot: bool = True) -> 
     js = path.with_suffix(".json")
     text = json.dumps(json.loads(_json(r.summary())), indent=2)
     _atomic(js, lambda tmp: Path(tmp).write_text(text + "\n"))
-    out = {"netcdf": nc, "json": js}
-    if plot:
-        png = path.with_suffix(".png")
-        plot_result(ds, png)
-        out["png"] = png
-    return out
+    return {"netcdf": nc, "json": js}
 
 
 def load_result(path: str | os.PathLike) -> xr.Dataset:
@@ -222,9 +224,13 @@ def load_result(path: str | os.PathLike) -> xr.Dataset:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             ds = ds.load()
     except Exception as exc:
-        raise InputError(f"{path}: not a readable netCDF result ({type(exc).__name__}: {exc})") from None
+        raise InputError(
+            f"{path}: not a readable netCDF result ({type(exc).__name__}: {exc})"
+        ) from None
     if ds.attrs.get("schema") != SCHEMA:
-        raise InputError(f"{path}: attrs.schema: expected {SCHEMA!r}, found {ds.attrs.get('schema')!r}")
+        raise InputError(
+            f"{path}: attrs.schema: expected {SCHEMA!r}, found {ds.attrs.get('schema')!r}"
+        )
     return ds
 
 
@@ -259,69 +265,3 @@ def result_summary(ds: xr.Dataset) -> dict[str, Any]:
 def _attr_json(ds: xr.Dataset, key: str) -> Any:
     """A JSON attribute of a result, None if absent (files written before it)."""
     return json.loads(ds.attrs[key]) if key in ds.attrs else None
-
-
-def _band_label(ds: xr.Dataset) -> str:
-    meta = _attr_json(ds, "uncertainty") or {}
-    return f"{100 * float(meta.get('level', 0.95)):.0f} %"
-
-
-def _trust_notes(ds: xr.Dataset) -> str:
-    """One or two lines for the figure: pinned and undetermined parameters, flags."""
-    pinned = _attr_json(ds, "pinned_bounds") or {}
-    undetermined = [u for u in _attr_json(ds, "undetermined") or [] if u not in pinned]
-    flags = _attr_json(ds, "flags") or []
-    lines = []
-    if pinned or undetermined:
-        part = [f"pinned at a bound: {', '.join(f'{k} ({v})' for k, v in pinned.items())}"] if pinned else []
-        part += [f"not determined by the data: {', '.join(undetermined)}"] if undetermined else []
-        lines.append("; ".join(part))
-    if flags:
-        lines.append("flags: " + "; ".join(flags))
-    return "\n".join(line if len(line) < 220 else line[:217] + "..." for line in lines)
-
-
-def plot_result(ds: xr.Dataset, png: str | os.PathLike) -> None:
-    """F target vs fit, M(t) vs M_mct, and the loss history of one result, as one PNG (atomic)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    t = ds["t"].values
-    colors = ("C0", "C3", "C2", "C1")
-    for i, sp in enumerate(map(str, ds["species"].values)):
-        c = colors[i % len(colors)]
-        axes[0].plot(t, ds["F_target"].values[:, i], "o", ms=2.5, color=c, alpha=0.6, label=f"target {sp}{sp}")
-        axes[0].plot(t, ds["F_fit"].values[:, i], "-", color=c, label=f"fit {sp}{sp}")
-        axes[1].plot(ds["t_M"].values, ds["M_fit"].values[:, i, i], "-", color=c, label=f"M^{sp}{sp} fit")
-        if "F_fit_lo" in ds:  # the uncertainty bands (NaN where not determined: left blank)
-            axes[0].fill_between(t, ds["F_fit_lo"].values[:, i], ds["F_fit_hi"].values[:, i], color=c, alpha=0.25, lw=0)
-        if "M_fit_lo" in ds:
-            m = ds["M_fit"].values[:, i, i]
-            lo = ds["M_fit_lo"].values[:, i, i]
-            if np.all(np.diagonal(ds["M_fit"].values, axis1=1, axis2=2) > 0):  # log axis (below):
-                # a band reaching below 0 is drawn down to the axis
-                lo = np.where(np.isnan(lo) | (lo > 0), lo, 0.1 * m.min())
-            axes[1].fill_between(ds["t_M"].values, lo, ds["M_fit_hi"].values[:, i, i],
-                                 color=c, alpha=0.25, lw=0, label=f"{_band_label(ds)} band")
-        if "M_reference" in ds:
-            axes[1].plot(ds["t_M"].values, ds["M_reference"].values[:, i, i], "--", color=c, label=f"M^{sp}{sp} MCT")
-    axes[0].set(xscale="log", xlabel="t", ylabel="F_s(k_p, t)", title=f"{ds.attrs['state']}: R² = {ds.attrs['r2']:.6f}")
-    diag = np.diagonal(ds["M_fit"].values, axis1=1, axis2=2)
-    positive = bool(np.all(diag > 0))
-    axes[1].set(xscale="log", yscale="log" if positive else "symlog", xlabel="t", ylabel="M(t)",
-                title=f"memory kernel ({ds.attrs['closure']})")
-    h = ds["history"].values
-    if len(h):
-        axes[2].plot(h[:, 1], np.where(np.isfinite(h[:, 2]), h[:, 2], np.nan), "-k")
-    axes[2].set(yscale="log", xlabel="evaluations", ylabel="best loss (Eq. 7)", title=f"{ds.attrs['optimizer']}: loss {ds.attrs['loss']:.3g}")
-    for ax in axes[:2]:
-        ax.legend(fontsize=7)
-    notes = _trust_notes(ds)
-    if notes:
-        fig.text(0.01, 0.01, notes, fontsize=7, color="C3", va="bottom")
-    fig.tight_layout(rect=(0, 0.06 if notes else 0, 1, 1))
-    _atomic(Path(png), lambda tmp: fig.savefig(tmp, format="png", dpi=90))
-    plt.close(fig)

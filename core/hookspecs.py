@@ -70,7 +70,13 @@ def register_engines(register: Register) -> None:
 
 @hookspec
 def register_observables(register: Register) -> None:
-    """Register observables computed from trajectories: `memplug.interfaces.Observable`."""
+    """Register observables computed from trajectories: subclasses of `memplug.interfaces.Observable`.
+
+    An observable declares ``name``, ``description`` and ``variables`` (names and dims, without
+    ``state``) and computes them with ``compute(trajectory)`` from a
+    `memplug.interfaces.Trajectory`; an MD protocol that runs the registered observables writes
+    them into each state's file.
+    """
 
 
 @hookspec
@@ -84,9 +90,23 @@ def register_datasets(register: Register) -> None:
 
 
 @hookspec
+def register_schemas(register: Register) -> None:
+    """Register dataset schemas: subclasses of `memplug.interfaces.DatasetSchema`, named by the
+    value of ``ds.attrs["schema"]`` they describe (e.g. ``"memplug-dataset/1"``). Loading,
+    saving and the statics and target dynamics of a state dispatch on that attribute."""
+
+
+@hookspec
 def register_targets(register: Register) -> None:
     """Register fit targets (``--target NAME``): callables ``(ds, state, context, **options) ->
-    memplug.fit.Target`` named with `memplug.fit.target_provider`."""
+    memplug.targets.Target`` named with `memplug.targets.target_provider`."""
+
+
+@hookspec
+def register_references(register: Register) -> None:
+    """Register reference memory functions (``--init NAME`` starts a fit from one, fits are
+    compared with one): callables ``(context, t) -> (M(t), F(t))``, each ``(n_t, s, s)``, named
+    with `memplug.targets.reference_provider`."""
 
 
 @hookspec

@@ -4,8 +4,10 @@
 - `Optimizer` proposes populations of θ (ask) and learns from their losses (tell).
 - `System` produces statics (S(k), ρ, x_α, T) and, where it has them, target dynamics.
 - `Engine` runs molecular dynamics for a system and yields frames.
-- `Observable` turns frames into arrays (S(k), F_s(k,t), MSD, ...).
+- `Observable` measures named arrays (S(k), F_s(k,t), MSD, ...) on a `Trajectory`.
 - `Surrogate` learns statics -> dynamics (the MLP).
+- `DatasetSchema` says what a dataset's variables mean: how it is validated, which statics
+  (`Context`) and which target dynamics a state yields.
 
 Options given on the command line as ``name:key=value`` arrive as keyword arguments of ``__init__``;
 an unknown option raises `memplug.InputError` listing the valid ones.
@@ -17,18 +19,29 @@ import abc
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Float
 
 from memplug.errors import InputError
 from memplug.kernels import MemoryKernel
 
+if TYPE_CHECKING:
+    import xarray as xr
+
 # --------------------------------------------------------------------------------------------
 # statics
 # --------------------------------------------------------------------------------------------
+
+
+#: The equation of motion a fit or solve uses unless told otherwise, everywhere (`Context`,
+#: `memplug.data.context_for`, the fitting plugin's `FitJob`, ``--dynamics``): ``newtonian``,
+#: F'' + Ω²F + M*F' = 0, which MD data obey (ballistic at short times). ``overdamped`` is the
+#: paper's Eq. 5, F' + Ω²F + M*F' = 0 (MCT solves and the MLP's training data use it).
+DEFAULT_DYNAMICS = "newtonian"
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,21 +60,21 @@ class Context:
         omega2: Ω²(k_peak), shape ``(s, s)``; the vibrational term of Eq. 5. When not given it is
             k_peak² T diag(1/x_α) S⁻¹(k_peak) ... for the self part: k² T / m (see `with_defaults`).
         masses: particle masses, shape ``(s,)``.
-        dynamics: ``"overdamped"`` (paper Eq. 5) or ``"newtonian"``.
+        dynamics: ``"newtonian"`` (the default, `DEFAULT_DYNAMICS`) or ``"overdamped"`` (paper Eq. 5).
         species: names of the species.
         extra: anything else a plugin wants to carry (e.g. an MCT solution).
     """
 
     n_species: int = 2
-    k: np.ndarray | None = None
-    S: np.ndarray | None = None
+    k: Float[np.ndarray, " n_k"] | None = None
+    S: Float[np.ndarray, "n_k s s"] | None = None
     rho: float | None = None
-    x: np.ndarray | None = None
+    x: Float[np.ndarray, " s"] | None = None
     T: float | None = None
     k_peak: float | None = None
-    omega2: np.ndarray | None = None
-    masses: np.ndarray | None = None
-    dynamics: str = "overdamped"
+    omega2: Float[np.ndarray, "s s"] | None = None
+    masses: Float[np.ndarray, " s"] | None = None
+    dynamics: str = DEFAULT_DYNAMICS
     species: tuple[str, ...] = ("A", "B")
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -70,9 +83,11 @@ class Context:
         if missing:
             raise InputError(f"the statics lack {', '.join(missing)}, needed here")
 
-    def omega2_matrix(self) -> np.ndarray:
+    def omega2_matrix(self) -> Float[np.ndarray, "s s"]:
         """Ω² as an (s, s) matrix; default for the self (tagged) correlators: k_peak² T / m_α on the diagonal."""
-        if isinstance(self.omega2, jax.Array):  # e.g. traced statics (one compiled fit for all states)
+        if isinstance(
+            self.omega2, jax.Array
+        ):  # e.g. traced statics (one compiled fit for all states)
             return self.omega2.reshape(self.n_species, self.n_species)
         if self.omega2 is not None:
             return np.asarray(self.omega2, dtype=float).reshape(self.n_species, self.n_species)
@@ -145,7 +160,9 @@ class Parameter:
             rest = 1.0 - f  # 1 − f_i = Π_{j≤i} (1 − z_j)
             prev = jnp.concatenate([jnp.ones_like(rest[..., :1]), rest[..., :-1]], axis=-1)
             one_minus_z = rest / prev
-            return self._ordered_scale * (jnp.log1p(-one_minus_z) - jnp.log(one_minus_z))  # κ logit(z)
+            return self._ordered_scale * (
+                jnp.log1p(-one_minus_z) - jnp.log(one_minus_z)
+            )  # κ logit(z)
         return v
 
     def from_unconstrained(self, u):
@@ -181,13 +198,16 @@ class ParameterSpace:
 
     def default(self) -> dict[str, Any]:
         return {
-            p.name: jnp.broadcast_to(jnp.asarray(p.default, float), p.shape) for p in self.parameters
+            p.name: jnp.broadcast_to(jnp.asarray(p.default, float), p.shape)
+            for p in self.parameters
         }
 
     def pack(self, theta: dict[str, Any]):
-        return jnp.concatenate(
-            [jnp.ravel(jnp.asarray(theta[p.name], float)) for p in self.parameters]
-        ) if self.parameters else jnp.zeros((0,))
+        return (
+            jnp.concatenate([jnp.ravel(jnp.asarray(theta[p.name], float)) for p in self.parameters])
+            if self.parameters
+            else jnp.zeros((0,))
+        )
 
     def unpack(self, vector) -> dict[str, Any]:
         out = {}
@@ -214,14 +234,25 @@ class ParameterSpace:
         return jnp.concatenate(parts, axis=-1)
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        lo = np.concatenate([np.full(p.size, p.lower) for p in self.parameters]) if self.parameters else np.zeros(0)
-        hi = np.concatenate([np.full(p.size, p.upper) for p in self.parameters]) if self.parameters else np.zeros(0)
+        lo = (
+            np.concatenate([np.full(p.size, p.lower) for p in self.parameters])
+            if self.parameters
+            else np.zeros(0)
+        )
+        hi = (
+            np.concatenate([np.full(p.size, p.upper) for p in self.parameters])
+            if self.parameters
+            else np.zeros(0)
+        )
         return lo, hi
 
     def describe(self) -> tuple:
         """What the u → θ map depends on (names, shapes, bounds, transforms; not the defaults):
         spaces with equal descriptions transform alike."""
-        return tuple((p.name, tuple(p.shape), float(p.lower), float(p.upper), p.transform) for p in self.parameters)
+        return tuple(
+            (p.name, tuple(p.shape), float(p.lower), float(p.upper), p.transform)
+            for p in self.parameters
+        )
 
     def labels(self) -> list[str]:
         out = []
@@ -304,12 +335,12 @@ class Closure(Configurable, abc.ABC):
 
     def initial(self, context: Context) -> dict[str, Any]:
         """Initial θ for a fit: the closure fitted to ``context.extra["memory"]`` where the closure
-        `starts_from_memory` and the context has one (`memplug.model.fit_memory`), else the
+        `starts_from_memory` and the context has one (`memplug.memory_fit.fit_memory`), else the
         parameters' defaults."""
         memory = context.extra.get("memory") if self.starts_from_memory else None
         if memory is None:
             return self.space(context).default()
-        from memplug.model import fit_memory
+        from memplug.memory_fit import fit_memory
 
         t, M = memory
         return fit_memory(self, context, t, M)
@@ -341,7 +372,9 @@ class Optimizer(Configurable, abc.ABC):
         """Candidates to evaluate, shape ``(population, dim)``."""
 
     @abc.abstractmethod
-    def tell(self, candidates: np.ndarray, losses: np.ndarray, grads: np.ndarray | None = None) -> None:
+    def tell(
+        self, candidates: np.ndarray, losses: np.ndarray, grads: np.ndarray | None = None
+    ) -> None:
         """Report the losses (and gradients, for gradient methods) of the asked candidates."""
 
     @abc.abstractmethod
@@ -375,8 +408,10 @@ class System(Configurable, abc.ABC):
         """Statics at a state point (e.g. ``rho=1.2, T=0.8`` or ``phi=0.52``)."""
 
 
-class Engine(abc.ABC):
-    """A molecular-dynamics engine: runs a system at a state point and produces frames."""
+class Engine(abc.ABC):  # noqa: B024 (how an engine runs is defined by the plugin that drives it)
+    """A molecular-dynamics engine: its name, description and availability here. How it runs
+    (e.g. opening a session on a system at a state point) is defined by the plugin that drives
+    it."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -386,19 +421,94 @@ class Engine(abc.ABC):
         """Whether the engine can run here, and why not."""
         return True, ""
 
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """The production run of one state point, as every `Observable` sees it.
+
+    Units are Lennard-Jones reduced units; frames, origins and lags are counted in MD steps.
+
+    Attributes:
+        positions: unwrapped positions, shape ``(n_frames, N, 3)``, float64.
+        species: species index of each particle (0 = A, 1 = B, ...), shape ``(N,)``.
+        L: edge of the cubic periodic box.
+        steps: the MD step of each frame, shape ``(n_frames,)``, increasing.
+        dt: time per MD step (lag time t = lag × dt).
+        origins: time origins of the production plan (steps), shape ``(n_origins,)``.
+        lags: lag times of the production plan (steps), shape ``(n_t,)``; the per-state output's
+            ``t`` axis.
+        k_peak: position of the first peak of S^{AA}(k) measured on this run.
+        kq: the extra wave numbers of F_s (the dataset's ``kq`` axis).
+        T: temperature.
+        seed: the state's random seed (for reproducible sub-sampling of wave vectors).
+        settings: the protocol settings of the run (e.g. ``n_sk_frames``, ``max_per_bin``).
+        cache: intermediate results observables share (e.g. S(k), F_s computed once).
+    """
+
+    positions: np.ndarray
+    species: np.ndarray
+    L: float
+    steps: np.ndarray
+    dt: float
+    origins: np.ndarray
+    lags: np.ndarray
+    k_peak: float
+    kq: np.ndarray
+    T: float = math.nan
+    seed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def time(self) -> np.ndarray:
+        """The lag times ``lags × dt``, shape ``(n_t,)``."""
+        return np.asarray(self.lags) * self.dt
+
+    @property
+    def n_species(self) -> int:
+        return int(np.max(self.species)) + 1 if np.size(self.species) else 0
+
+
+#: One computed variable: ``(dims, values)`` with ``values.shape`` matching ``dims``, as in
+#: `xarray.Dataset`; dims exclude ``state`` (the per-state file adds it).
+Variable = tuple[tuple[str, ...], np.ndarray]
+
+
+class Observable(Configurable, abc.ABC):
+    """A quantity measured on a `Trajectory`, written into the per-state output file.
+
+    Subclasses set ``name`` (kebab-case), ``description``, ``variables`` (the variables
+    `compute` returns and their dims, without ``state``; e.g. ``{"alpha2": ("species", "t")}``)
+    and implement `compute`. Dims may be the dataset's (``pair``, ``species``, ``k``, ``kq``,
+    ``t``) or new ones; a variable with a ``t`` dim is given on the trajectory's lags. The MD
+    protocol runs every registered observable after production, so a plugin's observable lands in
+    the per-state files without any change to memplug.
+    """
+
+    kind: ClassVar[str] = "observable"
+    variables: ClassVar[dict[str, tuple[str, ...]]] = {}
+
     @abc.abstractmethod
-    def run(self, system: Any, state: dict[str, Any], out: Any, **protocol: Any) -> Any:
-        """Equilibrate and produce a trajectory at ``out``; return its provenance record."""
+    def compute(self, trajectory: Trajectory) -> dict[str, Variable]:
+        """The variables ``{name: (dims, values)}`` measured on ``trajectory``."""
 
-
-class Observable(abc.ABC):
-    """A function of frames (positions, box, species) returning arrays."""
-
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-
-    @abc.abstractmethod
-    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def __call__(self, trajectory: Trajectory) -> dict[str, Variable]:
+        """`compute`, checked: the declared variables with the declared dims, nothing else."""
+        out = self.compute(trajectory)
+        if set(out) != set(self.variables):
+            raise ValueError(
+                f"observable {self.name!r}: computed {sorted(out)}, declares {sorted(self.variables)}"
+            )
+        checked = {}
+        for var, (dims, values) in out.items():
+            values = np.asarray(values)
+            if tuple(dims) != tuple(self.variables[var]) or values.ndim != len(dims):
+                raise ValueError(
+                    f"observable {self.name!r}: {var} has dims {tuple(dims)} and shape {values.shape}, "
+                    f"declared dims {self.variables[var]}"
+                )
+            checked[var] = (tuple(dims), values)
+        return checked
 
 
 class Surrogate(abc.ABC):
@@ -419,3 +529,46 @@ class Surrogate(abc.ABC):
     @classmethod
     @abc.abstractmethod
     def load(cls, path: Any) -> Surrogate: ...
+
+
+# --------------------------------------------------------------------------------------------
+# dataset schemas
+# --------------------------------------------------------------------------------------------
+
+
+class DatasetSchema(abc.ABC):
+    """The meaning of the variables of a dataset whose ``attrs["schema"]`` is `name`.
+
+    `memplug.data` loads, saves, caches, concatenates and selects datasets of simulated states
+    (an `xarray.Dataset` with a ``state`` dimension) whatever their schema; it hands everything
+    that depends on what the variables mean to the registered schema named by the dataset's
+    ``attrs["schema"]`` (hook ``register_schemas``): validation on every load and save
+    (`memplug.data.validate`), the statics of a state (`memplug.data.context_for`) and its target
+    dynamics (`memplug.data.dynamics_for`).
+
+    Subclasses set ``name`` (the exact value of ``ds.attrs["schema"]``, e.g.
+    ``"memplug-dataset/1"``) and ``description``, implement `validate`, `context_for` and
+    `dynamics_for`, and may override `variable_attrs`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def validate(self, ds: xr.Dataset, where: str) -> xr.Dataset:
+        """Check ``ds``; return it (unchanged) or raise `InputError` reading
+        ``"<where>: <variable>: <problem>"`` (``where`` is the file, or ``"<dataset>"``)."""
+
+    @abc.abstractmethod
+    def context_for(self, ds: xr.Dataset, state: str | int, dynamics: str) -> Context:
+        """The statics of one state (an id or an index along ``state``) that a closure and a fit
+        need, with equation of motion ``dynamics`` (``"newtonian"`` or ``"overdamped"``)."""
+
+    @abc.abstractmethod
+    def dynamics_for(self, ds: xr.Dataset, state: str | int) -> tuple[np.ndarray, np.ndarray]:
+        """The target of a fit at one state: lag times ``(n_t,)`` and the correlators ``(n_t, s)``."""
+
+    def variable_attrs(self, ds: xr.Dataset) -> xr.Dataset:
+        """Set the variables' labels and units (``long_name``, ``units``, ...) on ``ds`` in place
+        and return it; called on every loaded dataset. Default: nothing to set."""
+        return ds

@@ -29,7 +29,7 @@ class ExplicitKernel(MemoryKernel):
     """M(t): an explicit function of time."""
 
     @abc.abstractmethod
-    def __call__(self, t: Float[Array, " n"]) -> Array:
+    def __call__(self, t: Float[Array, " n"]) -> Float[Array, " n *shape"]:
         """Kernel values at times ``t``, shape ``(n, *shape)``."""
 
     def exponential_sum(self) -> tuple[Array, Array] | None:
@@ -44,7 +44,7 @@ class FunctionalKernel(MemoryKernel):
     """M[F]: a functional of the solution, evaluated pointwise in time."""
 
     @abc.abstractmethod
-    def __call__(self, F: Array) -> Array:
+    def __call__(self, F: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         """Kernel value for the correlator value ``F`` (same shape in and out)."""
 
 
@@ -56,8 +56,8 @@ class ExponentialSumKernel(ExplicitKernel):
         rates: decay rates r_j = 1/τ_j, broadcastable to ``weights``.
     """
 
-    weights: Array
-    rates: Array
+    weights: Float[Array, " J *shape"]
+    rates: Float[Array, " J *shape"]
 
     def __init__(self, weights, rates):
         self.weights = jnp.asarray(weights, dtype=float)

@@ -31,7 +31,10 @@ import pluggy
 from memplug import hookspecs
 from memplug.errors import InputError
 
-KINDS = ("closures", "optimizers", "systems", "engines", "observables", "surrogates", "datasets", "targets")
+KINDS = (
+    "closures", "optimizers", "systems", "engines", "observables", "surrogates", "datasets", "targets",
+    "references", "schemas",
+)  # fmt: skip
 SINGULAR = {k: k[:-1] for k in KINDS}
 
 
@@ -85,7 +88,9 @@ def _entry_points() -> list[_EntryPoint]:
         for ep in dist.entry_points:
             if ep.group == "memplug":
                 out.append(
-                    _EntryPoint(ep.name, ep.value, dist.metadata["Name"] or "?", dist.version or "?")
+                    _EntryPoint(
+                        ep.name, ep.value, dist.metadata["Name"] or "?", dist.version or "?"
+                    )
                 )
     # A distribution may be visible twice on sys.path (editable + site): keep the first.
     seen: set[tuple[str, str, str]] = set()
@@ -137,9 +142,7 @@ class Registry:
             self._fail(info, f"load: {type(exc).__name__}: {exc}")
             return
         self._objects[info.label] = plugin
-        unknown = [
-            hc.name for hc in (self.pm.get_hookcallers(plugin) or []) if hc.spec is None
-        ]
+        unknown = [hc.name for hc in (self.pm.get_hookcallers(plugin) or []) if hc.spec is None]
         if unknown:
             self.pm.unregister(plugin)
             self._fail(
@@ -153,7 +156,9 @@ class Registry:
         try:
             for kind in KINDS:
                 for impl in self._impls(f"register_{kind}", plugin):
-                    impl.function(**_args(impl, register=lambda obj, k=kind: staged.append((k, obj))))
+                    impl.function(
+                        **_args(impl, register=lambda obj, k=kind: staged.append((k, obj)))
+                    )
             for kind, obj in staged:
                 _check_named(kind, obj)
         except Exception as exc:
@@ -207,13 +212,15 @@ class Registry:
             return self.items[kind][name]
         except KeyError:
             available = ", ".join(self.names(kind)) or "(none installed)"
-            raise InputError(
-                f"unknown {SINGULAR[kind]} {name!r}; available: {available}"
-            ) from None
+            raise InputError(f"unknown {SINGULAR[kind]} {name!r}; available: {available}") from None
 
-    def create(self, kind: str, spec: str) -> Any:
-        """Instantiate ``name`` or ``name:key=value,key=value`` (values parsed as Python literals)."""
-        name, options = parse_spec(spec)
+    def create(self, kind: str, spec: str | Spec) -> Any:
+        """Instantiate ``name`` or ``name:key=value,key=value`` (values parsed as Python literals),
+        or a `Spec` of ``kind``."""
+        if isinstance(spec, Spec):
+            name, options = spec.name, spec.kwargs()
+        else:
+            name, options = parse_spec(spec)
         cls = self.get(kind, name)
         return cls(**options)
 
@@ -250,18 +257,14 @@ def _check_named(kind: str, obj: Any) -> None:
         raise TypeError(f"{obj!r} registered as a {SINGULAR[kind]} has no string `name`")
 
 
-def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """Split ``"stretched:n_exp=2,foo=bar"`` into ``("stretched", {"n_exp": 2, "foo": "bar"})``.
-
-    A single option without ``=`` (``nevergrad:NGOpt``) is passed as ``{"variant": "NGOpt"}``.
-    """
-    import ast
-
+def _spec_items(spec: str) -> tuple[str, dict[str, tuple[str, bool]]]:
+    """``NAME`` and ``{key: (value as written, written without a key)}`` of ``NAME[:key=value,...]``
+    (stripped; empty items skipped; a key given twice keeps its last value)."""
     name, _, rest = spec.partition(":")
     name = name.strip()
     if not name:
         raise InputError(f"{spec!r}: expected NAME or NAME:key=value,...")
-    options: dict[str, Any] = {}
+    items: dict[str, tuple[str, bool]] = {}
     if rest:
         for item in rest.split(","):
             item = item.strip()
@@ -269,13 +272,87 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
                 continue
             key, eq, value = item.partition("=")
             if not eq:
-                options["variant"] = key
+                items["variant"] = (key, True)
                 continue
-            try:
-                options[key.strip()] = ast.literal_eval(value.strip())
-            except (ValueError, SyntaxError):
-                options[key.strip()] = value.strip()
-    return name, options
+            items[key.strip()] = (value.strip(), False)
+    return name, items
+
+
+def _literal(text: str) -> Any:
+    """An option's value: a Python literal where it parses as one, else the text itself."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"stretched:n_exp=2,foo=bar"`` into ``("stretched", {"n_exp": 2, "foo": "bar"})``.
+
+    A single option without ``=`` (``nevergrad:NGOpt``) is passed as ``{"variant": "NGOpt"}``.
+    """
+    name, items = _spec_items(spec)
+    return name, {key: _literal(text) for key, (text, _) in items.items()}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A plugin named on the command line, ``NAME[:key=value,...]``, parsed and checked once.
+
+    ``kind`` is a registry kind (``"closures"``, ``"optimizers"``, ...), ``options`` the
+    ``(key, value as written)`` pairs in the given order (whitespace stripped, a key given twice
+    keeps its last value; values become Python literals in `kwargs`). ``str(spec)`` is the
+    canonical text, the one fit jobs record: ``NAME`` or ``NAME:key=value,...`` as written (a
+    value without a key, ``nevergrad:NGOpt``, is the option ``variant``). Frozen, hashable and
+    picklable (it holds text only). `Spec.parse` checks the name and the option names against
+    the registry; option values are checked by the plugin itself, in `create`.
+    """
+
+    kind: str
+    name: str
+    options: tuple[tuple[str, str], ...] = ()
+    #: keys given without ``=`` (only ``variant``): written back that way by ``str``
+    bare: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, kind: str, text: str, registry: Registry | None = None) -> Spec:
+        """Parse ``text`` and check it: an unknown name, or an option the plugin does not have,
+        raises `InputError` naming it and what was expected."""
+        name, items = _spec_items(str(text))
+        spec = cls(
+            kind, name, tuple((k, v) for k, (v, _) in items.items()),
+            frozenset(k for k, (_, b) in items.items() if b),
+        )  # fmt: skip
+        spec.check(registry)
+        return spec
+
+    def check(self, registry: Registry | None = None) -> None:
+        """The name is registered for ``kind`` and, for a plugin that declares its ``options``
+        (a `memplug.interfaces.Configurable`), every option is one of them."""
+        from memplug.interfaces import Configurable
+
+        plugin = (registry or get_registry()).get(self.kind, self.name)
+        if isinstance(plugin, type) and issubclass(plugin, Configurable):
+            unknown = sorted(set(self.kwargs()) - set(plugin.options))
+            if unknown:
+                valid = ", ".join(f"{k}={v!r}" for k, v in plugin.options.items()) or "none"
+                raise InputError(
+                    f"{plugin.kind} {plugin.name!r} has no option {', '.join(unknown)}; valid options: {valid}"
+                )
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options as keyword arguments (values parsed as Python literals)."""
+        return {key: _literal(text) for key, text in self.options}
+
+    def create(self, registry: Registry | None = None) -> Any:
+        """A new instance through the registry (the plugin checks the option values)."""
+        return (registry or get_registry()).create(self.kind, self)
+
+    def __str__(self) -> str:
+        items = [text if key in self.bare else f"{key}={text}" for key, text in self.options]
+        return self.name + (":" + ",".join(items) if items else "")
 
 
 @functools.lru_cache(maxsize=1)

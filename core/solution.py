@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, Bool, Float, Int
 
 # Status codes (bit flags) of a Solution; 0 means success.
 OK = 0
@@ -33,10 +33,10 @@ class Solution(eqx.Module):
     """
 
     t: Float[Array, " n_t"]
-    F: Array
-    M: Array
-    status: Array
-    iterations: Array
+    F: Float[Array, " n_t *shape"]
+    M: Float[Array, " n_t *shape"]
+    status: Int[Array, ""]
+    iterations: Int[Array, ""]
 
     @property
     def ok(self) -> Bool[Array, ""]:
@@ -84,6 +84,7 @@ def interpolate(t: Array, y: Array, t_query: Array) -> Array:
 def status_from(F: Array, F0_scale: Array, blowup: float) -> Array:
     """Status bits for a finished F array."""
     finite = jnp.all(jnp.isfinite(F))
-    big = jnp.max(jnp.where(jnp.isfinite(F), jnp.abs(F), 0.0)) > blowup * jnp.maximum(F0_scale, 1e-300)
+    big = jnp.max(jnp.where(jnp.isfinite(F), jnp.abs(F), 0.0)) > blowup * jnp.maximum(
+        F0_scale, 1e-300
+    )
     return jnp.where(finite, 0, NOT_FINITE) | jnp.where(big, BLOWUP, 0)
-

@@ -21,7 +21,9 @@ td = memplug.TimeDoublingSolver(N=32, t_max=10.0).solve(eq)  # time doubling (ge
 dx = memplug.DiffraxSolver(ts=tuple(float(t) for t in times)).solve(eq)  # Markovian embedding
 
 print(f"{'t':>8} {'F_AA time doubling':>20} {'F_AA diffrax':>14}")
-for t, a, b in zip(times, np.asarray(td.interpolate(times))[:, 0, 0], np.asarray(dx.F)[:, 0, 0], strict=True):
+for t, a, b in zip(
+    times, np.asarray(td.interpolate(times))[:, 0, 0], np.asarray(dx.F)[:, 0, 0], strict=True
+):
     print(f"{t:8.4f} {a:20.10f} {b:14.10f}")
 gap = np.max(np.abs(np.asarray(td.interpolate(times)) - np.asarray(dx.F)))
 print(f"largest difference between the two methods: {gap:.1e}")

@@ -23,11 +23,27 @@ import numpy as np
 
 from memplug.data import load_dataset
 
-PAPER = {("LJ", 1.2): 0.90, ("LJ", 1.4): 1.87, ("LJ", 1.6): 3.53, ("LJ", 1.8): 5.10,
-         ("WCA", 1.2): 0.74, ("WCA", 1.4): 1.77, ("WCA", 1.6): 3.49, ("WCA", 1.8): 5.10}
+PAPER = {
+    ("LJ", 1.2): 0.90,
+    ("LJ", 1.4): 1.87,
+    ("LJ", 1.6): 3.53,
+    ("LJ", 1.8): 5.10,
+    ("WCA", 1.2): 0.74,
+    ("WCA", 1.4): 1.77,
+    ("WCA", 1.6): 3.49,
+    ("WCA", 1.8): 5.10,
+}
 # memplug mct critical on the default dataset (docs/mct.md, Table I)
-MEMPLUG = {("LJ", 1.2): 0.877, ("LJ", 1.4): 1.865, ("LJ", 1.6): 3.470, ("LJ", 1.8): 5.649,
-           ("WCA", 1.2): 0.718, ("WCA", 1.4): 1.736, ("WCA", 1.6): 3.406, ("WCA", 1.8): 5.728}
+MEMPLUG = {
+    ("LJ", 1.2): 0.877,
+    ("LJ", 1.4): 1.865,
+    ("LJ", 1.6): 3.470,
+    ("LJ", 1.8): 5.649,
+    ("WCA", 1.2): 0.718,
+    ("WCA", 1.4): 1.736,
+    ("WCA", 1.6): 3.406,
+    ("WCA", 1.8): 5.728,
+}
 
 for path in sys.argv[1:]:
     with open(path) as fh:
@@ -62,7 +78,10 @@ for p in ("LJ", "WCA"):
             row += [Tx / PAPER[(p, r)], Tx / MEMPLUG[(p, r)]]
             for name, table in (("paper", PAPER), ("memplug", MEMPLUG)):
                 spread.setdefault((p, target, name), []).append(Tx / table[(p, r)])
-        print(f"{p:>4} ρ={r:.1f} " + " ".join(f"{v:{w}.3f}" for v, w in zip(row, (11, 8, 12, 8), strict=True)))
+        print(
+            f"{p:>4} ρ={r:.1f} "
+            + " ".join(f"{v:{w}.3f}" for v, w in zip(row, (11, 8, 12, 8), strict=True))
+        )
 # WCA at ρ = 1.2 is off in both columns: the WCA truncation changes the dynamics at low density
 # (Berthier & Tarjus, PRL 103, 170601 (2009)), so density scaling is checked over ρ ≥ 1.4 as well.
 print("relative spread (max/min − 1) of T(τ̃)/T_mct across densities:")
@@ -70,5 +89,7 @@ for (p, target, name), v in sorted(spread.items()):
     v = np.asarray(v)
     ok = np.isfinite(v)
     hi = ok & (np.arange(v.size) >= 1)
-    print(f"  {p:>3} τ̃={target:<4g} {name:>8}: {v[ok].max() / v[ok].min() - 1:6.1%} over ρ = 1.2-1.8, "
-          f"{v[hi].max() / v[hi].min() - 1:6.1%} over ρ = 1.4-1.8")
+    print(
+        f"  {p:>3} τ̃={target:<4g} {name:>8}: {v[ok].max() / v[ok].min() - 1:6.1%} over ρ = 1.2-1.8, "
+        f"{v[hi].max() / v[hi].min() - 1:6.1%} over ρ = 1.4-1.8"
+    )

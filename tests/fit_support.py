@@ -11,16 +11,32 @@ import functools
 
 import numpy as np
 
-from memplug.data import context_for, save_dataset, synthetic_state
-from memplug.fit import FitProblem, make_target
+from memplug.data import context_for, save_dataset
+from memplug.fit import FitProblem
+from memplug.plugins.datasets.schema import synthetic_state
 from memplug.registry import get_registry
+from memplug.targets import make_target
 
 N = 8
 #: Eq. 8 (scaled form, amplitudes in units of Ω²) parameters of the synthetic target; the rest are
 #: the closure's defaults (A = q = 1, ν = 1 for these overdamped statics).
-EQ8_TRUE = {"K_AA": 1.4, "ratio_AA": 0.003, "mu_AA": 0.6, "K_BB": 1.0, "ratio_BB": 0.01, "mu_BB": 0.7}
+EQ8_TRUE = {
+    "K_AA": 1.4,
+    "ratio_AA": 0.003,
+    "mu_AA": 0.6,
+    "K_BB": 1.0,
+    "ratio_BB": 0.01,
+    "mu_BB": 0.7,
+}
 #: Eq. 6 (N_exp = 1) parameters of a synthetic target; off-diagonal weights stay 0.
-EQ6_TRUE = {"w_AA": [60.0], "tau_AA": [5.0], "b_AA": [0.6], "w_BB": [40.0], "tau_BB": [3.0], "b_BB": [0.7]}
+EQ6_TRUE = {
+    "w_AA": [60.0],
+    "tau_AA": [5.0],
+    "b_AA": [0.6],
+    "w_BB": [40.0],
+    "tau_BB": [3.0],
+    "b_BB": [0.7],
+}
 #: The slow channel's parameters, which the long-time data determine tightly.
 EQ8_IDENTIFIABLE = ["K_AA", "ratio_AA", "mu_AA", "K_BB", "ratio_BB", "mu_BB"]
 
@@ -52,7 +68,7 @@ def eq8_spec(noise: float = 0.0, seed: int = 0) -> str:
 def problem(closure: str = "double-stretched", target: str | None = None):
     """(FitProblem, true unconstrained vector) for a synthetic target."""
     ds = dataset()
-    ctx = context_for(ds, state())
+    ctx = context_for(ds, state(), dynamics="overdamped")
     target = target or (eq8_spec() if closure == "double-stretched" else spec(EQ6_TRUE, closure))
     tgt = make_target(target, ds, state(), ctx)
     clo = get_registry().create("closures", closure)

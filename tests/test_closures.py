@@ -75,11 +75,23 @@ def test_exponential_kernel_values():
 
 STRETCHED_THETA = {
     # AA: two stretched/compressed modes and a plateau
-    "c_AA": 0.1, "w_AA": [2.0, 0.5], "a_AA": [0.2, 0.0], "tau_AA": [1.0, 4.0], "b_AA": [0.5, 2.0],
+    "c_AA": 0.1,
+    "w_AA": [2.0, 0.5],
+    "a_AA": [0.2, 0.0],
+    "tau_AA": [1.0, 4.0],
+    "b_AA": [0.5, 2.0],
     # AB: negative constant, one mode
-    "c_AB": -0.3, "w_AB": [1.5, 0.0], "a_AB": [0.1, 0.5], "tau_AB": [2.0, 1.0], "b_AB": [1.0, 1.0],
+    "c_AB": -0.3,
+    "w_AB": [1.5, 0.0],
+    "a_AB": [0.1, 0.5],
+    "tau_AB": [2.0, 1.0],
+    "b_AB": [1.0, 1.0],
     # BB: two identical Debye modes
-    "c_BB": 0.0, "w_BB": [1.0, 1.0], "a_BB": [0.0, 0.0], "tau_BB": [1.0, 1.0], "b_BB": [1.0, 1.0],
+    "c_BB": 0.0,
+    "w_BB": [1.0, 1.0],
+    "a_BB": [0.0, 0.0],
+    "tau_BB": [1.0, 1.0],
+    "b_BB": [1.0, 1.0],
 }
 
 
@@ -126,9 +138,18 @@ def test_stretched_reduces_to_a_pure_exponential_for_b_1_and_a_0():
     """Eq. 6 with c = 0, a = 0, b = 1, N_exp = 1 is w exp(-t/tau): the exponential closure."""
     theta = with_defaults(
         PAPER6 + ",n_exp=1",
-        c_AA=0.0, w_AA=[2.0], a_AA=[0.0], tau_AA=[0.25], b_AA=[1.0],
-        c_AB=0.0, w_AB=[0.0],
-        c_BB=0.0, w_BB=[3.0], a_BB=[0.0], tau_BB=[0.5], b_BB=[1.0],
+        c_AA=0.0,
+        w_AA=[2.0],
+        a_AA=[0.0],
+        tau_AA=[0.25],
+        b_AA=[1.0],
+        c_AB=0.0,
+        w_AB=[0.0],
+        c_BB=0.0,
+        w_BB=[3.0],
+        a_BB=[0.0],
+        tau_BB=[0.5],
+        b_BB=[1.0],
     )
     t = np.array([0.0, 0.1, 0.7, 3.0])
     M6 = kernel_at(PAPER6 + ",n_exp=1", theta, t)
@@ -144,8 +165,12 @@ LITERAL8 = "double-stretched:form=literal"
 def test_stretched_reduces_to_eq8_form():
     """Eq. 6 with N_exp = 2, c = a = 0, w = (1, K), tau_1 = (Omega^2)^(-1/nu), b_1 = nu,
     tau_2 = (Omega~^2)^(-1/mu), b_2 = mu is Eq. 8."""
-    nu, mu, K, omt = {"AA": 0.8, "BB": 1.2}, {"AA": 0.6, "AB": 0.9, "BB": 0.4}, \
-        {"AA": 2.0, "AB": -0.4, "BB": 0.7}, {"AA": 3.0, "AB": 1.5, "BB": 0.2}
+    nu, mu, K, omt = (
+        {"AA": 0.8, "BB": 1.2},
+        {"AA": 0.6, "AB": 0.9, "BB": 0.4},
+        {"AA": 2.0, "AB": -0.4, "BB": 0.7},
+        {"AA": 3.0, "AB": 1.5, "BB": 0.2},
+    )
     eq8 = {}
     for p in ("AA", "AB", "BB"):
         eq8.update({f"K_{p}": K[p], f"omega2t_{p}": omt[p], f"mu_{p}": mu[p]})
@@ -154,13 +179,15 @@ def test_stretched_reduces_to_eq8_form():
     for p in ("AA", "AB", "BB"):
         first = p != "AB"  # Omega^2 is diagonal: no first channel off the diagonal
         b1 = nu[p] if first else 1.0
-        eq6.update({
-            f"c_{p}": 0.0,
-            f"w_{p}": [1.0 if first else 0.0, K[p]],
-            f"a_{p}": [0.0, 0.0],
-            f"tau_{p}": [OM2 ** (-1.0 / b1) if first else 1.0, omt[p] ** (-1.0 / mu[p])],
-            f"b_{p}": [b1, mu[p]],
-        })
+        eq6.update(
+            {
+                f"c_{p}": 0.0,
+                f"w_{p}": [1.0 if first else 0.0, K[p]],
+                f"a_{p}": [0.0, 0.0],
+                f"tau_{p}": [OM2 ** (-1.0 / b1) if first else 1.0, omt[p] ** (-1.0 / mu[p])],
+                f"b_{p}": [b1, mu[p]],
+            }
+        )
     t = np.geomspace(1e-4, 30.0, 25)
     M8 = kernel_at(LITERAL8 + ",cross=True", eq8, t)
     np.testing.assert_allclose(kernel_at(PAPER6, eq6, t), M8, rtol=1e-11, atol=1e-14)
@@ -182,8 +209,14 @@ def test_default_stretched_memory_is_one_dominant_decaying_mode():
 
 def test_double_stretched_values_and_parameter_counts():
     theta = with_defaults(
-        LITERAL8, nu_AA=1.0, K_AA=2.0, omega2t_AA=3.0, mu_AA=0.5,
-        K_AB=-0.5, omega2t_AB=1.0, mu_AB=1.0,
+        LITERAL8,
+        nu_AA=1.0,
+        K_AA=2.0,
+        omega2t_AA=3.0,
+        mu_AA=0.5,
+        K_AB=-0.5,
+        omega2t_AB=1.0,
+        mu_AB=1.0,
     )
     M = kernel_at(LITERAL8, theta, [0.01])
     # AA(0.01) = e^{-52.5625 * 0.01} + 2 e^{-3 * 0.1} = 2.072822199141612
@@ -202,9 +235,13 @@ def test_double_stretched_values_and_parameter_counts():
 
 def test_scaled_double_stretched_values_at_a_hand_computed_point():
     """M = Ω² [A exp(−(q r t)^ν) + K exp(−(ratio q r t)^μ)], r = Ω² for these overdamped statics."""
-    theta = with_defaults("double-stretched", A_AA=0.5, q_AA=2.0, nu_AA=0.8, K_AA=2.0, ratio_AA=0.03, mu_AA=0.6)
+    theta = with_defaults(
+        "double-stretched", A_AA=0.5, q_AA=2.0, nu_AA=0.8, K_AA=2.0, ratio_AA=0.03, mu_AA=0.6
+    )
     r1 = 2.0 * OM2
-    ref = OM2 * (0.5 * math.exp(-((r1 * 0.01) ** 0.8)) + 2.0 * math.exp(-((0.03 * r1 * 0.01) ** 0.6)))
+    ref = OM2 * (
+        0.5 * math.exp(-((r1 * 0.01) ** 0.8)) + 2.0 * math.exp(-((0.03 * r1 * 0.01) ** 0.6))
+    )
     assert kernel_at("double-stretched", theta, [0.01])[0, 0, 0] == pytest.approx(ref, rel=1e-12)
 
 
@@ -248,7 +285,9 @@ def test_double_stretched_free_omega2_replaces_the_statics():
     assert M[0, 0, 0] == pytest.approx(math.exp(-10.0 * 0.1), rel=1e-12)  # nu = 1 by default
 
 
-@pytest.mark.parametrize("spec", [PAPER6 + ",stretch=False", "double-stretched:stretch=False", "neural"])
+@pytest.mark.parametrize(
+    "spec", [PAPER6 + ",stretch=False", "double-stretched:stretch=False", "neural"]
+)
 def test_exponential_sum_matches_the_kernel(spec):
     """The diffrax path uses exponential_sum(); it must describe the same M(t)."""
     closure = get_closure(spec)
@@ -258,7 +297,9 @@ def test_exponential_sum_matches_the_kernel(spec):
     kernel = closure.kernel(theta, CTX)
     w, r = kernel.exponential_sum()
     t = jnp.geomspace(1e-5, 10.0, 17)
-    series = jnp.sum(w[None] * jnp.exp(-jnp.broadcast_to(r, w.shape)[None] * t[:, None, None, None]), axis=1)
+    series = jnp.sum(
+        w[None] * jnp.exp(-jnp.broadcast_to(r, w.shape)[None] * t[:, None, None, None]), axis=1
+    )
     np.testing.assert_allclose(np.asarray(series), np.asarray(kernel(t)), rtol=1e-12, atol=1e-12)
 
 
@@ -277,7 +318,9 @@ def test_schematic_kernels_at_hand_computed_points():
     M1 = np.asarray(get_closure("schematic-f1").kernel(lam, CTX)(F))
     M2 = np.asarray(get_closure("schematic-f2").kernel(lam, CTX)(F))
     M12 = np.asarray(
-        get_closure("schematic-f12").kernel({"lam1": jnp.ones(2), "lam2": jnp.array([2.0, 3.0])}, CTX)(F)
+        get_closure("schematic-f12").kernel(
+            {"lam1": jnp.ones(2), "lam2": jnp.array([2.0, 3.0])}, CTX
+        )(F)
     )
     # Omega^2 lam F: 52.5625 * 2 * 0.5, 52.5625 * 3 * 0.25
     np.testing.assert_allclose(np.diag(M1), [52.5625, 39.421875], rtol=1e-14)
@@ -297,7 +340,9 @@ def test_neural_memory_is_positive_and_decaying_for_any_weights():
     space = closure.space(CTX)
     assert space.dim == (1 * 8 + 8) + (8 * 8 + 8) + (8 * 2 + 2)  # MLP 1 -> 8 -> 8 -> 2
     t = jnp.concatenate([jnp.zeros(1), jnp.geomspace(1e-6, 1e4, 60)])
-    X = 3.0 * jax.random.normal(jax.random.PRNGKey(0), (8, space.dim))  # far from the initial weights
+    X = 3.0 * jax.random.normal(
+        jax.random.PRNGKey(0), (8, space.dim)
+    )  # far from the initial weights
     Ms = np.asarray(jax.jit(jax.vmap(lambda x: closure.kernel(space.unpack(x), CTX)(t)))(X))
     assert Ms.shape == (8, t.shape[0], 2, 2)
     for M in Ms:
@@ -358,7 +403,10 @@ def test_functional_kernels_grad(name):
         ("stretched:cross=1", ["cross=1", "True or False"]),
         ("neural:rate_min=2,rate_max=1", ["rate_max=1", "above rate_min=2"]),
         ("exponential:free=all", ["free='all'", "none, amplitude, rate or both"]),
-        ("nope", ["unknown closure 'nope'", "stretched", "double-stretched", "schematic-f2", "neural"]),
+        (
+            "nope",
+            ["unknown closure 'nope'", "stretched", "double-stretched", "schematic-f2", "neural"],
+        ),
     ],
 )
 def test_bad_closure_specs_raise_one_clear_input_error(spec, words):
@@ -377,8 +425,14 @@ def test_stretched_initial_fits_a_reference_memory_from_the_context():
     closure = get_closure("stretched")
     true = dict(closure.initial(CTX))
     # a two-step memory: a vibrational Debye mode and a strong, slow, stretched structural mode
-    true.update(w_AA=jnp.array([40.0, 20.0]), tau_AA=jnp.array([0.02, 5.0]), b_AA=jnp.array([1.0, 0.6]),
-                w_BB=jnp.array([60.0, 10.0]), tau_BB=jnp.array([0.015, 2.0]), b_BB=jnp.array([1.2, 0.5]))
+    true.update(
+        w_AA=jnp.array([40.0, 20.0]),
+        tau_AA=jnp.array([0.02, 5.0]),
+        b_AA=jnp.array([1.0, 0.6]),
+        w_BB=jnp.array([60.0, 10.0]),
+        tau_BB=jnp.array([0.015, 2.0]),
+        b_BB=jnp.array([1.2, 0.5]),
+    )
     t = np.geomspace(1e-4, 1e3, 60)
     M_ref = np.asarray(closure.kernel(true, CTX)(jnp.asarray(t)))
     ctx = dataclasses.replace(CTX, extra={"memory": (t, M_ref)})

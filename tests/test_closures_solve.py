@@ -25,8 +25,21 @@ def cli_solve(spec: str, capsys, *extra: str) -> dict:
     from memplug.cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["solve", "--closure", spec, "--t-max", "100", "--block-n", "16", "--points", "7",
-              "--json", *extra])
+        main(
+            [
+                "solve",
+                "--closure",
+                spec,
+                "--t-max",
+                "100",
+                "--block-n",
+                "16",
+                "--points",
+                "7",
+                "--json",
+                *extra,
+            ]
+        )
     assert (exc.value.code or 0) == 0
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 

@@ -41,7 +41,7 @@ def run_cli(args, capsys):
 def no_polish():
     """Fits here stop after the main optimizer: a gradient polish stage (where the fit jobs have
     one) would compile the loss gradient of every closure, which is not what these tests check."""
-    import memplug.cli.run as run
+    import memplug.plugins.fitting.cli as run
 
     make_jobs = run.make_jobs
 
@@ -63,7 +63,7 @@ def ds_file(tmp_path_factory):
 def compared(ds_file, tmp_path_factory):
     """One ``memplug compare`` of two closures on one state; the figures' axes are recorded as
     they are saved (kind of scale, number of lines per axis)."""
-    import memplug.cli.fit_figures as figures
+    import memplug.plugins.fitting.figures as figures
 
     out = tmp_path_factory.mktemp("compare")
     saved = []
@@ -110,7 +110,7 @@ def test_compare_table_csv_and_json(compared, capsys):
     assert [r["closure"] for r in rows] == specs
     assert [int(r["k"]) for r in rows] == [4, 2]  # amplitude and rate of AA, BB; rate only
     summary = json.loads((out / "compare.json").read_text())
-    ctx = context_for(dataset(), state())
+    ctx = context_for(dataset(), state(), dynamics="overdamped")
     n_t = len(dynamics_for(dataset(), state())[0])
     for row, res in zip(rows, summary, strict=True):
         # k: the closure's own parameter count; n: the dataset's times × 2 species (no window)
@@ -189,7 +189,9 @@ def test_run_target_mlp_fits_the_model_prediction(ds_file, mlp_model, tmp_path, 
     assert res["target"] == f"mlp:{mlp_model}"
     ds = load_result(res["files"]["netcdf"])
     # the fitted target is what the plugin's Python API predicts for this state's statics and times
-    expected = mlp_target(mlp_model, context_for(dataset(), state()), ds["t"].values)
+    expected = mlp_target(
+        mlp_model, context_for(dataset(), state(), dynamics="overdamped"), ds["t"].values
+    )
     np.testing.assert_array_equal(ds["F_target"].values, expected)
 
 

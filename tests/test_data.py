@@ -6,15 +6,20 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from memplug import data
+from memplug import constants, data
 from memplug.cli import main
 from memplug.errors import InputError
+from memplug.plugins.datasets import schema
 
 
-def _states(tmp_path, specs=(("LJ", 1.2, 0.8), ("LJ", 1.2, 10.0), ("WCA", 1.4, 2.0), ("LJ", 1.2, 2.0))):
+def _states(
+    tmp_path, specs=(("LJ", 1.2, 0.8), ("LJ", 1.2, 10.0), ("WCA", 1.4, 2.0), ("LJ", 1.2, 2.0))
+):
     d = tmp_path / "states"
     for pot, rho, T in specs:
-        data.save_dataset(data.synthetic_state(pot, rho, T), d / f"{data.state_id(pot, rho, T)}.nc")
+        data.save_dataset(
+            schema.synthetic_state(pot, rho, T), d / f"{schema.state_id(pot, rho, T)}.nc"
+        )
     return d
 
 
@@ -25,24 +30,24 @@ def four_states(tmp_path_factory):
 
 
 def test_state_id_round_trip():
-    assert data.state_id("LJ", 1.2, 0.8) == "LJ-rho1.20-T0.800"  # the contract's example
-    assert data.parse_state_id("WCA-rho1.80-T20.400") == ("WCA", 1.8, 20.4)
+    assert schema.state_id("LJ", 1.2, 0.8) == "LJ-rho1.20-T0.800"  # the contract's example
+    assert schema.parse_state_id("WCA-rho1.80-T20.400") == ("WCA", 1.8, 20.4)
     with pytest.raises(InputError):
-        data.parse_state_id("LJ-1.2-0.8")
+        schema.parse_state_id("LJ-1.2-0.8")
 
 
 def test_grids_follow_the_contract():
     # contract: k = 0.4 (arange(100) + 0.5), midpoints of 100 bins on (0, 40]
-    assert data.K_GRID[0] == pytest.approx(0.2) and data.K_GRID[-1] == pytest.approx(39.8)
-    assert len(data.K_GRID) == 100
-    assert list(data.KQ) == [3.0, 5.0, 10.0, 15.0]
+    assert constants.K_GRID[0] == pytest.approx(0.2) and constants.K_GRID[-1] == pytest.approx(39.8)
+    assert len(constants.K_GRID) == 100
+    assert list(constants.KQ) == [3.0, 5.0, 10.0, 15.0]
 
 
 def test_tau_alpha_of_an_exponential():
     # F = exp(-t/τ) crosses 1/e at t = τ exactly (log-linear interpolation between grid points)
     t = np.geomspace(1e-3, 100, 400)
-    assert data.tau_alpha_from(t, np.exp(-t / 2.5)) == pytest.approx(2.5, rel=1e-3)
-    assert np.isnan(data.tau_alpha_from(t, np.full_like(t, 0.9)))
+    assert schema.tau_alpha_from(t, np.exp(-t / 2.5)) == pytest.approx(2.5, rel=1e-3)
+    assert np.isnan(schema.tau_alpha_from(t, np.full_like(t, 0.9)))
 
 
 def test_directory_loads_concatenated_and_sorted(tmp_path, four_states):
@@ -51,7 +56,10 @@ def test_directory_loads_concatenated_and_sorted(tmp_path, four_states):
     assert ds.sizes["state"] == 4
     # sorted by (potential, rho, T), not by file name ("T10.000" < "T2.000" as strings)
     assert list(ds["state"].values) == [
-        "LJ-rho1.20-T0.800", "LJ-rho1.20-T2.000", "LJ-rho1.20-T10.000", "WCA-rho1.40-T2.000",
+        "LJ-rho1.20-T0.800",
+        "LJ-rho1.20-T2.000",
+        "LJ-rho1.20-T10.000",
+        "WCA-rho1.40-T2.000",
     ]
     assert ds["S"].dims == ("state", "pair", "k") and ds["Fs_k"].shape == (4, 2, 4, 150)
     # the combined file round-trips and opens with plain xarray
@@ -71,7 +79,7 @@ def test_per_state_file_is_small(tmp_path):
 
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "one.nc"
-    data.save_dataset(data.synthetic_state("LJ", 1.2, 0.8), path)
+    data.save_dataset(schema.synthetic_state("LJ", 1.2, 0.8), path)
     before = path.read_bytes()
 
     def boom(self, *a, **k):
@@ -80,17 +88,19 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
     with pytest.raises(OSError):
-        data.save_dataset(data.synthetic_state("LJ", 1.2, 2.0), path)
+        data.save_dataset(schema.synthetic_state("LJ", 1.2, 2.0), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["one.nc"]  # no temp file left behind
 
 
 def test_context_for(four_states):
     ds = data.load_dataset(four_states)
-    ctx = data.context_for(ds, "LJ-rho1.20-T2.000")
+    ctx = data.context_for(ds, "LJ-rho1.20-T2.000", dynamics="overdamped")
     assert ctx.S.shape == (100, 2, 2)
     np.testing.assert_array_equal(ctx.S[:, 0, 1], ctx.S[:, 1, 0])
-    np.testing.assert_array_equal(ctx.S[:, 1, 1], ds["S"].sel(state="LJ-rho1.20-T2.000", pair="BB").values)
+    np.testing.assert_array_equal(
+        ctx.S[:, 1, 1], ds["S"].sel(state="LJ-rho1.20-T2.000", pair="BB").values
+    )
     assert ctx.T == 2.0 and ctx.rho == 1.2
     # Ω² = diag(k_p² T) with unit masses (contract; paper Eq. 5 self part)
     np.testing.assert_allclose(ctx.omega2_matrix(), np.diag([ctx.k_peak**2 * 2.0] * 2))
@@ -137,7 +147,9 @@ def _shuffle_t(ds):
     t = ds["time"].values.copy()
     rng = np.random.default_rng(0)
     t[0] = rng.permutation(t[0])
-    return ds.assign(time=(ds["time"].dims, t)), "time: state LJ-rho1.20-T0.800: not strictly increasing"
+    return ds.assign(
+        time=(ds["time"].dims, t)
+    ), "time: state LJ-rho1.20-T0.800: not strictly increasing"
 
 
 def _fs0(ds):
@@ -163,22 +175,41 @@ def _schema(ds):
 
 
 def _normalisation(ds):
-    return ds.assign(S=ds["S"] / np.array([0.8, 1.0, 0.2])[None, :, None]), "S: state LJ-rho1.20-T0.800, pair BB: S(k→∞)"
+    return ds.assign(
+        S=ds["S"] / np.array([0.8, 1.0, 0.2])[None, :, None]
+    ), "S: state LJ-rho1.20-T0.800, pair BB: S(k→∞)"
 
 
 def _tau_nan(ds):
-    return ds.assign(tau_alpha=ds["tau_alpha"] * np.nan), "tau_alpha: state LJ-rho1.20-T0.800: NaN, allowed only"
+    return ds.assign(
+        tau_alpha=ds["tau_alpha"] * np.nan
+    ), "tau_alpha: state LJ-rho1.20-T0.800: NaN, allowed only"
 
 
 def _short_window(ds):
-    return ds.assign(tau_alpha=ds["time"][:, -1] / 4), "time: state LJ-rho1.20-T0.800: the lag times end at"
+    return ds.assign(
+        tau_alpha=ds["time"][:, -1] / 4
+    ), "time: state LJ-rho1.20-T0.800: the lag times end at"
 
 
 @pytest.mark.parametrize(
-    "corrupt", [_short_window, _drop_var, _nan, _shuffle_t, _fs0, _k_grid, _wrong_dims, _status, _schema, _normalisation, _tau_nan]
+    "corrupt",
+    [
+        _short_window,
+        _drop_var,
+        _nan,
+        _shuffle_t,
+        _fs0,
+        _k_grid,
+        _wrong_dims,
+        _status,
+        _schema,
+        _normalisation,
+        _tau_nan,
+    ],
 )
 def test_validate_names_file_variable_problem(tmp_path, capsys, corrupt):
-    good = data.synthetic_state("LJ", 1.2, 0.8)
+    good = schema.synthetic_state("LJ", 1.2, 0.8)
     path = tmp_path / "bad.nc"
     bad, message = corrupt(good)
     data.save_dataset(bad, path, check=False)
@@ -191,9 +222,13 @@ def test_validate_names_file_variable_problem(tmp_path, capsys, corrupt):
 
 
 def test_validate_accepts_good_and_glass(tmp_path, capsys):
-    good = data.synthetic_state("LJ", 1.2, 0.8)
-    glass = data.synthetic_state("LJ", 1.2, 0.4).assign_coords(status=("state", np.array(["glass"], dtype=object)))
-    glass = glass.assign(tau_alpha=glass["tau_alpha"] * np.nan)  # τ_α beyond the window: allowed for glass
+    good = schema.synthetic_state("LJ", 1.2, 0.8)
+    glass = schema.synthetic_state("LJ", 1.2, 0.4).assign_coords(
+        status=("state", np.array(["glass"], dtype=object))
+    )
+    glass = glass.assign(
+        tau_alpha=glass["tau_alpha"] * np.nan
+    )  # τ_α beyond the window: allowed for glass
     d = tmp_path / "states"
     data.save_dataset(good, d / "a.nc")
     data.save_dataset(glass, d / "b.nc")
@@ -205,8 +240,8 @@ def test_validate_accepts_good_and_glass(tmp_path, capsys):
 
 def test_duplicate_states_rejected(tmp_path):
     d = tmp_path / "states"
-    data.save_dataset(data.synthetic_state("LJ", 1.2, 0.8), d / "a.nc")
-    data.save_dataset(data.synthetic_state("LJ", 1.2, 0.8), d / "b.nc")
+    data.save_dataset(schema.synthetic_state("LJ", 1.2, 0.8), d / "a.nc")
+    data.save_dataset(schema.synthetic_state("LJ", 1.2, 0.8), d / "b.nc")
     with pytest.raises(InputError, match="state: duplicate state ids"):
         data.load_dataset(d)
 
@@ -227,7 +262,7 @@ def test_directory_cache_is_keyed_by_content(tmp_path, monkeypatch):
     assert opened == [entry]  # one file opened, not the two state files
     xr.testing.assert_identical(first, again)
     # a new state: a new key, three states
-    data.save_dataset(data.synthetic_state("WCA", 1.4, 2.0), d / "WCA-rho1.40-T2.000.nc")
+    data.save_dataset(schema.synthetic_state("WCA", 1.4, 2.0), d / "WCA-rho1.40-T2.000.nc")
     assert data.load_dataset(d).sizes["state"] == 3
     assert len(list(cache.glob("*.nc"))) == 2
     # a corrupted state file is read and named, never masked by the cache

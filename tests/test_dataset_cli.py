@@ -14,8 +14,9 @@ import pytest
 from cli_support import exit_code as cli
 
 from memplug import data
-from memplug.campaign import load_campaign, survey
 from memplug.errors import InputError
+from memplug.plugins.datasets.schema import state_id, synthetic_state
+from memplug.plugins.md.campaign import load_campaign, survey
 
 SPEC = """
 [campaign]
@@ -54,21 +55,35 @@ reason = "crystallised"
 
 @pytest.fixture
 def fake_simulation(monkeypatch):
-    """A stand-in for memplug.simulation.run_state returning synthetic one-state datasets."""
+    """A stand-in for memplug.plugins.md.protocol.run_state returning synthetic one-state datasets."""
     calls = []
 
-    def run_state(system, rho, T, *, engine="lammps", seed, workdir, threads=2, n_t=150, progress=None, **protocol):
-        calls.append(dict(system=system, rho=rho, T=T, seed=seed, threads=threads, protocol=protocol))
+    def run_state(
+        system,
+        rho,
+        T,
+        *,
+        engine="lammps",
+        seed,
+        workdir,
+        threads=2,
+        n_t=150,
+        progress=None,
+        **protocol,
+    ):
+        calls.append(
+            dict(system=system, rho=rho, T=T, seed=seed, threads=threads, protocol=protocol)
+        )
         if protocol.get("fail"):
             raise RuntimeError("lost atoms")
         if progress is not None:
             progress(10, 10)
         pot = {"ka-lj": "LJ", "ka-wca": "WCA"}[system]
-        return data.synthetic_state(pot, rho, T, n_t=n_t, seed=seed)
+        return synthetic_state(pot, rho, T, n_t=n_t, seed=seed)
 
-    module = types.ModuleType("memplug.simulation")
+    module = types.ModuleType("memplug.plugins.md.protocol")
     module.run_state = run_state
-    monkeypatch.setitem(sys.modules, "memplug.simulation", module)
+    monkeypatch.setitem(sys.modules, "memplug.plugins.md.protocol", module)
     return calls
 
 
@@ -82,10 +97,22 @@ def spec(tmp_path):
 def test_default_campaign_covers_the_grid():
     c = load_campaign(data.dataset_path("default").parent / "campaign.toml")
     # paper Table I (T_mct, WCA/LJ)
-    t_mct = {("WCA", 1.2): 0.74, ("WCA", 1.4): 1.77, ("WCA", 1.6): 3.49, ("WCA", 1.8): 5.10,
-             ("LJ", 1.2): 0.90, ("LJ", 1.4): 1.87, ("LJ", 1.6): 3.53, ("LJ", 1.8): 5.10}
+    t_mct = {
+        ("WCA", 1.2): 0.74,
+        ("WCA", 1.4): 1.77,
+        ("WCA", 1.6): 3.49,
+        ("WCA", 1.8): 5.10,
+        ("LJ", 1.2): 0.90,
+        ("LJ", 1.4): 1.87,
+        ("LJ", 1.6): 3.53,
+        ("LJ", 1.8): 5.10,
+    }
     for (pot, rho), tc in t_mct.items():
-        eq = [s for s in c.states if s.potential == pot and s.rho == rho and s.status == "equilibrated"]
+        eq = [
+            s
+            for s in c.states
+            if s.potential == pot and s.rho == rho and s.status == "equilibrated"
+        ]
         glass = [s for s in c.states if s.potential == pot and s.rho == rho and s.status == "glass"]
         assert len(eq) >= 12, (pot, rho)
         Ts = sorted(s.T for s in eq)
@@ -112,10 +139,20 @@ def test_spec_errors_name_the_field(tmp_path):
 def test_build_resume_info(spec, tmp_path, fake_simulation, capsys):
     c = load_campaign(spec)
     ids = sorted(s.id for s in c.states)
-    assert ids == sorted(["LJ-rho1.20-T0.900", "LJ-rho1.20-T1.800", "WCA-rho1.20-T0.740",
-                          "LJ-rho1.20-T10.000", "LJ-rho1.20-T0.405"])  # WCA T=1.48 excluded
+    assert ids == sorted(
+        [
+            "LJ-rho1.20-T0.900",
+            "LJ-rho1.20-T1.800",
+            "WCA-rho1.20-T0.740",
+            "LJ-rho1.20-T10.000",
+            "LJ-rho1.20-T0.405",
+        ]
+    )  # WCA T=1.48 excluded
     work = tmp_path / "work"
-    assert cli("dataset", "build", str(spec), "--workdir", str(work), "--limit", "2", "--jobs", "1") == 0
+    assert (
+        cli("dataset", "build", str(spec), "--workdir", str(work), "--limit", "2", "--jobs", "1")
+        == 0
+    )
     # the two cheapest by the cost estimate
     done = sorted(p.stem for p in (tmp_path / "states").glob("*.nc"))
     assert done == sorted(s.id for s in c.ordered()[:2])
@@ -140,19 +177,44 @@ def test_build_resume_info(spec, tmp_path, fake_simulation, capsys):
     capsys.readouterr()
     assert cli("dataset", "info", str(spec)) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "5 done, 0 planned but missing, 0 deferred (over the per-state budget), 1 excluded" in out
+    assert (
+        "5 done, 0 planned but missing, 0 deferred (over the per-state budget), 1 excluded" in out
+    )
     assert "crystallised" in out
+    # the same table for scripts: every state with its full id, status and τ_α
+    assert cli("dataset", "info", str(spec), "--table", str(tmp_path / "info.json")) == 0
+    rows = {r["state"]: r for r in json.loads((tmp_path / "info.json").read_text())}
+    assert set(ids) <= set(rows)
+    assert (
+        rows["LJ-rho1.20-T0.405"]["status"] == "glass"
+        and rows["LJ-rho1.20-T10.000"]["tau_alpha"] > 0
+    )
+    assert cli("dataset", "info", str(spec), "--table", str(tmp_path / "info.txt")) == 2
 
 
 def test_failures_are_logged_and_listed(spec, tmp_path, fake_simulation, capsys):
-    text = spec.read_text().replace('T = [10.0]', 'T = [10.0]\nprotocol = { fail = true }')
+    text = spec.read_text().replace("T = [10.0]", "T = [10.0]\nprotocol = { fail = true }")
     spec.write_text(text)
-    assert cli("dataset", "build", str(spec), "--workdir", str(tmp_path / "w"), "--only", "LJ-rho1.20-T10.000") == 0
+    assert (
+        cli(
+            "dataset",
+            "build",
+            str(spec),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--only",
+            "LJ-rho1.20-T10.000",
+        )
+        == 0
+    )
     assert not (tmp_path / "states").exists() or not list((tmp_path / "states").glob("*.nc"))
     rows = {r.sid: r for r in survey(load_campaign(spec))}
     assert rows["LJ-rho1.20-T10.000"].status == "failed"
     assert "lost atoms" in rows["LJ-rho1.20-T10.000"].reason
-    assert rows["LJ-rho1.20-T0.900"].status == "planned" and "not run yet" in rows["LJ-rho1.20-T0.900"].reason
+    assert (
+        rows["LJ-rho1.20-T0.900"].status == "planned"
+        and "not run yet" in rows["LJ-rho1.20-T0.900"].reason
+    )
     assert cli("dataset", "build", str(spec), "--only", "LJ-rho1.20-T9.000") == 2
 
 
@@ -164,7 +226,9 @@ def test_only_reruns_an_existing_state(spec, tmp_path, fake_simulation):
     assert cli("dataset", "build", str(spec), "--workdir", w, "--only", "LJ-rho1.20-T10.000") == 0
     assert len(fake_simulation) == 2
     again = data.load_dataset(tmp_path / "states" / "LJ-rho1.20-T10.000.nc")
-    np.testing.assert_array_equal(again["Fs"].values, data.load_dataset(tmp_path / "states")["Fs"].values)
+    np.testing.assert_array_equal(
+        again["Fs"].values, data.load_dataset(tmp_path / "states")["Fs"].values
+    )
     assert len(first) > 0
 
 
@@ -180,7 +244,7 @@ def test_path_and_dry_run(spec, tmp_path, capsys):
 def test_plot_dataset(tmp_path, capsys):
     d = tmp_path / "states"
     for pot, rho, T in [("LJ", 1.2, 0.8), ("LJ", 1.2, 2.0), ("WCA", 1.4, 3.0), ("WCA", 1.4, 1.5)]:
-        data.save_dataset(data.synthetic_state(pot, rho, T), d / f"{data.state_id(pot, rho, T)}.nc")
+        data.save_dataset(synthetic_state(pot, rho, T), d / f"{state_id(pot, rho, T)}.nc")
     assert cli("plot", "dataset", "--dataset", str(d), "--out", str(tmp_path / "fig")) == 0
     names = sorted(p.name for p in (tmp_path / "fig").iterdir())
     assert names == ["self_scattering.png", "structure.png", "tau_alpha.png"]
@@ -214,7 +278,7 @@ def test_budget_defers_states_predicted_too_slow(tmp_path, fake_simulation, caps
     """τ_α of an unfinished state comes from the finished states of its density: interpolated in
     ln τ_α vs 1/T between them, extrapolated with the two coldest below them; its cost is the
     coldest state's CPU per τ_α times the prediction. The numbers here are recomputed by hand."""
-    from memplug.campaign import estimate
+    from memplug.plugins.md.campaign import estimate
 
     spec = tmp_path / "campaign.toml"
     spec.write_text(BUDGET_SPEC)
@@ -248,11 +312,36 @@ def test_budget_defers_states_predicted_too_slow(tmp_path, fake_simulation, caps
     assert cli("dataset", "info", str(spec)) == 0
     out = capsys.readouterr().out
     assert "deferred" in out and "1 deferred" in out
-    assert cli("dataset", "build", str(spec), "--workdir", str(tmp_path / "w"), "--jobs", "1", "--dry-run") == 0
+    assert (
+        cli(
+            "dataset",
+            "build",
+            str(spec),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--jobs",
+            "1",
+            "--dry-run",
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "deferred LJ-rho1.20-T0.540" in out and "LJ-rho1.20-T0.540     equilibrated" not in out
-    assert cli("dataset", "build", str(spec), "--workdir", str(tmp_path / "w"), "--jobs", "1",
-               "--dry-run", "--budget-hours", "10") == 0
+    assert (
+        cli(
+            "dataset",
+            "build",
+            str(spec),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--jobs",
+            "1",
+            "--dry-run",
+            "--budget-hours",
+            "10",
+        )
+        == 0
+    )
     assert "LJ-rho1.20-T0.540" in capsys.readouterr().out.split("to run")[1]
     assert cli("dataset", "build", str(spec), "--budget-hours", "-1") == 2
     bad = tmp_path / "bad.toml"

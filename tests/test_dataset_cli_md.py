@@ -54,7 +54,9 @@ def _engine_available() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(not _engine_available(), reason="the lammps engine is not installed")
+pytestmark = pytest.mark.skipif(
+    not _engine_available(), reason="the lammps engine is not installed"
+)
 
 
 def test_build_one_state_and_regenerate_bit_for_bit(tmp_path):
@@ -62,8 +64,20 @@ def test_build_one_state_and_regenerate_bit_for_bit(tmp_path):
     spec.write_text(SPEC)
     first, second = tmp_path / "a", tmp_path / "b"
     for out in (first, second):
-        code = cli("dataset", "build", str(spec), "--only", SID, "--threads", "1", "--fresh",
-                   "--output", str(out), "--workdir", str(tmp_path / "work"))
+        code = cli(
+            "dataset",
+            "build",
+            str(spec),
+            "--only",
+            SID,
+            "--threads",
+            "1",
+            "--fresh",
+            "--output",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        )
         assert code == 0
     a = data.load_dataset(first / f"{SID}.nc")
     b = data.load_dataset(second / f"{SID}.nc")
@@ -91,27 +105,51 @@ def test_sigterm_stops_a_parallel_build_and_its_workers(tmp_path):
     import sys
     import time
 
-    slow = SPEC.replace("t_equil_min = 1.0", "t_equil_min = 5000.0").replace("T = [5.0]", "T = [5.0, 6.0]")
+    slow = SPEC.replace("t_equil_min = 1.0", "t_equil_min = 5000.0").replace(
+        "T = [5.0]", "T = [5.0, 6.0]"
+    )
     spec = tmp_path / "campaign.toml"
     spec.write_text(slow)
     env = {**os.environ, "MEMPLUG_DATASET_CACHE": "off"}
     code = "from memplug.cli import main; main()"
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "dataset", "build", str(spec), "--workdir", str(tmp_path / "w"),
-         "--jobs", "2", "--threads", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-c",
+            code,
+            "dataset",
+            "build",
+            str(spec),
+            "--workdir",
+            str(tmp_path / "w"),
+            "--jobs",
+            "2",
+            "--threads",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and len(list((tmp_path / "w").glob("*/progress.json"))) < 2:
+        while (
+            time.monotonic() < deadline and len(list((tmp_path / "w").glob("*/progress.json"))) < 2
+        ):
             time.sleep(0.5)
         assert len(list((tmp_path / "w").glob("*/progress.json"))) == 2, "the workers never started"
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         # nothing of the session is left running (workers included)
         time.sleep(1)
-        left = [line for line in subprocess.run(["pgrep", "-a", "-s", str(proc.pid)], capture_output=True,
-                                                  text=True).stdout.splitlines() if "<defunct>" not in line]
+        left = [
+            line
+            for line in subprocess.run(
+                ["pgrep", "-a", "-s", str(proc.pid)], capture_output=True, text=True
+            ).stdout.splitlines()
+            if "<defunct>" not in line
+        ]
         assert left == [], f"processes still running after SIGTERM: {left}"
         assert proc.returncode != 0 and not list((tmp_path / "states").glob("*.nc"))
     finally:
@@ -138,7 +176,9 @@ def test_dask_build_survives_a_worker_killed_mid_state(tmp_path):
     spec = tmp_path / "campaign.toml"
     spec.write_text(slow)
     progress = tmp_path / "w" / SID / "progress.json"
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         codes: list = []
         args = ("dataset", "build", str(spec), "--workdir", str(tmp_path / "w"), "--threads", "1",
                 "--scheduler", cluster.scheduler_address)  # fmt: skip

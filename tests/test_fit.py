@@ -21,8 +21,8 @@ from fit_support import (
 
 from memplug.errors import InputError
 from memplug.fit import FitSettings, r2_score, run_fit
-from memplug.fit_jobs import FitJob, run_job
 from memplug.fit_results import load_result
+from memplug.plugins.fitting.jobs import FitJob, run_job
 from memplug.registry import get_registry
 
 POP = 8  # one population size everywhere: one compiled loss
@@ -34,7 +34,11 @@ def cmaes():
 
 def test_loss_zero_at_truth_inf_for_failed_solves():
     prob, x = problem()
-    U = np.stack([x] + [perturbed(x, 0.1, s) for s in range(5)] + [np.full_like(x, np.nan), np.full_like(x, 800.0)])
+    U = np.stack(
+        [x]
+        + [perturbed(x, 0.1, s) for s in range(5)]
+        + [np.full_like(x, np.nan), np.full_like(x, 800.0)]
+    )
     losses = prob.evaluate(U)  # one jit(vmap) call over the population, never raises
     assert losses.shape == (POP,)
     assert losses[0] < 1e-20  # the target was made by these parameters with the same solver
@@ -50,9 +54,10 @@ def test_loss_zero_at_truth_inf_for_failed_solves():
 def test_window_and_lasso():
     ds = dataset()
     from memplug.data import context_for
-    from memplug.fit import FitProblem, make_target
+    from memplug.fit import FitProblem
+    from memplug.targets import make_target
 
-    tgt = make_target(eq8_spec(), ds, state(), context_for(ds, state()))
+    tgt = make_target(eq8_spec(), ds, state(), context_for(ds, state(), dynamics="overdamped"))
     clo = get_registry().create("closures", "double-stretched")
     prob = FitProblem(clo, tgt, N=8, t_min=0.1, t_max=10.0, lasso=1e-3)
     assert prob.t.min() >= 0.1 and prob.t.max() <= 10.0 and len(prob.t) < len(tgt.t)
@@ -68,7 +73,9 @@ def test_window_and_lasso():
 def test_cmaes_recovers_eq8_kernel():
     prob, x_true = problem()
     x0 = perturbed(x_true, 0.2)
-    out = run_fit(prob, cmaes(), x0, FitSettings(budget=8000, target_loss=1e-10, seed=1))  # σ0 = 5e-4 (paper)
+    out = run_fit(
+        prob, cmaes(), x0, FitSettings(budget=8000, target_loss=1e-10, seed=1)
+    )  # σ0 = 5e-4 (paper)
     assert out.loss < 1e-6, out  # the issue's criterion; the fit goes to 1e-10 to check parameters
     labels = prob.space.labels()
     fit = np.asarray(prob.space.from_unconstrained(out.x))
@@ -80,7 +87,9 @@ def test_cmaes_recovers_eq8_kernel():
 
 def test_cmaes_recovers_eq6_kernel():
     prob, x_true = problem("stretched:n_exp=1")
-    out = run_fit(prob, cmaes(), perturbed(x_true, 0.1), FitSettings(budget=8000, target_loss=1e-10, seed=2))
+    out = run_fit(
+        prob, cmaes(), perturbed(x_true, 0.1), FitSettings(budget=8000, target_loss=1e-10, seed=2)
+    )
     assert out.loss < 1e-6, out
     labels = prob.space.labels()
     fit = np.asarray(prob.space.from_unconstrained(out.x))
@@ -94,7 +103,9 @@ def test_noise_floor():
     clean, _ = problem()
     noise_ss = float(np.sum((prob.F_target - clean.F_target) ** 2))
     assert noise_ss == pytest.approx(300 * 1e-6, rel=0.2)  # 150 times × 2 species × σ²
-    out = run_fit(prob, cmaes(), perturbed(x_true, 0.2), FitSettings(budget=3000, target_loss=0.0, seed=3))
+    out = run_fit(
+        prob, cmaes(), perturbed(x_true, 0.2), FitSettings(budget=3000, target_loss=0.0, seed=3)
+    )
     assert 0.5 * noise_ss < out.loss < 1.5 * noise_ss, (out.loss, noise_ss)
     F, _, _ = prob.outputs(out.x)
     assert r2_score(F, prob.F_target) > 0.999
@@ -104,7 +115,9 @@ class _Interrupt(Exception):
     pass
 
 
-@pytest.mark.parametrize("optimizer", [f"cmaes:popsize={POP}", f"nevergrad:TwoPointsDE,popsize={POP}"])
+@pytest.mark.parametrize(
+    "optimizer", [f"cmaes:popsize={POP}", f"nevergrad:TwoPointsDE,popsize={POP}"]
+)
 def test_resume_after_interrupt_is_identical(tmp_path, optimizer):
     prob, x_true = problem()
     x0 = perturbed(x_true, 0.2)
@@ -120,16 +133,32 @@ def test_resume_after_interrupt_is_identical(tmp_path, optimizer):
             raise _Interrupt
 
     with pytest.raises(_Interrupt):
-        run_fit(prob, reg.create("optimizers", optimizer), x0, settings, checkpoint=ck, callback=stop_at_7)
+        run_fit(
+            prob,
+            reg.create("optimizers", optimizer),
+            x0,
+            settings,
+            checkpoint=ck,
+            callback=stop_at_7,
+        )
     assert ck.exists() and not list(tmp_path.glob(".*tmp"))
-    out = run_fit(prob, reg.create("optimizers", optimizer), x0, settings, checkpoint=ck, resume=True)
+    out = run_fit(
+        prob, reg.create("optimizers", optimizer), x0, settings, checkpoint=ck, resume=True
+    )
     assert out.resumed and out.generations == ref.generations
     np.testing.assert_array_equal(out.x, ref.x)
     assert out.loss == ref.loss
     np.testing.assert_array_equal(out.history[:, :4], ref.history[:, :4])
     # a checkpoint written for other inputs is refused
     with pytest.raises(InputError, match="other inputs"):
-        run_fit(prob, reg.create("optimizers", optimizer), x0, FitSettings(budget=99, seed=12), checkpoint=ck, resume=True)
+        run_fit(
+            prob,
+            reg.create("optimizers", optimizer),
+            x0,
+            FitSettings(budget=99, seed=12),
+            checkpoint=ck,
+            resume=True,
+        )
 
 
 def test_result_files(tmp_path):
@@ -162,16 +191,20 @@ def test_init_from_a_reference_memory(monkeypatch):
     start). Here the reference is the true Eq. 8 kernel, standing in for M_mct."""
     import jax.numpy as jnp
 
-    import memplug.fit_jobs as jobs
+    import memplug.plugins.fitting.jobs as jobs
 
     prob, x_true = problem()
     kernel = prob.closure.kernel(prob.theta(jnp.asarray(x_true)), prob.context)
-    monkeypatch.setattr(jobs, "reference_memory", lambda ctx, t: np.asarray(kernel(jnp.asarray(t))))
+    monkeypatch.setattr(
+        jobs, "reference_memory", lambda ctx, t, name: np.asarray(kernel(jnp.asarray(t)))
+    )
     x0, note, M_ref = jobs.initial_vector(prob, "mct")
     assert note == "mct" and M_ref.shape == (200, 2, 2)
     losses = prob.evaluate(np.stack([x0, prob.initial_vector()] + [x0] * (POP - 2)))
-    assert losses[0] < 1e-6 < losses[1]  # the fitted start reproduces F; the closure default does not
-    monkeypatch.setattr(jobs, "reference_memory", lambda ctx, t: None)
+    assert (
+        losses[0] < 1e-6 < losses[1]
+    )  # the fitted start reproduces F; the closure default does not
+    monkeypatch.setattr(jobs, "reference_memory", lambda ctx, t, name: None)
     with pytest.warns(UserWarning, match="pending"):
         _, note, _ = jobs.initial_vector(prob, "mct")
     assert note.startswith("default")
@@ -236,7 +269,9 @@ def test_states_share_one_compiled_loss(monkeypatch):
     from fit_support import N
 
     import memplug.fit as fit
-    from memplug.data import context_for, synthetic_state
+    from memplug.data import context_for
+    from memplug.plugins.datasets.schema import synthetic_state
+    from memplug.targets import make_target
 
     monkeypatch.setattr(fit, "_COMPILED", OrderedDict())
     monkeypatch.setattr(fit, "_TRACEABLE", {})
@@ -245,7 +280,11 @@ def test_states_share_one_compiled_loss(monkeypatch):
     for T in (0.8, 0.9):  # Ω² = k_p² T differs: other dt0, other statics
         ds = synthetic_state(T=T, seed=3)
         st = str(ds["state"].values[0])
-        probs.append(fit.FitProblem(clo, fit.make_target("data", ds, st, context_for(ds, st)), N=N))
+        probs.append(
+            fit.FitProblem(
+                clo, make_target("data", ds, st, context_for(ds, st, dynamics="overdamped")), N=N
+            )
+        )
     a, b = probs
     assert a.traced and b.traced
     assert a.solver.dt0 != b.solver.dt0 and a.solver.n_blocks == b.solver.n_blocks

@@ -16,8 +16,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from memplug.fit import FitProblem, FitSettings, Target, run_fit
+from memplug.fit import FitProblem, FitSettings, run_fit
 from memplug.registry import get_registry
+from memplug.targets import Target
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +26,13 @@ def mct_target():
     from memplug.plugins.mct import dynamics as dyn
     from memplug.plugins.systems import hard_spheres as hs
 
-    ctx = dataclasses.replace(hs.HardSpheres(n_k=30).context(phi=0.47), dynamics="overdamped", extra={})
+    ctx = dataclasses.replace(
+        hs.HardSpheres(n_k=30).context(phi=0.47), dynamics="overdamped", extra={}
+    )
     t = np.geomspace(1e-3, 10.0, 60)
-    M, Fs = dyn.mct_self_memory(ctx, t, solver=dyn.default_solver(t_max=10.0, N=8, dt0=1e-4, tol=1e-9))
+    M, Fs = dyn.mct_self_memory(
+        ctx, t, solver=dyn.default_solver(t_max=10.0, N=8, dt0=1e-4, tol=1e-9)
+    )
     F = np.diagonal(Fs, axis1=1, axis2=2).copy()
     return Target("PY-phi0.47", t, F, ctx, "mct"), M[:, 0, 0]
 

@@ -45,8 +45,16 @@ def two_channel_theta():
     stretched one (M ≈ 84 decaying over ~10³, μ = 0.6): a plateau and a two-step decay of F."""
     theta = dict(get_closure("double-stretched").initial(CTX))
     for p in ("AA", "BB"):
-        theta.update({f"A_{p}": 10.0, f"q_{p}": 3.0, f"nu_{p}": 2.0, f"K_{p}": 2.0,
-                      f"ratio_{p}": 1e-3, f"mu_{p}": 0.6})
+        theta.update(
+            {
+                f"A_{p}": 10.0,
+                f"q_{p}": 3.0,
+                f"nu_{p}": 2.0,
+                f"K_{p}": 2.0,
+                f"ratio_{p}": 1e-3,
+                f"mu_{p}": 0.6,
+            }
+        )
     return {k: jnp.asarray(v, float) for k, v in theta.items()}
 
 
@@ -191,13 +199,17 @@ def test_einstein_frequency_closed_forms():
     (2) g = exp(−V/T) (low density): ∫ g ∇²V = (1/T) ∫ g |V'|² by parts, a second quadrature."""
     lj = {(0, 0): LennardJonesPair(1.0, 1.0, 2.5)}
     r = np.linspace(1.0, 2.6, 8001)
-    assert einstein_frequency2(r, np.ones_like(r), 1.0, [1.0], lj)[0] == pytest.approx(32 * np.pi, rel=1e-6)
+    assert einstein_frequency2(r, np.ones_like(r), 1.0, [1.0], lj)[0] == pytest.approx(
+        32 * np.pi, rel=1e-6
+    )
     T = 1.5
     r = np.linspace(0.5, 2.6, 40001)
     V = np.where(r < 2.5, 4 * (r**-12 - r**-6) - 4 * (2.5**-12 - 2.5**-6), 0.0)
     g = np.exp(-V / T)
     inner = r < 2.5
-    by_parts = np.trapezoid(4 * np.pi * r[inner] ** 2 * g[inner] * lj[(0, 0)].derivative(r[inner]) ** 2, r[inner]) / (3 * T)
+    by_parts = np.trapezoid(
+        4 * np.pi * r[inner] ** 2 * g[inner] * lj[(0, 0)].derivative(r[inner]) ** 2, r[inner]
+    ) / (3 * T)
     assert einstein_frequency2(r, g, 1.0, [1.0], lj)[0] == pytest.approx(by_parts, rel=1e-6)
     assert memory_at_zero(42.0, 500.0) == pytest.approx(584.0)
 
@@ -222,7 +234,11 @@ def test_memory_equation_short_time_expansion():
 @pytest.mark.parametrize(
     ("t", "F", "match"),
     [
-        (np.array([0.1, 0.3, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8]), np.linspace(0.9, 0.2, 8), "strictly increasing"),
+        (
+            np.array([0.1, 0.3, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8]),
+            np.linspace(0.9, 0.2, 8),
+            "strictly increasing",
+        ),
         (np.linspace(0.1, 1, 10), np.linspace(0.9, 0.1, 9), "match t"),
         (np.linspace(0.1, 1, 10), np.linspace(1.0, 0.1, 10), "F\\(t_1\\) < 1"),
     ],
@@ -259,6 +275,10 @@ def test_cli(tmp_path, capsys):
     assert m["reliable"].any()
     assert exit_code("kernel", "invert", "--dataset", one, "--state", "nope") == 2
     assert exit_code("kernel", "invert", "--dataset", one) == 2
-    assert exit_code("kernel", "invert", "--dataset", one, "--state", state, "--dynamics", "lazy") == 2
+    assert (
+        exit_code("kernel", "invert", "--dataset", one, "--state", state, "--dynamics", "lazy") == 2
+    )
     assert exit_code("solve", "--closure", f"tabulated:file={tmp_path / 'missing.nc'}") == 2
-    assert exit_code("solve", "--closure", f"tabulated:file={out}", "--t-max", "10") == 2  # overdamped
+    assert (
+        exit_code("solve", "--closure", f"tabulated:file={out}", "--t-max", "10") == 2
+    )  # overdamped

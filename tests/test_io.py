@@ -139,7 +139,9 @@ def test_parent_is_a_file_raises_oserror_naming_target(tmp_path):
     assert blocker.read_text() == "a file, not a directory"
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only directories")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only directories"
+)
 def test_read_only_directory_raises_permission_error(tmp_path):
     d = tmp_path / "ro"
     d.mkdir()

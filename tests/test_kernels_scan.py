@@ -19,8 +19,9 @@ import pytest
 import xarray as xr
 from cli_support import exit_code
 
-from memplug.data import concat_states, save_dataset, synthetic_state
+from memplug.data import concat_states, save_dataset
 from memplug.errors import InputError
+from memplug.plugins.datasets.schema import synthetic_state
 
 CLOSURES = "stretched:n_exp=1;double-stretched"
 STATES = ("LJ-rho1.20-T1.000", "LJ-rho1.20-T1.001", "LJ-rho1.20-T1.002")
@@ -28,7 +29,7 @@ STATES = ("LJ-rho1.20-T1.000", "LJ-rho1.20-T1.001", "LJ-rho1.20-T1.002")
 TIMING = ("elapsed_s", "wall_s", "cpu_s", "load_1min")
 
 
-def fake_mct_memory(context, t):
+def fake_mct_memory(context, t, name="mct"):
     """A decaying stand-in for (M_mct, F_mct), each (n_t, s, s), diagonal."""
     t = np.asarray(t, float)
     s = context.n_species
@@ -67,9 +68,11 @@ def scans(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kernels")
     dataset = tiny_dataset(tmp / "ds.nc")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("memplug.fit.mct_memory", fake_mct_memory)
-        mp.setattr("memplug.uncertainty.result_fields", lambda *a, **k: {})
-        mp.setattr("memplug.plugins.kernels.assemble.inversion_status", lambda: (None, "not in tests"))
+        mp.setattr("memplug.targets.reference_solution", fake_mct_memory)
+        mp.setattr("memplug.plugins.fitting.uncertainty.result_fields", lambda *a, **k: {})
+        mp.setattr(
+            "memplug.plugins.kernels.assemble.inversion_status", lambda: (None, "not in tests")
+        )
         code = exit_code("kernels", "scan", "--dataset", dataset, "--states", "all", "--closures",
                          CLOSURES, "--budget-scale", 0.01, "--polish", "none", "--solver-n", 8,
                          "--out", tmp / "a")  # fmt: skip
@@ -87,7 +90,12 @@ def scans(tmp_path_factory):
         checkpoints = sorted((tmp / "b" / "fits").rglob("*.ckpt"))
         assert checkpoints, "the interrupted fit left a checkpoint"
         partial: list[str] = []  # --assemble-only: the file of what is finished, no fit runs
-        run_scan(config(tmp / "b", dataset), log=partial.append, kernels_path=tmp / "partial.nc", fit=False)
+        run_scan(
+            config(tmp / "b", dataset),
+            log=partial.append,
+            kernels_path=tmp / "partial.nc",
+            fit=False,
+        )
         assert any("holds the 3 finished fits" in line for line in partial)
         log: list[str] = []
         run_scan(config(tmp / "b", dataset), log=log.append)
@@ -160,8 +168,10 @@ def test_mct_target_dataset(scans):
     tmp = scans[3]
     ds = load_dataset(tmp / "ds.nc")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("memplug.fit.mct_memory", fake_mct_memory)
-        info = {s: compute_mct(str(tmp / "ds.nc"), s, str(tmp / "a" / "mct"), ds) for s in STATES[:2]}
+        mp.setattr("memplug.targets.reference_solution", fake_mct_memory)
+        info = {
+            s: compute_mct(str(tmp / "ds.nc"), s, str(tmp / "a" / "mct"), ds) for s in STATES[:2]
+        }
     assert all(r["reused"] and r["ergodic"] for r in info.values())
     path = mct_target_dataset(ds, list(STATES[:2]), info, tmp / "targets.nc")
     targets = load_dataset(path)
@@ -181,9 +191,17 @@ def _broken(src: Path, dst: Path, change) -> Path:
     "change, variable, problem",
     [
         (lambda d: d.drop_vars("r2"), "'r2'", "missing variable"),
-        (lambda d: d.assign(theta=d["theta"].transpose("fit", "state", "param")), "'theta'", "expected dims"),
+        (
+            lambda d: d.assign(theta=d["theta"].transpose("fit", "state", "param")),
+            "'theta'",
+            "expected dims",
+        ),
         (lambda d: d.assign(T=d["T"].where(d["T"] < 0)), "'T'", "non-finite"),
-        (lambda d: d.assign_attrs(schema="memplug-kernels/0"), "'schema'", "expected 'memplug-kernels/1'"),
+        (
+            lambda d: d.assign_attrs(schema="memplug-kernels/0"),
+            "'schema'",
+            "expected 'memplug-kernels/1'",
+        ),
         (lambda d: d.assign(loss=d["loss"] * np.nan), "'loss'", "NaN for a finished fit"),
     ],
     ids=["missing", "dims", "non-finite", "schema", "loss"],
@@ -227,7 +245,10 @@ def test_list(scans, capsys):
 
 
 def test_bad_options(tmp_path, capsys):
-    assert exit_code("kernels", "scan", "--closures", "stretched:n_exp=2@brownian", "--out", tmp_path) == 2
+    assert (
+        exit_code("kernels", "scan", "--closures", "stretched:n_exp=2@brownian", "--out", tmp_path)
+        == 2
+    )
     assert "dynamics 'brownian'" in capsys.readouterr().err
     assert exit_code("kernels", "scan", "--budget-scale", "-1", "--out", tmp_path) == 2
     assert "--budget-scale" in capsys.readouterr().err

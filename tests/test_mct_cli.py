@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from memplug.cli import main
+from memplug.plugins.datasets.schema import synthetic_state
 from memplug.plugins.mct.cli import critical_temperature
 from memplug.plugins.systems import hard_spheres as hs
 
@@ -22,8 +23,25 @@ def run(args):
 
 def test_critical_hard_spheres_command(tmp_path, capsys):
     out = tmp_path / "crit.json"
-    code = run(["mct", "critical", "--system", "hard-spheres", "--n-k", "30", "--lo", "0.45", "--hi", "0.55",
-                "--xtol", "1e-3", "--no-exponent", "--json", str(out)])
+    code = run(
+        [
+            "mct",
+            "critical",
+            "--system",
+            "hard-spheres",
+            "--n-k",
+            "30",
+            "--lo",
+            "0.45",
+            "--hi",
+            "0.55",
+            "--xtol",
+            "1e-3",
+            "--no-exponent",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     data = json.loads(out.read_text())
     assert 0.45 < data["critical"] < 0.55 and data["glass"] - data["liquid"] <= 1e-3
@@ -44,7 +62,20 @@ def test_critical_hard_spheres_command(tmp_path, capsys):
         ["mct", "critical", "--dataset", "default", "--rho", "1.2", "--max-iter", "0"],
         ["mct", "solve", "--system", "hard-spheres"],  # no --phi
         ["mct", "solve", "--system", "hard-spheres", "--phi", "0.5", "--dynamics", "lazy"],
-        ["mct", "critical", "--system", "hard-spheres", "--n-k", "30", "--lo", "0.3", "--hi", "0.4", "--xtol", "0.05"],
+        [
+            "mct",
+            "critical",
+            "--system",
+            "hard-spheres",
+            "--n-k",
+            "30",
+            "--lo",
+            "0.3",
+            "--hi",
+            "0.4",
+            "--xtol",
+            "0.05",
+        ],
     ],
 )
 def test_bad_input_exits_2(args):
@@ -65,7 +96,7 @@ def test_dataset_path_bisects_in_temperature(tmp_path):
     phis = np.arange(0.505, 0.5275, 0.005)
     states = []
     for i, phi in enumerate(phis):
-        st = data.synthetic_state("LJ", rho=rho_c, T=float(1 / phi), seed=i)
+        st = synthetic_state("LJ", rho=rho_c, T=float(1 / phi), seed=i)
         S = hs.percus_yevick_mixture_S(st["k"].values, phi, [1.0, 1.0], [0.8, 0.2])
         st["S"].values[:] = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])[None]
         below = st["k_below_box"].values
@@ -78,11 +109,37 @@ def test_dataset_path_bisects_in_temperature(tmp_path):
     assert cp.glass < cp.liquid  # glass at low T
     path = tmp_path / "ds.nc"
     data.save_dataset(ds, path)
-    code = run(["mct", "critical", "--dataset", str(path), "--potential", "LJ", "--rho", str(rho_c),
-                "--xtol", "0.03", "--no-exponent"])
+    code = run(
+        [
+            "mct",
+            "critical",
+            "--dataset",
+            str(path),
+            "--potential",
+            "LJ",
+            "--rho",
+            str(rho_c),
+            "--xtol",
+            "0.03",
+            "--no-exponent",
+        ]
+    )
     assert code == 0
-    code = run(["mct", "critical", "--dataset", str(path), "--potential", "LJ", "--rho", str(rho_c),
-                "--small-k", "keep", "--no-exponent"])
+    code = run(
+        [
+            "mct",
+            "critical",
+            "--dataset",
+            str(path),
+            "--potential",
+            "LJ",
+            "--rho",
+            str(rho_c),
+            "--small-k",
+            "keep",
+            "--no-exponent",
+        ]
+    )
     assert code == 2
 
 
@@ -92,13 +149,25 @@ def test_dataset_without_bracket_names_the_states(tmp_path, capsys):
     rho_c = 6 * PHI_C / np.pi
     states = []
     for i, phi in enumerate([0.40, 0.45]):  # both far below φ_c: liquid at every T of the path
-        st = data.synthetic_state("LJ", rho=rho_c, T=float(1 / phi), seed=i)
+        st = synthetic_state("LJ", rho=rho_c, T=float(1 / phi), seed=i)
         S = hs.percus_yevick_mixture_S(st["k"].values, phi, [1.0, 1.0], [0.8, 0.2])
         st["S"].values[:] = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])[None]
         states.append(st)
     path = tmp_path / "ds.nc"
     data.save_dataset(data.concat_states(states), path)
-    code = run(["mct", "critical", "--dataset", str(path), "--potential", "LJ", "--rho", str(rho_c), "--no-exponent"])
+    code = run(
+        [
+            "mct",
+            "critical",
+            "--dataset",
+            str(path),
+            "--potential",
+            "LJ",
+            "--rho",
+            str(rho_c),
+            "--no-exponent",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "states at T = 2.22222, 2.5" in err and "both ends" in err

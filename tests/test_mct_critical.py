@@ -30,7 +30,9 @@ def critical():
 
 def test_schematic_f2_exponent_parameter():
     # F2 model m = 4 f² at its critical point f = 1/2 has λ = 1/2 (Götze 1984)
-    lam, ev, _ = steady.exponent_parameter(lambda F: 4.0 * F * F, np.ones((1, 1, 1)), np.full((1, 1, 1), 0.5))
+    lam, ev, _ = steady.exponent_parameter(
+        lambda F: 4.0 * F * F, np.ones((1, 1, 1)), np.full((1, 1, 1), 0.5)
+    )
     assert lam == pytest.approx(0.5, abs=1e-12)
     assert ev == pytest.approx(1.0, abs=1e-12)
 
@@ -84,4 +86,3 @@ def test_bracket_errors():
         steady.critical_point(one_component, 0.53, 0.55, xtol=1e-3, exponent=False)
     with pytest.raises(InputError, match="lo < hi"):
         steady.critical_point(one_component, 0.52, 0.51)
-

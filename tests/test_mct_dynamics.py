@@ -25,7 +25,9 @@ def one(phi):
 
 
 def halves(phi):
-    return kernels.make_statics(K, hs.percus_yevick_mixture_S(K, phi, [1.0, 1.0], [0.5, 0.5]), 6 * phi / np.pi, [0.5, 0.5])
+    return kernels.make_statics(
+        K, hs.percus_yevick_mixture_S(K, phi, [1.0, 1.0], [0.5, 0.5]), 6 * phi / np.pi, [0.5, 0.5]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,9 @@ def test_identical_halves_reproduce_one_component_dynamics(glass, glass_halves):
     F1, F2 = glass.F[:, :, 0, 0], glass_halves.F
     np.testing.assert_allclose(F2.sum(axis=(2, 3)), F1, atol=1e-8)
     # concentration mode of identical species = tagged particle: (F₁₁ − F₁₂)/x₁ = F_s
-    np.testing.assert_allclose((F2[:, :, 0, 0] - F2[:, :, 0, 1]) / 0.5, glass.Fs[:, :, 0], atol=1e-8)
+    np.testing.assert_allclose(
+        (F2[:, :, 0, 0] - F2[:, :, 0, 1]) / 0.5, glass.Fs[:, :, 0], atol=1e-8
+    )
     np.testing.assert_allclose(glass_halves.Fs, np.repeat(glass.Fs, 2, axis=2), atol=1e-8)
 
 
@@ -100,7 +104,9 @@ def test_liquid_decays_and_diffuses():
 
 def test_newtonian_same_plateau_ballistic_start(glass):
     sol = dyn.solve_mct(one(0.53), [1.0], "newtonian", k_probe=[K[IP]], solver=SOLVER)
-    np.testing.assert_allclose(sol.F[-1], glass.F[-1], atol=1e-6)  # f does not depend on the dynamics
+    np.testing.assert_allclose(
+        sol.F[-1], glass.F[-1], atol=1e-6
+    )  # f does not depend on the dynamics
     t1 = sol.t[1]
     assert sol.Fs[1, IP, 0] == pytest.approx(1 - 0.5 * K[IP] ** 2 * t1**2, abs=1e-9)
 

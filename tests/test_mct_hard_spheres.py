@@ -32,7 +32,9 @@ def test_mixture_of_equal_spheres_is_the_one_component_fluid():
     np.testing.assert_allclose(Sm.sum(axis=(1, 2)), S1, rtol=1e-11)
     # S^{αβ} = x_α δ_αβ + x_α x_β (S − 1) for identical species
     x = np.array([0.3, 0.7])
-    np.testing.assert_allclose(Sm, np.diag(x)[None] + np.outer(x, x)[None] * (S1 - 1)[:, None, None], atol=1e-11)
+    np.testing.assert_allclose(
+        Sm, np.diag(x)[None] + np.outer(x, x)[None] * (S1 - 1)[:, None, None], atol=1e-11
+    )
 
 
 def test_mixture_hard_core_condition():

@@ -36,7 +36,9 @@ def test_triangle_mask_is_the_bipolar_domain():
 def _mixture_statics(n):
     k = grid.midpoint_grid(n, 40.0)
     d, x, phi = [1.0, 0.8], [0.6, 0.4], 0.5
-    return kernels.make_statics(k, hs.percus_yevick_mixture_S(k, phi, d, x), hs.mixture_density(phi, d, x), x)
+    return kernels.make_statics(
+        k, hs.percus_yevick_mixture_S(k, phi, d, x), hs.mixture_density(phi, d, x), x
+    )
 
 
 def test_collective_and_tagged_kernels_match_reference():
@@ -67,7 +69,11 @@ def test_probe_between_grid_points_interpolates_smoothly():
     F = st.S
     kp = 0.5 * (st.k[10] + st.k[11])
     ker = kernels.MCTKernel(st, [1.0, 1.0], tagged=True, k_probe=[kp])
-    K = np.asarray(eqx.filter_jit(lambda kern, F: kern(F))(ker, jnp.asarray(np.concatenate([F, np.broadcast_to(np.eye(2), (st.n_k + 1, 2, 2))]))))
+    K = np.asarray(
+        eqx.filter_jit(lambda kern, F: kern(F))(
+            ker, jnp.asarray(np.concatenate([F, np.broadcast_to(np.eye(2), (st.n_k + 1, 2, 2))]))
+        )
+    )
 
     grid_rows = np.diagonal(K[st.n_k : 2 * st.n_k], axis1=1, axis2=2)
     probe = np.diagonal(K[-1])

@@ -7,6 +7,7 @@ import pytest
 
 from memplug.errors import InputError
 from memplug.interfaces import Context
+from memplug.plugins.datasets.schema import synthetic_state
 from memplug.plugins.mct import dynamics, grid, kernels, steady
 from memplug.plugins.mct.small_k import below_box, box_length, continue_small_k
 from memplug.plugins.systems import hard_spheres as hs
@@ -55,7 +56,8 @@ def test_corrupted_below_box_points_do_not_change_the_glass():
     S, rho = py_mixture(0.53)
     exact = steady.nonergodicity(kernels.make_statics(K, S, rho, X), tagged=False)
     cont = steady.nonergodicity(
-        kernels.make_statics(K, continue_small_k(K, corrupt(S), FLAGGED, rho, X), rho, X), tagged=False
+        kernels.make_statics(K, continue_small_k(K, corrupt(S), FLAGGED, rho, X), rho, X),
+        tagged=False,
     )
     assert exact.glass and cont.glass
     ratio = lambda ne: ne.f[2:, 0, 0] / S[2:, 0, 0]  # noqa: E731
@@ -86,13 +88,22 @@ def test_critical_point_from_corrupted_statics_equals_the_clean_one():
 
 def test_context_of_a_simulated_state_is_continued():
     S, rho = py_mixture(0.50)
-    ctx = Context(n_species=2, k=K, S=corrupt(S), rho=rho, x=X, T=1.0, extra={"N": rho * 1000.0, "state": "s1"})
+    ctx = Context(
+        n_species=2,
+        k=K,
+        S=corrupt(S),
+        rho=rho,
+        x=X,
+        T=1.0,
+        dynamics="overdamped",
+        extra={"N": rho * 1000.0, "state": "s1"},
+    )
     st = dynamics.statics_from_context(ctx)
     assert np.max(np.abs(st.S[:2] - S[:2]) / np.abs(S[:2])) < 0.01
     with pytest.raises(InputError, match="state s1"):
         dynamics.statics_from_context(ctx, small_k="keep")
     # analytic statics (no box) are used as given
-    plain = Context(n_species=2, k=K, S=S, rho=rho, x=X, T=1.0)
+    plain = Context(n_species=2, k=K, S=S, rho=rho, x=X, T=1.0, dynamics="overdamped")
     np.testing.assert_array_equal(dynamics.statics_from_context(plain).S, S)
 
 
@@ -142,7 +153,9 @@ def test_path_interpolates_in_T_or_inverse_T(interpolate):
     from memplug.plugins.mct.cli import dataset_path_statics
 
     folder = data.dataset_path("default")
-    ds = data.concat_states([data.load_dataset(folder / f"LJ-rho1.20-T{T}.nc") for T in ("0.810", "0.900")])
+    ds = data.concat_states(
+        [data.load_dataset(folder / f"LJ-rho1.20-T{T}.nc") for T in ("0.810", "0.900")]
+    )
     T, at = dataset_path_statics(ds, "LJ", 1.2, interpolate=interpolate)
     mid = 0.5 * (T[0] + T[1]) if interpolate == "T" else 2.0 / (1 / T[0] + 1 / T[1])
     np.testing.assert_allclose(at(mid).S, 0.5 * (at(T[0]).S + at(T[1]).S), rtol=1e-12)
@@ -163,7 +176,7 @@ def test_fit_in_inverse_T_reproduces_statics_linear_in_inverse_T():
 
     states = []
     for i, T in enumerate(temps):
-        st = data.synthetic_state("LJ", rho=rho, T=T, seed=i)
+        st = synthetic_state("LJ", rho=rho, T=T, seed=i)
         S = exact(T)
         st["S"].values[:] = np.stack([S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]])[None]
         states.append(st)

@@ -122,7 +122,13 @@ def test_resume_continues_bit_for_bit(table, tmp_path):
     assert res.resumed_from == 2 and len(res.history) == 4
     np.testing.assert_array_equal(resumed.predict_table(table), full.predict_table(table))
     with pytest.raises(InputError, match="another config"):
-        train(table, MLPConfig(**{**SMALL, "epochs": 5}), split="random:test=0.2", out=tmp_path / "cut", resume=True)
+        train(
+            table,
+            MLPConfig(**{**SMALL, "epochs": 5}),
+            split="random:test=0.2",
+            out=tmp_path / "cut",
+            resume=True,
+        )
 
 
 def test_early_stopping_stops(table):
@@ -134,14 +140,21 @@ def test_early_stopping_stops(table):
 
 def test_metrics_reference_numbers():
     # hand computation: SS_res = 1, mean truth 7/3, SS_tot = 42/9 → R² = 1 − 9/42
-    assert metrics.r2(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0])) == pytest.approx(1 - 9 / 42)
-    assert metrics.rmse(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0])) == pytest.approx(np.sqrt(1 / 3))
+    assert metrics.r2(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0])) == pytest.approx(
+        1 - 9 / 42
+    )
+    assert metrics.rmse(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0])) == pytest.approx(
+        np.sqrt(1 / 3)
+    )
     y = np.linspace(0, 1, 11)
     assert metrics.r2(y, y) == 1.0 and metrics.r2(np.full(11, y.mean()), y) == pytest.approx(0.0)
     # Eq. S1: sum over times and species, divided by the number of states (2 here): sqrt(4 * 0.01 / 2)
     p, t = np.zeros((2, 2, 1)), np.full((2, 2, 1), 0.1)
     assert metrics.rmse_eq_s1(p, t) == pytest.approx(np.sqrt(0.02))
-    sc = metrics.per_state(np.stack([t[..., 0]] * 1)[..., None].repeat(2, -1), np.stack([t[..., 0]])[..., None].repeat(2, -1))
+    sc = metrics.per_state(
+        np.stack([t[..., 0]] * 1)[..., None].repeat(2, -1),
+        np.stack([t[..., 0]])[..., None].repeat(2, -1),
+    )
     assert set(sc) == {"r2_A", "r2_B", "r2", "rmse_A", "rmse_B", "rmse"}
 
 
@@ -150,7 +163,7 @@ def test_target_generator_from_context(ds, trained):
 
     sur, _, out = trained
     sid = sur.split.test[0]
-    ctx = context_for(ds, sid)
+    ctx = context_for(ds, sid, dynamics="overdamped")
     t = np.asarray(ds["time"].sel(state=sid).values)
     F = mlp_target(out, ctx, t)
     assert F.shape == (30, 2) and F.dtype == np.float64
@@ -185,9 +198,14 @@ def test_statics_validation_property():
     S = np.ones((3, 100))
 
     @settings(max_examples=40, deadline=None)
-    @given(i=st.integers(0, 99), dk=st.floats(1e-3, 5.0), sign=st.sampled_from([-1, 1]),
-           j=st.integers(0, 2), bad=st.sampled_from([np.nan, np.inf, -np.inf]),
-           T=st.floats(-10, 0))
+    @given(
+        i=st.integers(0, 99),
+        dk=st.floats(1e-3, 5.0),
+        sign=st.sampled_from([-1, 1]),
+        j=st.integers(0, 2),
+        bad=st.sampled_from([np.nan, np.inf, -np.inf]),
+        T=st.floats(-10, 0),
+    )
     def check(i, dk, sign, j, bad, T):
         k = K_GRID.copy()
         k[i] += sign * dk

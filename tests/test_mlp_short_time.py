@@ -37,13 +37,18 @@ def table():
     return state_table(synthetic_dataset(n_states=20, n_t=30, seed=3))
 
 
-def untrained(seed: int, output: str, short_time: str = "ballistic", gain: float = 1.0) -> MLPSurrogate:
+def untrained(
+    seed: int, output: str, short_time: str = "ballistic", gain: float = 1.0
+) -> MLPSurrogate:
     """A surrogate with random (untrained) weights, last layer scaled by ``gain``, identity standardiser."""
     sur = MLPSurrogate(hidden=(16, 8), output=output, short_time=short_time, seed=seed)
     model = _network(sur.config, jax.random.PRNGKey(seed))
     last = model.layers[-1]
-    sur.model = eqx.tree_at(lambda m: (m.layers[-1].weight, m.layers[-1].bias), model,
-                            (last.weight * gain, last.bias * gain))
+    sur.model = eqx.tree_at(
+        lambda m: (m.layers[-1].weight, m.layers[-1].bias),
+        model,
+        (last.weight * gain, last.bias * gain),
+    )
     sur.standardizer = Standardizer(np.zeros(N_INPUTS), np.ones(N_INPUTS))
     return sur
 
@@ -51,8 +56,14 @@ def untrained(seed: int, output: str, short_time: str = "ballistic", gain: float
 def random_statics(rng: np.random.Generator, k_peak: float | None) -> Statics:
     S = np.abs(rng.normal(1.0, 0.5, (3, K_GRID.size)))
     S[0, 17] += 2.0  # a main peak of S^AA at k = 7.0
-    return Statics(S, float(rng.uniform(0.3, 6.0)), float(rng.uniform(1.1, 1.9)), str(rng.choice(["LJ", "WCA"])),
-                   "random", k_peak)
+    return Statics(
+        S,
+        float(rng.uniform(0.3, 6.0)),
+        float(rng.uniform(1.1, 1.9)),
+        str(rng.choice(["LJ", "WCA"])),
+        "random",
+        k_peak,
+    )
 
 
 # (1 − F)/u = 1 − u·second(z) + O(u²) for each construction (Taylor expansion of the formulas in
@@ -74,14 +85,22 @@ def test_short_time_limit_exact_for_untrained_networks(short_time, output, seed,
     for kp in (float(rng.uniform(5.0, 9.0)), None):
         st = random_statics(rng, kp)
         k_p = st.peak()
-        if kp is None:  # computed from S^AA like the dataset's k_peak: the parabola-refined main peak
+        if (
+            kp is None
+        ):  # computed from S^AA like the dataset's k_peak: the parabola-refined main peak
             assert k_p == pytest.approx(7.0, abs=0.2)
         t = np.array([1e-7, 1e-5, 3e-5, 1e-3])
         F = sur.predict(st, t)
-        z = np.asarray(sur.model.batch(jnp.asarray(sur.standardizer.rows(st.features()[None], t[None]), jnp.float32)))
+        z = np.asarray(
+            sur.model.batch(
+                jnp.asarray(sur.standardizer.rows(st.features()[None], t[None]), jnp.float32)
+            )
+        )
         assert np.max(np.abs(z)) > 1e-3  # the network output itself is far from any special value
         ref = 0.5 * k_p**2 * st.T
-        assert np.all(F <= 1.0) and np.all(np.abs(1.0 - F[0]) <= 1.01 * ref * t[0] ** 2)  # F(1e-7) = 1 − O(1e-12)
+        assert np.all(F <= 1.0) and np.all(
+            np.abs(1.0 - F[0]) <= 1.01 * ref * t[0] ** 2
+        )  # F(1e-7) = 1 − O(1e-12)
         # free-particle limit of Eq. 1: 1 − F = k_p² T t² / 2 + O(t⁴), whatever the network says.
         # At t = 1e-5 the O(t⁴) part is ~u|z| ≈ 1e-8 |z| relative and float64 rounding of 1 − F ~1e-8.
         coeff = (1.0 - F) / t[:, None] ** 2
@@ -90,7 +109,9 @@ def test_short_time_limit_exact_for_untrained_networks(short_time, output, seed,
         for j in (2, 3):
             u = ref * t[j] ** 2
             c = SECOND_ORDER[short_time, output](z[j].astype(float))
-            np.testing.assert_allclose(coeff[j] / ref, 1 - u * c, rtol=0, atol=10 * u**2 * (1 + np.max(c**2)) + 1e-8)
+            np.testing.assert_allclose(
+                coeff[j] / ref, 1 - u * c, rtol=0, atol=10 * u**2 * (1 + np.max(c**2)) + 1e-8
+            )
 
 
 def test_without_the_gate_the_limit_is_not_built_in():
@@ -105,7 +126,9 @@ def test_gate_formula_limits_and_bounds():
     u = jnp.asarray(np.geomspace(1e-12, 1e3, 400))
     w = -np.expm1(-np.asarray(u))[:, None]
     lin = np.asarray(ballistic_linear_output(z, u, "none"))
-    np.testing.assert_allclose(lin, np.exp(-np.asarray(u))[:, None] + w**2 * np.asarray(z), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        lin, np.exp(-np.asarray(u))[:, None] + w**2 * np.asarray(z), rtol=1e-12, atol=1e-12
+    )
     sig = np.asarray(ballistic_linear_output(z, u, "sigmoid"))
     # sigmoid form: exp(−u) ≤ F ≤ 1 for any network output (equalities only by float rounding)
     assert np.all(sig <= 1.0) and np.all(sig >= np.exp(-np.asarray(u))[:, None] - 1e-15)
@@ -118,7 +141,9 @@ def test_gate_formula_limits_and_bounds():
     assert np.all(np.asarray(ballistic_linear_output(z[:2], jnp.zeros(2), "none")) == 1.0)
     # the log form: 0 ≤ F ≤ 1 for any z, = 1 at t = 0, exp(−e^z) for t ≫ τ_0
     lg = np.asarray(ballistic_output(z, u))
-    assert np.all((lg >= 0) & (lg <= 1)) and np.all(np.asarray(ballistic_output(z[:2], jnp.zeros(2))) == 1.0)
+    assert np.all((lg >= 0) & (lg <= 1)) and np.all(
+        np.asarray(ballistic_output(z[:2], jnp.zeros(2))) == 1.0
+    )
     zz = np.clip(np.asarray(z)[big], -50, 30)
     np.testing.assert_allclose(lg[big], np.exp(-np.exp(zz)), rtol=1e-12, atol=1e-300)
 
@@ -142,11 +167,16 @@ def test_training_converges_with_the_gate(table, short_time, output, tmp_path):
     st = table.statics(0)
     np.testing.assert_array_equal(back.predict(st, table.time[0]), pred[0])
     rec = json.loads((tmp_path / "model.json").read_text())
-    assert rec["config"]["short_time"] == short_time and "exp(-k_peak^2 T t^2 / 2)" in rec["short_time"]
+    assert (
+        rec["config"]["short_time"] == short_time
+        and "exp(-k_peak^2 T t^2 / 2)" in rec["short_time"]
+    )
 
 
 def test_model_saved_without_the_field_loads_as_none(table, tmp_path):
-    sur, _ = train(table, MLPConfig(**SMALL, short_time="none"), split="random:test=0.2", out=tmp_path)
+    sur, _ = train(
+        table, MLPConfig(**SMALL, short_time="none"), split="random:test=0.2", out=tmp_path
+    )
     meta = json.loads((tmp_path / "model.json").read_text())
     del meta["config"]["short_time"]  # what a model saved before the option existed looks like
     (tmp_path / "model.json").write_text(json.dumps(meta))
@@ -169,10 +199,14 @@ def test_k_peak_sources(table, tmp_path):
 
     rows = "\n".join(f"{k},{a},{b},{c}" for k, a, b, c in zip(K_GRID, *st.S, strict=True))
     good = tmp_path / "s.csv"
-    good.write_text(f"# T = 0.8\n# rho = 1.2\n# potential = LJ\n# k_peak = 7.1\nk,S_AA,S_AB,S_BB\n{rows}\n")
+    good.write_text(
+        f"# T = 0.8\n# rho = 1.2\n# potential = LJ\n# k_peak = 7.1\nk,S_AA,S_AB,S_BB\n{rows}\n"
+    )
     assert read_statics(good).k_peak == 7.1
     bad = tmp_path / "b.csv"
-    bad.write_text(f"# T = 0.8\n# rho = 1.2\n# potential = LJ\n# k_peak = -1\nk,S_AA,S_AB,S_BB\n{rows}\n")
+    bad.write_text(
+        f"# T = 0.8\n# rho = 1.2\n# potential = LJ\n# k_peak = -1\nk,S_AA,S_AB,S_BB\n{rows}\n"
+    )
     with pytest.raises(InputError, match="k_peak: expected a positive"):
         read_statics(bad)
     with pytest.raises(InputError, match="short_time"):

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memplug import observables as ob
+from memplug.constants import K_EDGES, K_GRID
+from memplug.plugins.md import observables as ob
 
 
 def _config(N=120, L=5.0, seed=0):
@@ -45,13 +46,15 @@ def test_partial_structure_factor_matches_freud_and_double_sum():
     vec = _octant_vectors(L, edges)
     ours = ob.structure_factor(x, species, L, vec)
     box = freud.box.Box.cube(L)
-    for p, (a, b) in enumerate(ob.PAIRS):
-        sf = freud.diffraction.StaticStructureFactorDirect(bins=len(edges) - 1, k_max=edges[-1], k_min=0)
+    for p, (a, b) in enumerate(ob.PAIR_INDICES):
+        sf = freud.diffraction.StaticStructureFactorDirect(
+            bins=len(edges) - 1, k_max=edges[-1], k_min=0
+        )
         sf.compute((box, x[species == a]), query_points=x[species == b], N_total=x.shape[0])
         np.testing.assert_allclose(ours[p], sf.S_k, rtol=2e-5, atol=2e-5)
     # float64 double sum over pairs, vector by vector
     N = x.shape[0]
-    for p, (a, b) in enumerate(ob.PAIRS):
+    for p, (a, b) in enumerate(ob.PAIR_INDICES):
         xa, xb = x[species == a], x[species == b]
         d = xa[:, None, :] - xb[None, :, :]
         per_vector = np.array([np.cos(d @ k).sum() / N for k in vec.k])
@@ -61,9 +64,11 @@ def test_partial_structure_factor_matches_freud_and_double_sum():
 
 def test_structure_factor_half_space_equals_full_space():
     x, species, L = _config(seed=1)
-    half = ob.structure_factor(x, species, L, ob.lattice_wave_vectors(L, ob.K_EDGES[:30], max_per_bin=None))
+    half = ob.structure_factor(
+        x, species, L, ob.lattice_wave_vectors(L, K_EDGES[:30], max_per_bin=None)
+    )
     full = ob.structure_factor(
-        x, species, L, ob.lattice_wave_vectors(L, ob.K_EDGES[:30], max_per_bin=None, half_space=False)
+        x, species, L, ob.lattice_wave_vectors(L, K_EDGES[:30], max_per_bin=None, half_space=False)
     )
     np.testing.assert_allclose(half, full, rtol=1e-12, atol=1e-12, equal_nan=True)
 
@@ -83,7 +88,7 @@ def test_ideal_gas_structure_factor_is_x_delta():
 def test_continuation_below_box_keeps_S_positive_definite():
     # an indefinite value at a flagged point (as the g(r) transform can give) is replaced by a mean of
     # positive-definite matrices, which is positive definite
-    k = ob.K_GRID[:8]
+    k = K_GRID[:8]
     below = k < 2 * np.pi / 10.0
     rng = np.random.default_rng(5)
     S = np.empty((3, k.size))
@@ -124,8 +129,17 @@ def test_self_intermediate_scattering_directions_and_direct_sum():
     species = np.r_[np.zeros(64, int), np.ones(16, int)]
     k = 2 * math.pi / L * 3  # a lattice shell
     lags = np.arange(1, F)
-    fs_lat, _, _ = ob.self_dynamics(traj, species, np.arange(F), np.arange(F), lags, k,
-                                    directions="lattice", L=L, n_directions=1000)
+    fs_lat, _, _ = ob.self_dynamics(
+        traj,
+        species,
+        np.arange(F),
+        np.arange(F),
+        lags,
+        k,
+        directions="lattice",
+        L=L,
+        n_directions=1000,
+    )
     # direct sum over the same vectors: ⟨cos k·Δr⟩
     vecs = ob._shell_vectors(L, k, 1000)
     for j, lag in enumerate(lags):
@@ -141,7 +155,9 @@ def test_radial_distribution_of_ideal_gas_and_gr_route():
     x, species, L = _config(N=1500, L=10.0, seed=5)
     r, g = ob.radial_distribution(x, species, L, dr=0.1)
     assert np.all(np.abs(g[:, r > 1.0].mean(axis=1) - 1.0) < 0.03)
-    S = ob.structure_factor_from_gr(r, np.ones_like(g), 1.5, np.array([0.8, 0.2]), np.array([0.2, 0.6]))
+    S = ob.structure_factor_from_gr(
+        r, np.ones_like(g), 1.5, np.array([0.8, 0.2]), np.array([0.2, 0.6])
+    )
     np.testing.assert_allclose(S, [[0.8, 0.8], [0, 0], [0.2, 0.2]])  # g = 1 -> ideal gas
 
 
@@ -155,7 +171,7 @@ def test_quasi_log_lags(l_min, extra, n):
 
 
 def test_k_peak_parabola():
-    k = ob.K_GRID
+    k = K_GRID
     s = 1.0 + 2.0 * np.exp(-((k - 7.23) ** 2) / 0.5)
     assert ob.k_peak(k, s) == pytest.approx(7.23, abs=0.03)
 

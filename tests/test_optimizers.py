@@ -73,7 +73,9 @@ def test_bad_options():
         create("cmaes:popsize=1")
     with pytest.raises(InputError, match="lbfgs or adam"):
         create("gradient:method=newton")
-    with pytest.raises(InputError, match="unknown optimizer 'nope'; available: cmaes, gradient, nevergrad"):
+    with pytest.raises(
+        InputError, match="unknown optimizer 'nope'; available: cmaes, gradient, nevergrad"
+    ):
         create("nope")
     with pytest.raises(InputError, match="budget"):
         FitSettings(budget=-1)
@@ -87,8 +89,14 @@ def test_optimizers_reach_1e_6_on_eq8_target(spec, budget, sigma0):
     prob, x_true = problem()
     x0 = perturbed(x_true, 0.05, seed=7)
     assert prob.evaluate(np.stack([x0] * POP))[0] > 1e-5  # the start is off
-    out = run_fit(prob, create(spec), x0, FitSettings(budget=budget, target_loss=1e-6, seed=0, sigma0=sigma0))
-    assert out.loss < 1e-6 and out.stop_reason == "target loss reached", (spec, out.loss, out.evaluations)
+    out = run_fit(
+        prob, create(spec), x0, FitSettings(budget=budget, target_loss=1e-6, seed=0, sigma0=sigma0)
+    )
+    assert out.loss < 1e-6 and out.stop_reason == "target loss reached", (
+        spec,
+        out.loss,
+        out.evaluations,
+    )
     assert math.isfinite(out.history[-1, 2])
 
 
@@ -101,7 +109,9 @@ def test_ngopt_on_tiny_problems_never_crashes():
     opt = create("nevergrad:NGOpt,popsize=16")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        x, f = drive(opt, 40, np.zeros(3), sigma0=0.3)  # 640 candidates: the surrogate step would run
+        x, f = drive(
+            opt, 40, np.zeros(3), sigma0=0.3
+        )  # 640 candidates: the surrogate step would run
     if metamodel_is_broken():
         assert opt.substitutions == ["MetaModel -> CMA"]
         assert any("MetaModel" in str(w.message) for w in caught)
@@ -120,5 +130,8 @@ def test_error_inside_nevergrad_is_one_clear_message():
         raise TypeError("only 0-dimensional arrays can be converted to Python scalars")
 
     opt.opt.ask = broken_ask
-    with pytest.raises(InputError, match=r"nevergrad:TwoPointsDE.*nevergrad failed \(TypeError: only 0-dim.*use nevergrad:TwoPointsDE"):
+    with pytest.raises(
+        InputError,
+        match=r"nevergrad:TwoPointsDE.*nevergrad failed \(TypeError: only 0-dim.*use nevergrad:TwoPointsDE",
+    ):
         opt.ask()

@@ -18,8 +18,13 @@ from memplug.errors import InputError
 from memplug.registry import DuplicateNameError, Registry, get_registry, parse_spec
 
 BUILTIN = {
-    "exponential", "stretched", "double-stretched", "schematic-f1", "schematic-f2",
-    "schematic-f12", "neural",
+    "exponential",
+    "stretched",
+    "double-stretched",
+    "schematic-f1",
+    "schematic-f2",
+    "schematic-f12",
+    "neural",
 }
 
 
@@ -28,7 +33,9 @@ def install(tmp_path, monkeypatch):
     """``install(dist, module_name, source, entry="module")`` makes a distribution visible."""
     modules: list[str] = []
 
-    def _install(dist: str, module: str, source: str, entry: str | None = None, ep_name: str = "demo"):
+    def _install(
+        dist: str, module: str, source: str, entry: str | None = None, ep_name: str = "demo"
+    ):
         info = tmp_path / f"{dist.replace('-', '_')}-0.0.1.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.1\n")
@@ -69,8 +76,11 @@ def test_builtins_are_registered_through_the_entry_point_group():
 
 
 def test_broken_plugin_is_reported_and_everything_else_works(install, capsys):
-    install("memplug-broken-demo", "memplug_broken_demo",
-            'raise RuntimeError("deliberately broken plugin")\n')
+    install(
+        "memplug-broken-demo",
+        "memplug_broken_demo",
+        'raise RuntimeError("deliberately broken plugin")\n',
+    )
     reg = get_registry()
     failed = [p for p in reg.failures if p.distribution == "memplug-broken-demo"]
     assert len(failed) == 1
@@ -91,7 +101,10 @@ def test_broken_plugin_is_reported_and_everything_else_works(install, capsys):
 
 
 def test_plugin_whose_hook_raises_registers_nothing(install):
-    install("memplug-halfway-demo", "memplug_halfway_demo", """
+    install(
+        "memplug-halfway-demo",
+        "memplug_halfway_demo",
+        """
         from memplug.hookspecs import hookimpl
         from memplug.plugins.closures.exponential import ExponentialClosure
 
@@ -102,7 +115,8 @@ def test_plugin_whose_hook_raises_registers_nothing(install):
         def register_closures(register):
             register(Fine)
             raise ValueError("second closure could not be built")
-    """)
+    """,
+    )
     reg = get_registry()
     info = next(p for p in reg.plugins if p.distribution == "memplug-halfway-demo")
     assert "registration: ValueError: second closure could not be built" in info.error
@@ -111,20 +125,27 @@ def test_plugin_whose_hook_raises_registers_nothing(install):
 
 
 def test_misspelt_hook_is_an_error_naming_the_hook(install):
-    install("memplug-typo-demo", "memplug_typo_demo", """
+    install(
+        "memplug-typo-demo",
+        "memplug_typo_demo",
+        """
         from memplug.hookspecs import hookimpl
 
         @hookimpl
         def register_closure(register):
             pass
-    """)
+    """,
+    )
     info = next(p for p in get_registry().plugins if p.distribution == "memplug-typo-demo")
     assert "register_closure" in info.error and "not a memplug hook" in info.error
     assert "register_closures" in info.error  # lists the real hooks
 
 
 def test_object_entry_points_and_missing_names(install):
-    install("memplug-object-demo", "memplug_object_demo", """
+    install(
+        "memplug-object-demo",
+        "memplug_object_demo",
+        """
         from memplug.hookspecs import hookimpl
         from memplug.plugins.closures.exponential import ExponentialClosure
 
@@ -136,14 +157,20 @@ def test_object_entry_points_and_missing_names(install):
             @hookimpl
             def register_closures(register):
                 register(Holder.Renamed)
-    """, entry="memplug_object_demo:Holder")
-    install("memplug-noname-demo", "memplug_noname_demo", """
+    """,
+        entry="memplug_object_demo:Holder",
+    )
+    install(
+        "memplug-noname-demo",
+        "memplug_noname_demo",
+        """
         from memplug.hookspecs import hookimpl
 
         @hookimpl
         def register_closures(register):
             register(object())
-    """)
+    """,
+    )
     reg = get_registry()
     assert reg.owner["closures"]["object-demo"].distribution == "memplug-object-demo"
     info = next(p for p in reg.plugins if p.distribution == "memplug-noname-demo")
@@ -151,7 +178,10 @@ def test_object_entry_points_and_missing_names(install):
 
 
 def test_duplicate_names_are_a_clear_error_naming_both_plugins(install, capsys):
-    install("memplug-dup-demo", "memplug_dup_demo", """
+    install(
+        "memplug-dup-demo",
+        "memplug_dup_demo",
+        """
         from memplug.hookspecs import hookimpl
         from memplug.plugins.closures.exponential import ExponentialClosure
 
@@ -165,7 +195,9 @@ def test_duplicate_names_are_a_clear_error_naming_both_plugins(install, capsys):
         def register_closures(register):
             register(Other)
             register(Own)
-    """, ep_name="dup")
+    """,
+        ep_name="dup",
+    )
     reg = get_registry()
     with pytest.raises(DuplicateNameError) as exc:
         reg.get("closures", "exponential")
@@ -189,15 +221,29 @@ def test_duplicate_names_are_a_clear_error_naming_both_plugins(install, capsys):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["solve", "--closure", "nope"], ["unknown closure 'nope'", "stretched", "schematic-f12", "neural"]),
-        (["solve", "--closure", "stretched:n_exp=-1"], ["n_exp=-1", "positive integer", "options: n_exp=2"]),
-        (["solve", "--closure", "stretched:foo=1"], ["no option foo", "valid options: n_exp=2, stretch=True"]),
+        (
+            ["solve", "--closure", "nope"],
+            ["unknown closure 'nope'", "stretched", "schematic-f12", "neural"],
+        ),
+        (
+            ["solve", "--closure", "stretched:n_exp=-1"],
+            ["n_exp=-1", "positive integer", "options: n_exp=2"],
+        ),
+        (
+            ["solve", "--closure", "stretched:foo=1"],
+            ["no option foo", "valid options: n_exp=2, stretch=True"],
+        ),
         (["closures", "stretched:foo=1"], ["no option foo"]),
         (["solve", "--closure", "stretched", "--params", '{"q": 1}'], ["no parameter q", "w_AA"]),
-        (["solve", "--closure", "stretched", "--params", '{"w_AA": [1, 2, 3]}'], ["w_AA", "shape [2]"]),
+        (
+            ["solve", "--closure", "stretched", "--params", '{"w_AA": [1, 2, 3]}'],
+            ["w_AA", "shape [2]"],
+        ),
         (["solve", "--solver", "euler"], ["--solver", "time-doubling or diffrax"]),
-        (["solve", "--closure", "schematic-f2", "--solver", "diffrax", "--t-max", "1"],
-         ["diffrax solver needs a sum-of-exponentials kernel"]),
+        (
+            ["solve", "--closure", "schematic-f2", "--solver", "diffrax", "--t-max", "1"],
+            ["diffrax solver needs a sum-of-exponentials kernel"],
+        ),
         (["plugins", "--kind", "widget"], ["--kind", "closure"]),
     ],
 )
@@ -218,7 +264,10 @@ def test_closures_detail_lists_every_parameter(capsys):
 
 def test_parse_spec():
     assert parse_spec("stretched") == ("stretched", {})
-    assert parse_spec("stretched:n_exp=3,stretch=False") == ("stretched", {"n_exp": 3, "stretch": False})
+    assert parse_spec("stretched:n_exp=3,stretch=False") == (
+        "stretched",
+        {"n_exp": 3, "stretch": False},
+    )
     assert parse_spec("nevergrad:NGOpt") == ("nevergrad", {"variant": "NGOpt"})
     assert parse_spec("x:free=amplitude") == ("x", {"free": "amplitude"})
     with pytest.raises(InputError):
@@ -242,8 +291,12 @@ def test_targets_are_plugins_like_closures(install, capsys):
     """`--target NAME` resolves through the register_targets hook: the built-ins (data,
     synthetic from the targets plugin; mct; mlp) and a third-party target; an unknown target is
     one clear error before any fit starts."""
-    install("memplug-target-demo", "memplug_target_demo", """
-        from memplug.fit import data_target, target_provider
+    install(
+        "memplug-target-demo",
+        "memplug_target_demo",
+        """
+        from memplug.plugins.targets.builtin import data_target
+        from memplug.targets import target_provider
         from memplug.hookspecs import hookimpl
 
         @target_provider("shifted")
@@ -255,10 +308,11 @@ def test_targets_are_plugins_like_closures(install, capsys):
         @hookimpl
         def register_targets(register):
             register(shifted)
-    """)
+    """,
+    )
     from fit_support import dataset, state
 
-    from memplug.fit import make_target
+    from memplug.targets import make_target
 
     reg = get_registry()
     assert {"data", "synthetic", "mct", "mlp", "shifted"} <= set(reg.names("targets"))
@@ -268,6 +322,10 @@ def test_targets_are_plugins_like_closures(install, capsys):
     with pytest.raises(InputError, match="--target shifted: unknown option"):
         make_target("shifted:nope=1", ds, state())
     code, out, err = run_cli(["run", "--target", "nosuch"], capsys)
-    assert code == 2 and "--target: unknown target 'nosuch'" in out + err and "Traceback" not in out + err
+    assert (
+        code == 2
+        and "--target: unknown target 'nosuch'" in out + err
+        and "Traceback" not in out + err
+    )
     code, out, _ = run_cli(["plugins"], capsys)
     assert code == 0 and "shifted" in out

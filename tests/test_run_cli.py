@@ -42,14 +42,20 @@ def fit_args(ds_file, out, *extra):
     "args, message",
     [
         (["--closure", "nope"], "unknown closure 'nope'; available: "),
-        (["--optimizer", "nope"], "unknown optimizer 'nope'; available: cmaes, gradient, nevergrad"),
+        (
+            ["--optimizer", "nope"],
+            "unknown optimizer 'nope'; available: cmaes, gradient, nevergrad",
+        ),
         (["--dataset", "{missing}"], "file not found"),
         (["--dataset", "{corrupt}"], "not a readable netCDF file"),
         (["--state", "LJ-rho9.99-T1.000"], "--state: LJ-rho9.99-T1.000 not in dataset"),
         (["--budget", "-5"], "--budget: expected a positive number"),
         (["--out", "{file}/sub"], "cannot write there"),
         (["--T", "abc"], "--T 'abc': expected a number"),
-        (["--target", "nope"], "--target: unknown target 'nope'; available: data, mct, mlp, synthetic"),
+        (
+            ["--target", "nope"],
+            "--target: unknown target 'nope'; available: data, mct, mlp, synthetic",
+        ),
         (["--polish", "bfgs"], "--polish: expected lbfgs or none, got 'bfgs'"),
         (["--normalisation", "max"], "--normalisation: expected unit or paper, got 'max'"),
         (["--compile-cache", "{file}/sub"], "--compile-cache"),
@@ -58,11 +64,17 @@ def fit_args(ds_file, out, *extra):
 def test_bad_input_exits_2_with_one_message(tmp_path, ds_file, capsys, args, message):
     (tmp_path / "corrupt.nc").write_bytes(b"this is not netCDF")
     (tmp_path / "file").write_text("x")
-    subs = {"{missing}": str(tmp_path / "missing.nc"), "{corrupt}": str(tmp_path / "corrupt.nc"), "{file}": str(tmp_path / "file")}
+    subs = {
+        "{missing}": str(tmp_path / "missing.nc"),
+        "{corrupt}": str(tmp_path / "corrupt.nc"),
+        "{file}": str(tmp_path / "file"),
+    }
     args = [next((a.replace(k, v) for k, v in subs.items() if k in a), a) for a in args]
     base = ["run", "--dataset", ds_file, "--state", state(), "--out", str(tmp_path / "out")]
     # later options win: the bad one is appended after the good defaults
-    code, cap = run_cli(base + args + (["--budget", "10"] if "--budget" not in args else []), capsys)
+    code, cap = run_cli(
+        base + args + (["--budget", "10"] if "--budget" not in args else []), capsys
+    )
     assert code == 2
     err = cap.err.strip()
     assert err.startswith("error:") and message in " ".join(err.split()), err
@@ -92,7 +104,7 @@ def checkpoint_generation(path: Path) -> int:
 CHILD = """
 import os, signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if the runner ignores SIGINT
-import memplug.fit_jobs as jobs
+import memplug.plugins.fitting.jobs as jobs
 GEN, SIG = int(sys.argv[1]), int(sys.argv[2])
 run_fit = jobs.run_fit
 def killed_run_fit(*args, callback=None, **kwargs):
@@ -118,9 +130,18 @@ def test_kill_and_resume_is_identical(tmp_path, ds_file, capsys):
 
     env = dict(os.environ, MPLBACKEND="Agg")
     for gen, sig, extra in ((5, signal.SIGINT, []), (12, signal.SIGKILL, ["--resume"])):
-        cmd = [sys.executable, "-c", CHILD, str(gen), str(int(sig)), *fit_args(ds_file, out, *budget, *extra)]
+        cmd = [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(gen),
+            str(int(sig)),
+            *fit_args(ds_file, out, *budget, *extra),
+        ]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        assert proc.returncode == (130 if sig == signal.SIGINT else -signal.SIGKILL), proc.stderr[-2000:]
+        assert proc.returncode == (130 if sig == signal.SIGINT else -signal.SIGKILL), proc.stderr[
+            -2000:
+        ]
         (ck,) = (out / "checkpoints").glob("*.ckpt")
         assert checkpoint_generation(ck) == gen
         assert not list(out.glob("*.nc"))  # no result of an unfinished fit
@@ -140,8 +161,13 @@ def test_dask_fan_out_equals_serial(tmp_path, ds_file, capsys):
     args = ["--budget", "48", "--target-loss", "0", "--sigma0", "0.01"]
     code, _ = run_cli(fit_args(ds_file, tmp_path / "serial", *args), capsys)
     assert code in (0, None)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        code, _ = run_cli(fit_args(ds_file, tmp_path / "dask", *args, "--scheduler", cluster.scheduler_address), capsys)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        code, _ = run_cli(
+            fit_args(ds_file, tmp_path / "dask", *args, "--scheduler", cluster.scheduler_address),
+            capsys,
+        )
     assert code in (0, None)
     a = json.loads((tmp_path / "serial" / "summary.json").read_text())[0]
     b = json.loads((tmp_path / "dask" / "summary.json").read_text())[0]

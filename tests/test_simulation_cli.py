@@ -40,7 +40,9 @@ def test_bad_input_exits_2(tmp_path, capsys, change, message):
 def test_bad_out_and_settings_exit_2(tmp_path, capsys):
     code, err = _exit_code(BASE + ["--out", str(tmp_path / "run.xyz")], capsys)
     assert code == 2 and ".gsd" in err
-    code, err = _exit_code(BASE + ["--out", str(tmp_path / "run.gsd"), "--set", "nonsense=3"], capsys)
+    code, err = _exit_code(
+        BASE + ["--out", str(tmp_path / "run.gsd"), "--set", "nonsense=3"], capsys
+    )
     assert code == 2 and "unknown protocol setting" in err
 
 
@@ -66,9 +68,26 @@ def test_small_run_writes_trajectory_and_observables(tmp_path):
     out = tmp_path / "run.gsd"
     argv = list(BASE)
     argv[argv.index("--T") + 1] = "2.0"
-    main_args = argv + ["--out", str(out), "--threads", "1", "--n-t", "20", "--set", "L=5.0",
-                        "--set", "max_equil_steps=3000", "--set", "glass_lag_steps=1000",
-                        "--set", "n_origins=2", "--set", "n_sk_frames=2", "--set", "max_per_bin=30"]
+    main_args = argv + [
+        "--out",
+        str(out),
+        "--threads",
+        "1",
+        "--n-t",
+        "20",
+        "--set",
+        "L=5.0",
+        "--set",
+        "max_equil_steps=3000",
+        "--set",
+        "glass_lag_steps=1000",
+        "--set",
+        "n_origins=2",
+        "--set",
+        "n_sk_frames=2",
+        "--set",
+        "max_per_bin=30",
+    ]
     with pytest.raises(SystemExit) as exc:
         main(main_args)
     assert exc.value.code in (0, None)

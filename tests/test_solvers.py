@@ -64,11 +64,17 @@ def test_exponential_kernel_matches_closed_form(alpha, beta, gamma, w, r):
     # time doubling (second order) with Richardson extrapolation
     # Newtonian: a first step of 1e-6 would make α/δt² = 1e12 multiply differences of F of order
     # δt², losing 4 digits to round-off; 1e-5 keeps both truncation and round-off small.
-    solver = EXACT_OVERDAMPED if alpha == 0.0 else TimeDoublingSolver(N=128, dt0=1e-5, t_max=1e3, richardson=True)
+    solver = (
+        EXACT_OVERDAMPED
+        if alpha == 0.0
+        else TimeDoublingSolver(N=128, dt0=1e-5, t_max=1e3, richardson=True)
+    )
     sol = solver.solve(eq)
     t = np.asarray(sol.t)
     window = (t >= 1e-4) & (t <= 1e3)
-    err_td = np.max(np.abs(np.asarray(sol.F)[window] - exact_exponential(t[window], alpha, beta, gamma, w, r)))
+    err_td = np.max(
+        np.abs(np.asarray(sol.F)[window] - exact_exponential(t[window], alpha, beta, gamma, w, r))
+    )
     assert int(sol.status) == 0
     # Overdamped: 1e-8. Newtonian: the time-doubling scheme's error after one Richardson step is not a
     # clean power of the step (measured 4e-6, 5.7e-7 at N = 64, 128), so its bound is 1e-6; the
@@ -77,7 +83,9 @@ def test_exponential_kernel_matches_closed_form(alpha, beta, gamma, w, r):
     # diffrax (Markovian embedding), an independent method
     ts = tuple(float(x) for x in np.geomspace(1e-4, 1e3, 200))
     dsol = diffrax_solve(DiffraxSolver(ts=ts, rtol=1e-12, atol=1e-14), eq)
-    err_dx = np.max(np.abs(np.asarray(dsol.F) - exact_exponential(np.asarray(ts), alpha, beta, gamma, w, r)))
+    err_dx = np.max(
+        np.abs(np.asarray(dsol.F) - exact_exponential(np.asarray(ts), alpha, beta, gamma, w, r))
+    )
     assert int(dsol.status) == 0
     assert err_dx <= 1e-8, err_dx
 
@@ -89,7 +97,9 @@ def test_plain_time_doubling_is_second_order():
     for solver in (SMALL, TimeDoublingSolver(N=32, dt0=SMALL.dt0, t_max=SMALL.t_max)):
         sol = solver.solve(eq)
         t = np.asarray(sol.t)
-        errs.append(np.max(np.abs(np.asarray(sol.F) - exact_exponential(t, 0.0, 1.0, 1.0, 1.5, 2.0))))
+        errs.append(
+            np.max(np.abs(np.asarray(sol.F) - exact_exponential(t, 0.0, 1.0, 1.0, 1.5, 2.0)))
+        )
     assert 3.6 < errs[0] / errs[1] < 4.4
 
 
@@ -99,8 +109,13 @@ def test_block_and_pointwise_solves_agree(alpha, atol):
 
     They differ only by round-off, which the Newtonian α/δt² (here 1e6) amplifies.
     """
-    eq = MemoryEquation(alpha, 0.3, jnp.array([[2.0, 0.3], [0.1, 1.0]]), jnp.eye(2),
-                        ExponentialSumKernel(jnp.array([[[1.0, 0.2], [0.3, 0.5]]]), 1.3))
+    eq = MemoryEquation(
+        alpha,
+        0.3,
+        jnp.array([[2.0, 0.3], [0.1, 1.0]]),
+        jnp.eye(2),
+        ExponentialSumKernel(jnp.array([[[1.0, 0.2], [0.3, 0.5]]]), 1.3),
+    )
     a = SMALL.solve(eq)
     b = TimeDoublingSolver(N=16, dt0=1e-3, t_max=1e2, pointwise=True).solve(eq)
     np.testing.assert_allclose(a.F, b.F, atol=atol, rtol=0)
@@ -135,7 +150,9 @@ def test_schematic_f2_glass_transition_at_lambda_4():
     assert abs(float(liquid.F[-1])) < 1e-6
     # steady-state solver against the closed form
     for lam in (3.9, 4.0 + 1e-6, 4.5, 10.0):
-        ss = nonergodicity_parameter(MemoryEquation(0.0, 1.0, 1.0, 1.0, SchematicF2Kernel(lam)), tol=1e-14)
+        ss = nonergodicity_parameter(
+            MemoryEquation(0.0, 1.0, 1.0, 1.0, SchematicF2Kernel(lam)), tol=1e-14
+        )
         expected = 0.5 * (1 + np.sqrt(1 - 4 / lam)) if lam >= 4 else 0.0
         tol = 2e-3 if abs(lam - 4) < 1e-3 else 1e-8  # critical slowing down of the iteration at λ_c
         assert abs(float(ss.f) - expected) < tol, (lam, float(ss.f), expected)
@@ -144,7 +161,9 @@ def test_schematic_f2_glass_transition_at_lambda_4():
 def test_matrix_problem_with_diagonal_kernel_equals_scalar_solves():
     w = jnp.array([[[1.5, 0.0], [0.0, 0.4]]])
     r = jnp.array([[[2.0, 1.0], [1.0, 0.5]]])
-    eq = MemoryEquation(0.0, 1.0, jnp.diag(jnp.array([1.0, 3.0])), jnp.eye(2), ExponentialSumKernel(w, r))
+    eq = MemoryEquation(
+        0.0, 1.0, jnp.diag(jnp.array([1.0, 3.0])), jnp.eye(2), ExponentialSumKernel(w, r)
+    )
     solver = SMALL
     mat = solver.solve(eq)
     for a, (g, wa, ra) in enumerate([(1.0, 1.5, 2.0), (3.0, 0.4, 0.5)]):
@@ -153,7 +172,11 @@ def test_matrix_problem_with_diagonal_kernel_equals_scalar_solves():
     np.testing.assert_allclose(mat.F[:, 0, 1], 0.0, atol=1e-14)
     # functional kernels too
     solver = F2_SOLVER
-    f2 = solver.solve(MemoryEquation(0.0, 1.0, 1.0, jnp.eye(2), SchematicF2Kernel(jnp.array([[3.0, 0.0], [0.0, 5.0]]))))
+    f2 = solver.solve(
+        MemoryEquation(
+            0.0, 1.0, 1.0, jnp.eye(2), SchematicF2Kernel(jnp.array([[3.0, 0.0], [0.0, 5.0]]))
+        )
+    )
     for a, lam in enumerate([3.0, 5.0]):
         sca = solver.solve(MemoryEquation(0.0, 1.0, 1.0, 1.0, SchematicF2Kernel(lam)))
         np.testing.assert_allclose(f2.F[:, a, a], sca.F, atol=1e-10, rtol=0)
@@ -173,7 +196,9 @@ def test_three_widely_separated_exponentials_time_doubling_vs_diffrax():
 def _loss_fn(solver, t_obs, target):
     def loss(theta):
         w, r = theta[0], theta[1]
-        eq = MemoryEquation(0.0, 1.0, 1.0, 1.0, ExponentialSumKernel(jnp.stack([w]), jnp.stack([r])))
+        eq = MemoryEquation(
+            0.0, 1.0, 1.0, 1.0, ExponentialSumKernel(jnp.stack([w]), jnp.stack([r]))
+        )
         F = solver.solve(eq).interpolate(t_obs)
         return jnp.sum((F - target) ** 2)
 
@@ -222,7 +247,9 @@ def test_interpolation_reproduces_smooth_function():
     eq = MemoryEquation(0.0, 1.0, 1.0, 1.0, ExponentialSumKernel([1.5], [2.0]))
     sol = EXACT_OVERDAMPED.solve(eq)
     tq = np.geomspace(1e-3, 50, 77)
-    np.testing.assert_allclose(sol.interpolate(tq), exact_exponential(tq, 0, 1, 1, 1.5, 2.0), atol=1e-8, rtol=0)
+    np.testing.assert_allclose(
+        sol.interpolate(tq), exact_exponential(tq, 0, 1, 1, 1.5, 2.0), atol=1e-8, rtol=0
+    )
 
 
 class _PlainExponential(memplug.kernels.ExplicitKernel):

@@ -1,5 +1,5 @@
-"""How much a fitted kernel can be trusted (memplug.uncertainty): pinned bounds, the Laplace
-error bars and their calibration against known kernels, undetermined directions, derived
+"""How much a fitted kernel can be trusted (memplug.plugins.fitting.uncertainty): pinned bounds, the
+Laplace error bars and their calibration against known kernels, undetermined directions, derived
 quantities of a closure's channels, flags, the bootstrap check, and the result files.
 
 Targets are made by known kernels on a small grid (N = 4 solver blocks, 60 log-spaced times,
@@ -16,15 +16,22 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from memplug.bootstrap import bootstrap, refit
 from memplug.errors import InputError
-from memplug.fit import FitOutcome, FitProblem, Target
-from memplug.fit_results import load_result, result_summary, save_result
+from memplug.fit import FitOutcome, FitProblem
+from memplug.fit_results import load_result, result_summary
 from memplug.interfaces import Closure, Parameter, ParameterSpace
 from memplug.kernels import ExplicitKernel, ExponentialSumKernel
 from memplug.model import default_context
+from memplug.plugins.fitting.bootstrap import bootstrap, refit
+from memplug.plugins.fitting.plotting import save_result
+from memplug.plugins.fitting.uncertainty import (
+    kernel_flags,
+    laplace,
+    pinned_parameters,
+    result_fields,
+)
 from memplug.registry import get_registry
-from memplug.uncertainty import kernel_flags, laplace, pinned_parameters, result_fields
+from memplug.targets import Target
 
 N = 4
 T = np.geomspace(0.01, 10.0, 60)
@@ -79,7 +86,7 @@ def test_pinned_parameters_at_and_near_each_bound():
         Parameter("pos", 1.0, (3,), 0.0, math.inf, "identity"),
     ])  # fmt: skip
     values = {
-        "k": [1.2e-8, 10 ** 11.9, 1e11],  # positions 0.004 (lower), 0.9975 (upper), 0.95 (free)
+        "k": [1.2e-8, 10**11.9, 1e11],  # positions 0.004 (lower), 0.9975 (upper), 0.95 (free)
         "b": [0.05 + 0.005 * 3.95, 4.0 - 0.02 * 3.95, 2.0],  # 0.005 (lower), 0.98 (free), 0.49
         "c": [-0.999, 0.985, 1.0],  # 0.0005 (lower), 0.9925 (upper), 1 (upper)
         "tau": [1.1e-2, 1.0, 9.5e3],  # log: 0.0014 (lower), 0.333, 0.9957 (upper)
@@ -98,10 +105,20 @@ def test_pinned_parameters_at_and_near_each_bound():
     }  # fmt: skip
     # tighter tolerance: k[0] (0.004), k[1] (0.9975), c[1] (0.9925) are no longer within 0.1 %
     tight = pinned_parameters(space, np.asarray(v), tol=1e-3, physical=True)
-    assert "k[1]" not in tight and "c[1]" not in tight and "k[0]" not in tight and tight["c[0]"] == "lower"
+    assert (
+        "k[1]" not in tight
+        and "c[1]" not in tight
+        and "k[0]" not in tight
+        and tight["c[0]"] == "lower"
+    )
     # from the unconstrained vector (the default): a logit u of 12 is within 1e-5 of the top
-    small = ParameterSpace([Parameter("b", 1.0, (2,), 0.05, 4.0, "logit"), Parameter("k", 1.0, (), 1e-8, 1e12, "log")])
-    assert pinned_parameters(small, np.array([12.0, 0.0, math.log(1e-8) + 0.1])) == {"b[0]": "upper", "k": "lower"}
+    small = ParameterSpace(
+        [Parameter("b", 1.0, (2,), 0.05, 4.0, "logit"), Parameter("k", 1.0, (), 1e-8, 1e12, "log")]
+    )
+    assert pinned_parameters(small, np.array([12.0, 0.0, math.log(1e-8) + 0.1])) == {
+        "b[0]": "upper",
+        "k": "lower",
+    }
     with pytest.raises(InputError, match="shape"):
         pinned_parameters(small, np.zeros(2))
 
@@ -109,7 +126,7 @@ def test_pinned_parameters_at_and_near_each_bound():
 def test_an_interval_covering_its_range_is_undetermined():
     """A parameter the data allow anywhere in its range (an interval over ≥ 98 % of it, on the
     pinning scale) is reported as undetermined (on real data: the exponents ν of Eq. 8)."""
-    from memplug.uncertainty import _spans_range
+    from memplug.plugins.fitting.uncertainty import _spans_range
 
     assert _spans_range("linear", 0.05, 4.0, 0.05, 4.0, 0.01)  # ν ∈ [0.05, 4]: all of it
     assert not _spans_range("linear", 0.5, 3.0, 0.05, 4.0, 0.01)  # 63 % of it
@@ -152,7 +169,9 @@ def test_laplace_band_coverage_with_correlated_noise(truth):
                 noise += list(u.noise.values())
         assert u.flags == [] and u.pinned == {} and u.undetermined == []
     # the noise model is recovered from the residuals (median over draws and species)
-    assert np.median(rho) == pytest.approx(RHO, abs=0.1) and np.median(noise) == pytest.approx(SIGMA, rel=0.2)
+    assert np.median(rho) == pytest.approx(RHO, abs=0.1) and np.median(noise) == pytest.approx(
+        SIGMA, rel=0.2
+    )
     m_ar1, t_ar1 = np.mean(cover["ar1"][0]), np.mean(cover["ar1"][1])
     m_none, t_none = np.mean(cover["none"][0]), np.mean(cover["none"][1])
     assert 0.85 <= m_ar1 <= 1.0 and 0.85 <= t_ar1 <= 1.0, (m_ar1, t_ar1)
@@ -204,7 +223,9 @@ class RedundantClosure(Closure):
     def kernel(self, theta, context):
         eye = jnp.eye(2)
         amp = theta["a"] * theta["b"]
-        return ExponentialSumKernel((amp[:, None] * eye)[None], (theta["rate"][:, None] * eye + (1 - eye))[None])
+        return ExponentialSumKernel(
+            (amp[:, None] * eye)[None], (theta["rate"][:, None] * eye + (1 - eye))[None]
+        )
 
 
 def test_redundant_pair_is_reported_and_identifiable_quantities_are_not_affected(truth):
@@ -225,7 +246,9 @@ def test_redundant_pair_is_reported_and_identifiable_quantities_are_not_affected
     for d in u.directions:  # each null direction is (ln a_α − ln b_α)/√2
         (la, va), (lb, vb) = sorted(d.items())
         assert la[0] == "a" and lb[0] == "b" and la[1:] == lb[1:]
-        assert abs(va) == pytest.approx(math.sqrt(0.5), abs=1e-3) and va == pytest.approx(-vb, abs=1e-3)
+        assert abs(va) == pytest.approx(math.sqrt(0.5), abs=1e-3) and va == pytest.approx(
+            -vb, abs=1e-3
+        )
     assert np.all(np.isnan(u.theta_lo[:4])) and np.all(np.isfinite(u.theta_lo[4:]))
     np.testing.assert_allclose(u.theta_lo[4:], ref.theta_lo[2:], rtol=1e-6)
     np.testing.assert_allclose(u.theta_hi[4:], ref.theta_hi[2:], rtol=1e-6)
@@ -294,11 +317,13 @@ def test_channels_flags_pinned_and_result_files(tmp_path):
     """A fit whose c_B sits at its upper bound: pinned (held fixed, no interval), the kernel
     rises at short times (flag), the closure's channels come with errors, and the result file,
     its summary, figure and the run table carry all of it."""
-    from memplug.cli.run import results_table
-    from memplug.fit_jobs import FitJob, build_result, memory_grid
+    from memplug.plugins.fitting.cli import results_table
+    from memplug.plugins.fitting.jobs import FitJob, build_result, memory_grid
 
     clean = exponential_problem(closure=RiseClosure())
-    x0 = clean.vector({"A": A_TRUE, "r": R_TRUE, "c": np.array([0.5, 99.5])})  # c_B at 0.995 of its range
+    x0 = clean.vector(
+        {"A": A_TRUE, "r": R_TRUE, "c": np.array([0.5, 99.5])}
+    )  # c_B at 0.995 of its range
     F, _, _ = clean.outputs(x0, T, T_M)  # the shapes build_result uses: compiled once
     prob = exponential_problem(F + ar1_noise(np.random.default_rng(5), F.shape), RiseClosure())
     x = refit(prob, x0, free=[0, 1, 2, 3, 4], max_nfev=15)  # c_B held at its bound
@@ -314,13 +339,17 @@ def test_channels_flags_pinned_and_result_files(tmp_path):
         assert integral["value"] == pytest.approx(area["value"], rel=1e-4)
         assert integral["sigma"] == pytest.approx(area["sigma"], rel=1e-3)
         assert area["lo"] < area["value"] < area["hi"] and area["determined"]
-        assert u.derived[f"M0_{sp}"]["value"] == pytest.approx(float(np.exp(x[0 if sp == "A" else 1])), rel=1e-12)
+        assert u.derived[f"M0_{sp}"]["value"] == pytest.approx(
+            float(np.exp(x[0 if sp == "A" else 1])), rel=1e-12
+        )
     assert u.derived["rate_ratio"]["value"] == pytest.approx(float(np.exp(x[3] - x[2])), rel=1e-12)
 
     loss = float(np.sum((u.F[prob.window] - prob.F_target) ** 2))
     outcome = FitOutcome(x=x, loss=loss, evaluations=15, generations=1,
                          history=np.zeros((0, 5)), stop_reason="test", elapsed=0.0)  # fmt: skip
-    result = build_result(prob, outcome, FitJob(state="synthetic", closure="test-rise"), "default", None)
+    result = build_result(
+        prob, outcome, FitJob(state="synthetic", closure="test-rise"), "default", None
+    )
     assert result.pinned == {"c[1]": "upper"} and result.M_fit_lo.shape == result.M_fit.shape
     np.testing.assert_allclose(result.M_fit_hi, u.M_hi, rtol=1e-12)
     files = save_result(result, tmp_path / "fit.nc")
@@ -334,12 +363,16 @@ def test_channels_flags_pinned_and_result_files(tmp_path):
     assert summary["flags"] == u.flags and set(summary["n_eff"]) == {"A", "B"}
     assert summary["derived"]["area_A"]["value"] == pytest.approx(u.derived["area_A"]["value"])
     assert summary.keys() == result.summary().keys()
-    table, notes = results_table([summary], title="t").renderables  # the table, then one line per fit
+    table, notes = results_table(
+        [summary], title="t"
+    ).renderables  # the table, then one line per fit
     cells = {c.header: list(c.cells) for c in table.columns}
     assert cells["pinned"] == ["1"] and cells["flags"] == [str(len(u.flags))]
     assert "pinned at a bound: c[1]" in notes.plain and "; M^BB rises" in notes.plain
     # an old file (no uncertainty) loads and summarises with None
-    old = ds.drop_vars(["theta_lo", "theta_hi", "pinned", "M_fit_lo", "M_fit_hi", "F_fit_lo", "F_fit_hi"])
+    old = ds.drop_vars(
+        ["theta_lo", "theta_hi", "pinned", "M_fit_lo", "M_fit_hi", "F_fit_lo", "F_fit_hi"]
+    )
     for k in ("pinned_bounds", "undetermined", "flags", "derived", "noise", "n_eff", "uncertainty"):
         old.attrs.pop(k)
     assert result_summary(old)["pinned"] is None

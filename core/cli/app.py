@@ -1,7 +1,9 @@
 """The ``memplug`` Typer application.
 
-Sub-commands live in their own modules (``memplug.cli.<name>``), each exposing ``register(app)``;
-plugins add theirs through the ``register_commands`` hook. Every `memplug.InputError` becomes
+The core mounts ``memplug plugins`` and the ``memplug dataset`` group (modules
+``memplug.cli.<name>``, each exposing ``register(app)``); every other command comes from a plugin's
+``register_commands`` hook, the built-in ones included (``solve``: closures; ``plot``: datasets;
+``run``, ``compare``, ``experiment``: fitting). Every `memplug.InputError` becomes
 one clear message on stderr and exit code 2, never a traceback.
 """
 
@@ -26,15 +28,8 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-# Core sub-command modules, each with ``register(app)``.
-COMMAND_MODULES = (
-    "memplug.cli.solve",
-    "memplug.cli.plugins",
-    "memplug.cli.dataset",
-    "memplug.cli.plot",
-    "memplug.cli.simulate",
-    "memplug.cli.run",
-)
+# Core sub-command modules, each with ``register(app)``; the rest come from plugins.
+COMMAND_MODULES = ("memplug.cli.plugins",)
 
 _registered = False
 

@@ -17,6 +17,7 @@ import diffrax
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Float
 
 from memplug.equation import MemoryEquation
 from memplug.errors import InputError
@@ -24,7 +25,8 @@ from memplug.solution import SOLVER_FAILED, Solution, status_from
 
 
 class DiffraxSolver(eqx.Module):
-    """Configuration of the embedding solver.
+    """Configuration of the embedding solver (first or second order in time follows
+    ``MemoryEquation.newtonian``).
 
     Attributes:
         t_max: end time.
@@ -32,7 +34,6 @@ class DiffraxSolver(eqx.Module):
         rtol, atol: PID step-size controller tolerances.
         solver: a diffrax solver (default Kvaerno5, L-stable, for the stiff rates).
         max_steps: step limit; exceeding it is reported in the status, never raised.
-        (first or second order in time follows ``MemoryEquation.newtonian``).
     """
 
     t_max: float = eqx.field(static=True, default=1e5)
@@ -46,7 +47,7 @@ class DiffraxSolver(eqx.Module):
     ts: tuple | None = eqx.field(static=True, default=None)
     solver: diffrax.AbstractSolver = eqx.field(default_factory=diffrax.Kvaerno5)
 
-    def times(self) -> np.ndarray:
+    def times(self) -> Float[np.ndarray, " n_t"]:
         if self.ts is not None:
             return np.asarray(self.ts, dtype=float)
         return np.concatenate([[0.0], np.geomspace(self.t_min, self.t_max, self.n_out)])

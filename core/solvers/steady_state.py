@@ -27,7 +27,9 @@ class SteadyState(eqx.Module):
 
 
 @eqx.filter_jit
-def nonergodicity_parameter(eq: MemoryEquation, tol: float = 1e-12, max_iter: int = 100_000) -> SteadyState:
+def nonergodicity_parameter(
+    eq: MemoryEquation, tol: float = 1e-12, max_iter: int = 100_000
+) -> SteadyState:
     """Solve f = (γ + M[f])⁻¹ M[f] F0 by iteration from f = F0 (functional kernels only)."""
     kernel = eq.kernel
 

@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import solve_triangular
+from jaxtyping import Float
 
 from memplug.equation import MemoryEquation
 from memplug.kernels import ExplicitKernel, FunctionalKernel
@@ -246,7 +247,7 @@ class TimeDoublingSolver(eqx.Module):
         first_end = (self.L - 1) * float(self.dt0)
         return 1 + max(0, math.ceil(math.log2(max(self.t_max / first_end, 1.0))))
 
-    def steps(self) -> np.ndarray:
+    def steps(self) -> Float[np.ndarray, " n_t"]:
         """The output time grid in units of dt0 (exact small integers times powers of two)."""
         L, h = self.L, self.L // 2
         ts = [np.arange(L, dtype=float)]
@@ -254,7 +255,7 @@ class TimeDoublingSolver(eqx.Module):
             ts.append(np.arange(h, L, dtype=float) * 2.0**b)
         return np.concatenate(ts)
 
-    def times(self) -> np.ndarray:
+    def times(self) -> Float[np.ndarray, " n_t"]:
         """The output time grid (same for every equation with this configuration; NumPy, so
         ``dt0`` must be concrete)."""
         return self.steps() * float(self.dt0)
@@ -304,10 +305,14 @@ class TimeDoublingSolver(eqx.Module):
         parts = eq.kernel.exponential_sum()
         if parts is not None:
             w, r = (eq.to_canonical(jnp.broadcast_to(a, parts[0].shape), lead=1) for a in parts)
-            a = jnp.maximum(t_nodes - dt, 0.0)[:, None, None, None, None]  # (L, 1, K, s, s) vs (J, K, s, s)
+            a = jnp.maximum(t_nodes - dt, 0.0)[
+                :, None, None, None, None
+            ]  # (L, 1, K, s, s) vs (J, K, s, s)
             rdt = r * dt
             # (1/δt)∫_a^{a+δt} e^{−r t} dt = e^{−r a} (1 − e^{−r δt})/(r δt), → e^{−r a} as r δt → 0
-            factor = jnp.where(rdt > 1e-8, -jnp.expm1(-rdt) / jnp.where(rdt > 1e-8, rdt, 1.0), 1.0 - 0.5 * rdt)
+            factor = jnp.where(
+                rdt > 1e-8, -jnp.expm1(-rdt) / jnp.where(rdt > 1e-8, rdt, 1.0), 1.0 - 0.5 * rdt
+            )
             dM = jnp.sum(w * jnp.exp(-r * a) * factor, axis=1)
             return M, dM.at[0].set(M[0])
         x, wq = np.polynomial.legendre.leggauss(self.n_quad)
@@ -500,7 +505,9 @@ def _small_inv(A):
     if s == 2:
         a, b, c, d = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
         det = a * d - b * c
-        return jnp.stack([jnp.stack([d, -b], -1), jnp.stack([-c, a], -1)], -2) / det[..., None, None]
+        return (
+            jnp.stack([jnp.stack([d, -b], -1), jnp.stack([-c, a], -1)], -2) / det[..., None, None]
+        )
     return jnp.linalg.inv(A)
 
 

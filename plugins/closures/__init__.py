@@ -1,6 +1,7 @@
 """Built-in closures, registered through the ``memplug`` entry-point group like any plugin.
 
-One module per closure; this module only registers them.
+One module per closure; this module only registers them, and mounts ``memplug solve``
+(`cli_solve`: solve the memory equation with a closure and print F(t)).
 """
 
 from __future__ import annotations
@@ -35,3 +36,11 @@ def register_closures(register):
     register(MCTClosure)
     # a memory read from a file, e.g. the model-free inversion (tabulated.py):
     register(TabulatedClosure)
+
+
+@hookimpl
+def register_commands(app):
+    from memplug.plugins.closures import cli_closures, cli_solve
+
+    cli_closures.register(app)
+    cli_solve.register(app)

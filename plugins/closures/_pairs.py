@@ -12,7 +12,11 @@ from memplug.interfaces import Context
 def pairs(context: Context) -> list[tuple[str, int, int]]:
     """``[("AA", 0, 0), ("AB", 0, 1), ("BB", 1, 1)]`` for a binary mixture: α ≤ β, row-major."""
     s = context.n_species
-    names = tuple(context.species) if len(context.species) == s else tuple(chr(65 + i) for i in range(s))
+    names = (
+        tuple(context.species)
+        if len(context.species) == s
+        else tuple(chr(65 + i) for i in range(s))
+    )
     return [(names[a] + names[b], a, b) for a in range(s) for b in range(a, s)]
 
 

@@ -65,7 +65,13 @@ class DoubleStretchedClosure(Closure):
 
     name = "double-stretched"
     description = "Eq. 8: Omega^2 [A exp(-(q r t)^nu) + K exp(-(Omega~ t)^mu)] per species pair"
-    options = {"form": "scaled", "free_rate": True, "free_omega2": False, "stretch": True, "cross": False}
+    options = {
+        "form": "scaled",
+        "free_rate": True,
+        "free_omega2": False,
+        "stretch": True,
+        "cross": False,
+    }
 
     def validate_options(self) -> None:
         if self.config["form"] not in ("scaled", "literal"):
@@ -74,7 +80,9 @@ class DoubleStretchedClosure(Closure):
             if not isinstance(self.config[key], bool):
                 raise self.option_error(key, "True or False")
         if self.config["free_omega2"] and self.config["form"] != "literal":
-            raise self.option_error("free_omega2", "False with form=scaled (Ω² sets the units there)")
+            raise self.option_error(
+                "free_omega2", "False with form=scaled (Ω² sets the units there)"
+            )
 
     def _pairs(self, context: Context):
         omega2 = omega2_per_pair(context)
@@ -95,25 +103,74 @@ class DoubleStretchedClosure(Closure):
             diag = a == b
             r = 1.0 / time_scale(sc, context)
             if diag:
-                out.append(Parameter(f"A_{p}", 1.0, (), 0.0, AMPLITUDE_MAX, "log",
-                                     f"amplitude A^{p} of the first channel (units of Omega^2)"))
+                out.append(
+                    Parameter(
+                        f"A_{p}",
+                        1.0,
+                        (),
+                        0.0,
+                        AMPLITUDE_MAX,
+                        "log",
+                        f"amplitude A^{p} of the first channel (units of Omega^2)",
+                    )
+                )
                 if self.config["free_rate"]:
-                    out.append(Parameter(f"q_{p}", 1.0, (), *RATE_FACTOR, "ordered",
-                                         f"rate of the first channel in units of the statics' r_{p}"))
+                    out.append(
+                        Parameter(
+                            f"q_{p}",
+                            1.0,
+                            (),
+                            *RATE_FACTOR,
+                            "ordered",
+                            f"rate of the first channel in units of the statics' r_{p}",
+                        )
+                    )
                 if stretch:
-                    out.append(Parameter(f"nu_{p}", 2.0 if newtonian else 1.0, (), *B_RANGE, "logit",
-                                         f"exponent nu^{p} of the first channel"))
+                    out.append(
+                        Parameter(
+                            f"nu_{p}",
+                            2.0 if newtonian else 1.0,
+                            (),
+                            *B_RANGE,
+                            "logit",
+                            f"exponent nu^{p} of the first channel",
+                        )
+                    )
             out.append(
-                Parameter(f"K_{p}", 1.0 if diag else 0.0, (), 0.0 if diag else -AMPLITUDE_MAX,
-                          AMPLITUDE_MAX, "log" if diag else "identity",
-                          f"amplitude K^{p} of the second channel (units of Omega^2)")
+                Parameter(
+                    f"K_{p}",
+                    1.0 if diag else 0.0,
+                    (),
+                    0.0 if diag else -AMPLITUDE_MAX,
+                    AMPLITUDE_MAX,
+                    "log" if diag else "identity",
+                    f"amplitude K^{p} of the second channel (units of Omega^2)",
+                )
             )
             if diag:
-                out.append(Parameter(f"ratio_{p}", 0.1, (), SLOW_MAX, 1.0, "ordered",
-                                     f"rate of the second channel / rate of the first ({p}), < 1"))
+                out.append(
+                    Parameter(
+                        f"ratio_{p}",
+                        0.1,
+                        (),
+                        SLOW_MAX,
+                        1.0,
+                        "ordered",
+                        f"rate of the second channel / rate of the first ({p}), < 1",
+                    )
+                )
             else:
-                out.append(Parameter(f"omegat_{p}", 0.1 * r, (), SLOW_MAX * r, RATE_FACTOR[1] * r,
-                                     "ordered", f"rate Omega~_{p} of the cross memory, 1/time"))
+                out.append(
+                    Parameter(
+                        f"omegat_{p}",
+                        0.1 * r,
+                        (),
+                        SLOW_MAX * r,
+                        RATE_FACTOR[1] * r,
+                        "ordered",
+                        f"rate Omega~_{p} of the cross memory, 1/time",
+                    )
+                )
             if stretch:
                 out.append(Parameter(f"mu_{p}", 0.7, (), *B_RANGE, "logit", f"exponent mu^{p}"))
         return out
@@ -123,11 +180,25 @@ class DoubleStretchedClosure(Closure):
         for p, a, b, om, sc in self._pairs(context):
             diag = a == b
             out.append(
-                Parameter(f"K_{p}", 1.0 if diag else 0.0, (), 0.0 if diag else -AMPLITUDE_MAX,
-                          AMPLITUDE_MAX, "log" if diag else "identity", f"amplitude K^{p} of the second channel")
+                Parameter(
+                    f"K_{p}",
+                    1.0 if diag else 0.0,
+                    (),
+                    0.0 if diag else -AMPLITUDE_MAX,
+                    AMPLITUDE_MAX,
+                    "log" if diag else "identity",
+                    f"amplitude K^{p} of the second channel",
+                )
             )
             out.append(
-                Parameter(f"omega2t_{p}", 0.1 * sc, (), *RATE_RANGE, "log", f"rate Omega~^2_{p} of the second channel")
+                Parameter(
+                    f"omega2t_{p}",
+                    0.1 * sc,
+                    (),
+                    *RATE_RANGE,
+                    "log",
+                    f"rate Omega~^2_{p} of the second channel",
+                )
             )
             if self.config["stretch"]:
                 out.append(Parameter(f"mu_{p}", 0.7, (), *B_RANGE, "logit", f"exponent mu^{p}"))
@@ -136,7 +207,9 @@ class DoubleStretchedClosure(Closure):
                     out.append(Parameter(f"nu_{p}", 1.0, (), *B_RANGE, "logit", f"exponent nu^{p}"))
                 if self.config["free_omega2"]:
                     out.append(
-                        Parameter(f"omega2_{p}", abs(om), (), *RATE_RANGE, "log", f"rate Omega^2_{p}")
+                        Parameter(
+                            f"omega2_{p}", abs(om), (), *RATE_RANGE, "log", f"rate Omega^2_{p}"
+                        )
                     )
         return out
 
@@ -154,13 +227,24 @@ class DoubleStretchedClosure(Closure):
             if literal:
                 first = 1.0 if om != 0 else 0.0
                 om_v = theta.get(f"omega2_{p}", om) if om != 0 else 0.0
-                cols.append((first, theta[f"K_{p}"], om_v, theta[f"omega2t_{p}"], nu if om != 0 else 1.0, mu))
+                cols.append(
+                    (
+                        first,
+                        theta[f"K_{p}"],
+                        om_v,
+                        theta[f"omega2t_{p}"],
+                        nu if om != 0 else 1.0,
+                        mu,
+                    )
+                )
             else:
                 r = 1.0 / time_scale(sc, context)
                 A = theta.get(f"A_{p}", 0.0)
                 w1, w2 = sc * A, sc * theta[f"K_{p}"]
                 rate1 = r * jnp.asarray(theta.get(f"q_{p}", 1.0), float)
-                rate2 = theta[f"omegat_{p}"] if f"omegat_{p}" in theta else rate1 * theta[f"ratio_{p}"]
+                rate2 = (
+                    theta[f"omegat_{p}"] if f"omegat_{p}" in theta else rate1 * theta[f"ratio_{p}"]
+                )
                 lam1 = jnp.exp(jnp.asarray(nu, float) * jnp.log(rate1))  # (r t)^ν = r^ν t^ν
                 lam2 = jnp.exp(jnp.asarray(mu, float) * jnp.log(jnp.asarray(rate2, float)))
                 cols.append((w1, w2, lam1, lam2, nu, mu))
@@ -171,7 +255,11 @@ class DoubleStretchedClosure(Closure):
         w1, w2, l1, l2, b1, b2 = (symmetric(v, s) for v in self._terms(theta, context))
         w = jnp.stack([w1, w2])  # (2, s, s)
         return StretchedExponentialKernel(
-            jnp.zeros((s, s)), w, jnp.zeros_like(w), jnp.stack([l1, l2]), jnp.stack([b1, b2]),
+            jnp.zeros((s, s)),
+            w,
+            jnp.zeros_like(w),
+            jnp.stack([l1, l2]),
+            jnp.stack([b1, b2]),
             markovian=not self.config["stretch"],
         )
 

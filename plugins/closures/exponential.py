@@ -41,4 +41,6 @@ class ExponentialClosure(Closure):
         amp = jnp.asarray(theta.get("amplitude", jnp.ones(s)))
         rate = jnp.asarray(theta.get("rate", omega2))
         eye = jnp.eye(s)
-        return ExponentialSumKernel((amp[:, None] * eye)[None], (rate[:, None] * eye + (1 - eye))[None])
+        return ExponentialSumKernel(
+            (amp[:, None] * eye)[None], (rate[:, None] * eye + (1 - eye))[None]
+        )

@@ -40,16 +40,24 @@ class MCTClosure(Closure):
 
     def validate_options(self) -> None:
         if self.config["free"] not in ("none", "amplitude"):
-            raise InputError(f"closure 'mct': option free={self.config['free']!r}; expected none or amplitude")
+            raise InputError(
+                f"closure 'mct': option free={self.config['free']!r}; expected none or amplitude"
+            )
         for key in ("t_max", "dt0", "tol"):
             if not float(self.config[key]) > 0:
-                raise InputError(f"closure 'mct': option {key}={self.config[key]!r}; expected a positive number")
+                raise InputError(
+                    f"closure 'mct': option {key}={self.config[key]!r}; expected a positive number"
+                )
         if int(self.config["N"]) < 2:
-            raise InputError(f"closure 'mct': option N={self.config['N']!r}; expected an integer >= 2")
+            raise InputError(
+                f"closure 'mct': option N={self.config['N']!r}; expected an integer >= 2"
+            )
 
     def solver(self):
         c = self.config
-        return default_solver(t_max=float(c["t_max"]), N=int(c["N"]), dt0=float(c["dt0"]), tol=float(c["tol"]))
+        return default_solver(
+            t_max=float(c["t_max"]), N=int(c["N"]), dt0=float(c["dt0"]), tol=float(c["tol"])
+        )
 
     def parameters(self, context: Context) -> list[Parameter]:
         if self.config["free"] == "amplitude":

@@ -35,7 +35,9 @@ class NeuralClosure(Closure):
     starts_from_memory = True
 
     name = "neural"
-    description = "MLP relaxation spectrum: M(t) = sum_j A_j r_j exp(-r_j t), A_j = softplus(mlp(u_j))/J"
+    description = (
+        "MLP relaxation spectrum: M(t) = sum_j A_j r_j exp(-r_j t), A_j = softplus(mlp(u_j))/J"
+    )
     options = {"width": 16, "depth": 2, "n_modes": 16, "rate_min": -3.0, "rate_max": 1.0, "seed": 0}
 
     def validate_options(self) -> None:
@@ -62,14 +64,22 @@ class NeuralClosure(Closure):
         if n_species not in cache:
             c = self.config
             shape = eqx.filter_eval_shape(
-                eqx.nn.MLP, 1, n_species, int(c["width"]), int(c["depth"]),
-                activation=jnp.tanh, key=jax.random.PRNGKey(0),
+                eqx.nn.MLP,
+                1,
+                n_species,
+                int(c["width"]),
+                int(c["depth"]),
+                activation=jnp.tanh,
+                key=jax.random.PRNGKey(0),
             )
             rng = np.random.default_rng(int(c["seed"]))
             values = []
             for layer in shape.layers:
                 lim = 1.0 / np.sqrt(layer.in_features)
-                values += [rng.uniform(-lim, lim, layer.weight.shape), rng.uniform(-lim, lim, layer.bias.shape)]
+                values += [
+                    rng.uniform(-lim, lim, layer.weight.shape),
+                    rng.uniform(-lim, lim, layer.bias.shape),
+                ]
             leaves = lambda m: [x for layer in m.layers for x in (layer.weight, layer.bias)]  # noqa: E731
             mlp = eqx.tree_at(leaves, shape, [np.asarray(v, dtype=np.float64) for v in values])
             params, static = eqx.partition(mlp, eqx.is_array)

@@ -106,7 +106,9 @@ class StretchedClosure(Closure):
     starts_from_memory = True
 
     name = "stretched"
-    description = "Eq. 6: c + sum_i w_i exp(-(t/tau_i)^b_i) per species pair, channels ordered by tau"
+    description = (
+        "Eq. 6: c + sum_i w_i exp(-(t/tau_i)^b_i) per species pair, channels ordered by tau"
+    )
     options = {"n_exp": 2, "stretch": True, "cross": False, "fractions": False}
 
     def validate_options(self) -> None:
@@ -133,26 +135,53 @@ class StretchedClosure(Closure):
             diag = a == b
             w0 = scale * 0.05**i if diag else np.zeros(n)
             out.append(
-                Parameter(f"c_{p}", 0.0, (), 0.0 if diag else -AMPLITUDE_MAX, AMPLITUDE_MAX,
-                          "identity", f"constant c^{p} (non-decaying memory, 1/time^2)")
+                Parameter(
+                    f"c_{p}",
+                    0.0,
+                    (),
+                    0.0 if diag else -AMPLITUDE_MAX,
+                    AMPLITUDE_MAX,
+                    "identity",
+                    f"constant c^{p} (non-decaying memory, 1/time^2)",
+                )
             )
             out.append(
-                Parameter(f"w_{p}", w0, (n,), 0.0 if diag else -AMPLITUDE_MAX, AMPLITUDE_MAX,
-                          "log" if diag else "identity", f"weights w_i^{p} (1/time^2, Newtonian)")
+                Parameter(
+                    f"w_{p}",
+                    w0,
+                    (n,),
+                    0.0 if diag else -AMPLITUDE_MAX,
+                    AMPLITUDE_MAX,
+                    "log" if diag else "identity",
+                    f"weights w_i^{p} (1/time^2, Newtonian)",
+                )
             )
             if self.config["fractions"]:
                 out.append(
-                    Parameter(f"a_{p}", 1e-6, (n,), 0.0, 1.0, "logit",
-                              f"non-decaying fractions a_i^{p}")
+                    Parameter(
+                        f"a_{p}", 1e-6, (n,), 0.0, 1.0, "logit", f"non-decaying fractions a_i^{p}"
+                    )
                 )
             out.append(
-                Parameter(f"tau_{p}", 30.0**i * t0, (n,), *TAU_RANGE, "ordered",
-                          f"relaxation times tau_1^{p} < tau_2^{p} < ...")
+                Parameter(
+                    f"tau_{p}",
+                    30.0**i * t0,
+                    (n,),
+                    *TAU_RANGE,
+                    "ordered",
+                    f"relaxation times tau_1^{p} < tau_2^{p} < ...",
+                )
             )
             if self.config["stretch"]:
                 out.append(
-                    Parameter(f"b_{p}", np.where(i == 0, 1.0, 0.7), (n,), *B_RANGE, "logit",
-                              f"stretching exponents b_i^{p}")
+                    Parameter(
+                        f"b_{p}",
+                        np.where(i == 0, 1.0, 0.7),
+                        (n,),
+                        *B_RANGE,
+                        "logit",
+                        f"stretching exponents b_i^{p}",
+                    )
                 )
         return out
 
@@ -170,8 +199,15 @@ class StretchedClosure(Closure):
             if p not in present:
                 rows.append((jnp.zeros(()), zeros, zeros, ones, ones))
                 continue
-            rows.append((get("c", p, jnp.zeros(())), get("w", p, zeros), get("a", p, zeros),
-                         get("tau", p, ones), get("b", p, ones)))
+            rows.append(
+                (
+                    get("c", p, jnp.zeros(())),
+                    get("w", p, zeros),
+                    get("a", p, zeros),
+                    get("tau", p, ones),
+                    get("b", p, ones),
+                )
+            )
         return [jnp.stack(col) for col in zip(*rows, strict=True)]
 
     def kernel(self, theta, context: Context) -> StretchedExponentialKernel:

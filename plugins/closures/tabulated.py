@@ -62,14 +62,18 @@ class TabulatedClosure(Closure):
     """
 
     name = "tabulated"
-    description = "M(t) read from a memplug-memory/1 file (e.g. memplug kernel invert), linear in ln t"
+    description = (
+        "M(t) read from a memplug-memory/1 file (e.g. memplug kernel invert), linear in ln t"
+    )
     options = {"file": None, "state": None, "tail": "zero"}
 
     def validate_options(self) -> None:
         from memplug.plugins.inversion.files import read_memory
 
         if self.config["file"] is None:
-            raise self.option_error("file", "the path of a memplug-memory/1 file (memplug kernel invert --out)")
+            raise self.option_error(
+                "file", "the path of a memplug-memory/1 file (memplug kernel invert --out)"
+            )
         if self.config["tail"] not in ("zero", "last"):
             raise self.option_error("tail", "zero or last")
         state = self.config["state"]

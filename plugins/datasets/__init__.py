@@ -3,6 +3,13 @@
 ``default``: the Kob-Andersen LJ and WCA mixtures at ρ = 1.2, 1.4, 1.6, 1.8, simulated by memplug's
 own MD plugin. Stored as one netCDF file per state under ``data/states/``; the campaign that produces
 them is ``data/campaign.toml`` (``memplug dataset build`` regenerates or extends it).
+
+Schema ``memplug-dataset/1`` (`memplug.plugins.datasets.schema`): what the default dataset's
+variables mean, registered through ``register_schemas`` (`memplug.data` dispatches validation,
+statics and target dynamics on ``ds.attrs["schema"]``).
+
+``memplug plot dataset`` (`cli_plot`, figures in `plotting`): S(k), F_s(k_p, t) and τ_α of a
+dataset.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from memplug.hookspecs import hookimpl
+from memplug.plugins.datasets.schema import KobAndersenSchema
 
 DATA = Path(__file__).parent / "data"
 
@@ -34,3 +42,16 @@ class DefaultDataset:
 @hookimpl
 def register_datasets(register):
     register(DefaultDataset)
+
+
+@hookimpl
+def register_schemas(register):
+    register(KobAndersenSchema)
+
+
+@hookimpl
+def register_commands(app):
+    from memplug.plugins.datasets import cli_dataset, cli_plot
+
+    cli_dataset.register(app)
+    cli_plot.register(app)

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.simulation import EngineError, EngineSession, MDEngine
+from memplug.plugins.md.protocol import EngineError, EngineSession, MDEngine
 
 
 def load_hoomd() -> Any:
@@ -70,7 +70,9 @@ def random_positions(
             if np.min(np.einsum("ij,ij->i", d, d)) >= d_min * d_min:
                 break
         else:
-            raise EngineError(f"random start: placed only {i} of {n} particles at distance ≥ {d_min:.3g}")
+            raise EngineError(
+                f"random start: placed only {i} of {n} particles at distance ≥ {d_min:.3g}"
+            )
         out[i] = p
     return out
 
@@ -118,8 +120,12 @@ class HoomdSession(EngineSession):
             lj.r_cut[(a, b)] = c.r_cut
         return lj
 
-    def _snapshot_from(self, positions: np.ndarray, image: np.ndarray | None = None,
-                       velocities: np.ndarray | None = None):
+    def _snapshot_from(
+        self,
+        positions: np.ndarray,
+        image: np.ndarray | None = None,
+        velocities: np.ndarray | None = None,
+    ):
         snap = self.hoomd.Snapshot()
         if snap.communicator.rank == 0:
             L = self.L
@@ -144,7 +150,9 @@ class HoomdSession(EngineSession):
         self._attach()
         counts = self.type_counts()
         if counts != (self.N_A, self.N_B):
-            raise EngineError(f"HOOMD holds {counts} particles of types (A, B), expected {(self.N_A, self.N_B)}")
+            raise EngineError(
+                f"HOOMD holds {counts} particles of types (A, B), expected {(self.N_A, self.N_B)}"
+            )
 
     def type_counts(self) -> tuple[int, int]:
         snap = self.sim.state.get_snapshot()
@@ -154,8 +162,12 @@ class HoomdSession(EngineSession):
     def minimize(self) -> None:
         md = self.hoomd.md
         fire = md.minimize.FIRE(
-            dt=0.002, force_tol=1e-3, angmom_tol=1e-3, energy_tol=1e-7,
-            forces=[self._pair()], methods=[md.methods.ConstantVolume(filter=self.hoomd.filter.All())],
+            dt=0.002,
+            force_tol=1e-3,
+            angmom_tol=1e-3,
+            energy_tol=1e-7,
+            forces=[self._pair()],
+            methods=[md.methods.ConstantVolume(filter=self.hoomd.filter.All())],
         )
         self.sim.operations.integrator = fire
         steps = 0
@@ -197,7 +209,9 @@ class HoomdSession(EngineSession):
             raise ValueError(f"integrator: expected 'nvt' or 'nve', got {kind!r}")
         method = md.methods.ConstantVolume(filter=self.hoomd.filter.All(), thermostat=thermostat)
         self.sim.operations.integrator = None
-        self.sim.operations.integrator = md.Integrator(dt=self.dt, methods=[method], forces=[self._pair()])
+        self.sim.operations.integrator = md.Integrator(
+            dt=self.dt, methods=[method], forces=[self._pair()]
+        )
         if thermostat is not None and self._pending_dof is not None:
             thermostat.translational_dof = self._pending_dof
             self._pending_dof = None
@@ -262,7 +276,9 @@ class HoomdSession(EngineSession):
         self._pending_dof = tuple(dof) if dof else None
         counts = self.type_counts()
         if counts != (self.N_A, self.N_B):
-            raise EngineError(f"restart file {path} holds {counts} particles, expected {(self.N_A, self.N_B)}")
+            raise EngineError(
+                f"restart file {path} holds {counts} particles, expected {(self.N_A, self.N_B)}"
+            )
 
     def close(self) -> None:
         self.sim = None
@@ -272,7 +288,9 @@ class HoomdEngine(MDEngine):
     """HOOMD-blue (v4/v5 Python API), CPU."""
 
     name: ClassVar[str] = "hoomd"
-    description: ClassVar[str] = "HOOMD-blue through its Python API (used when `hoomd` is importable)"
+    description: ClassVar[str] = (
+        "HOOMD-blue through its Python API (used when `hoomd` is importable)"
+    )
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -282,7 +300,9 @@ class HoomdEngine(MDEngine):
             return False, str(exc)
         return True, ""
 
-    def session(self, system: Any, rho: float, T: float, *, threads: int = 2, seed: int = 0) -> HoomdSession:
+    def session(
+        self, system: Any, rho: float, T: float, *, threads: int = 2, seed: int = 0
+    ) -> HoomdSession:
         ok, why = self.available()
         if not ok:
             raise InputError(f"--engine hoomd: not usable here: {why}")

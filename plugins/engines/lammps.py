@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.simulation import EngineError, EngineSession, MDEngine
+from memplug.plugins.md.protocol import EngineError, EngineSession, MDEngine
 
 _LOAD_ERROR: str | None = None
 _LOADED = False
@@ -140,7 +140,9 @@ class LammpsSession(EngineSession):
                 f"{(self.N_A, self.N_B)}: the overlap distance {d:.3g} is too large for ρ = {self.rho}"
             )
         self._interactions()
-        self.cmd("thermo_style custom step pe ke etotal temp press", "thermo_modify norm no", "thermo 0")
+        self.cmd(
+            "thermo_style custom step pe ke etotal temp press", "thermo_modify norm no", "thermo 0"
+        )
 
     def type_counts(self) -> tuple[int, int]:
         n = self.lmp.get_natoms()
@@ -224,12 +226,16 @@ class LammpsSession(EngineSession):
     def load(self, path: Path) -> None:
         self.cmd(f"read_restart {path}")
         self._interactions()
-        self.cmd("thermo_style custom step pe ke etotal temp press", "thermo_modify norm no", "thermo 0")
+        self.cmd(
+            "thermo_style custom step pe ke etotal temp press", "thermo_modify norm no", "thermo 0"
+        )
         self.dt = float(self.lmp.extract_global("dt"))
         self._integrator = None
         counts = self.type_counts()
         if counts != (self.N_A, self.N_B):
-            raise EngineError(f"restart file {path} holds {counts} atoms, expected {(self.N_A, self.N_B)}")
+            raise EngineError(
+                f"restart file {path} holds {counts} atoms, expected {(self.N_A, self.N_B)}"
+            )
 
     def close(self) -> None:
         try:
@@ -259,7 +265,9 @@ class LammpsEngine(MDEngine):
             return False, str(exc)
         return True, ""
 
-    def session(self, system: Any, rho: float, T: float, *, threads: int = 2, seed: int = 0) -> LammpsSession:
+    def session(
+        self, system: Any, rho: float, T: float, *, threads: int = 2, seed: int = 0
+    ) -> LammpsSession:
         ok, why = self.available()
         if not ok:
             raise InputError(f"--engine lammps: not usable here: {why}")

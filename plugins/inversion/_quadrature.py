@@ -53,7 +53,11 @@ class Correlator:
         x = np.log(tt)
         if self.log_mode:  # d ln G / d ln t of the short-time law at the left end
             g0 = self._short(ghosts[:1])[0]
-            slope = self.p * (self.a * ghosts[0] ** self.p - 2 * self.b * ghosts[0] ** (2 * self.p)) / g0
+            slope = (
+                self.p
+                * (self.a * ghosts[0] ** self.p - 2 * self.b * ghosts[0] ** (2 * self.p))
+                / g0
+            )
         else:
             slope = self.p * (self.a * ghosts[0] ** self.p - 2 * self.b * ghosts[0] ** (2 * self.p))
         self._spline = CubicSpline(x, y, bc_type=((1, slope), "not-a-knot"), extrapolate=True)
@@ -67,7 +71,9 @@ class Correlator:
         w = 0.5 * (b - a)[:, None] * _GL_W[None, :]
         g = self.G(x.ravel()).reshape(x.shape)
         t0 = self.grid[:1]
-        self.cum_G = np.concatenate([self._short_int(t0, 0), self._short_int(t0, 0) + np.cumsum((w * g).sum(1))])
+        self.cum_G = np.concatenate(
+            [self._short_int(t0, 0), self._short_int(t0, 0) + np.cumsum((w * g).sum(1))]
+        )
         self.cum_sG = np.concatenate(
             [self._short_int(t0, 1), self._short_int(t0, 1) + np.cumsum((w * x * g).sum(1))]
         )
@@ -159,7 +165,9 @@ def hat_weights(knots: np.ndarray, r: np.ndarray, below: str) -> tuple[np.ndarra
     s = np.clip(s, 0.0, 1.0)
     wl, wr = 1.0 - s, s
     low = r < knots[0]
-    wl = np.where(low, 1.0 if below == "flat" else (r / knots[0]) ** (2 if below == "ballistic" else 1), wl)
+    wl = np.where(
+        low, 1.0 if below == "flat" else (r / knots[0]) ** (2 if below == "ballistic" else 1), wl
+    )
     wr = np.where(low, 0.0, wr)
     high = r > knots[-1]
     return k, np.where(high, 0.0, wl), np.where(high, 0.0, wr)

@@ -69,8 +69,13 @@ class Regularised:
         pen = self.gamma < 1.0 - 1e-12
         for i, g in enumerate(grid):
             x, r, out["trace"][i] = self.solve(g)
-            out["residual2"][i], out["seminorm2"][i] = float(r @ r), float(np.sum((self.D @ x) ** 2))
-            out["logdet"][i] = float(np.sum(np.log(self.gamma + g * (1 - self.gamma))) - pen.sum() * np.log(g))
+            out["residual2"][i], out["seminorm2"][i] = (
+                float(r @ r),
+                float(np.sum((self.D @ x) ** 2)),
+            )
+            out["logdet"][i] = float(
+                np.sum(np.log(self.gamma + g * (1 - self.gamma))) - pen.sum() * np.log(g)
+            )
         out["lam"] = grid
         out["n_free"] = np.asarray(int(np.sum(~pen)))
         return out

@@ -50,7 +50,9 @@ def to_dataset(
     invs = [inv for _, inv in results]
     dyn = {inv.dynamics for inv in invs}
     if len(dyn) != 1:
-        raise InputError(f"states inverted with different dynamics ({', '.join(sorted(dyn))}) in one file")
+        raise InputError(
+            f"states inverted with different dynamics ({', '.join(sorted(dyn))}) in one file"
+        )
     s = invs[0].M.shape[1]
     n = max(inv.t_M.size for inv in invs)
     n_t = max(inv.t.size for inv in invs)
@@ -75,8 +77,10 @@ def to_dataset(
             "time": (("state", "lag"), np.stack([_pad(inv.t, n_t, 0, np.nan) for inv in invs])),
             "F": (("state", "lag", "species"), per_lag("F")),
             "F_fit": (("state", "lag", "species"), per_lag("F_fit")),
-            **{k: (("state", "species"), per_species(k))
-               for k in ("lam", "omega2", "omega2_given", "omega2_err", "residual", "sigma")},
+            **{
+                k: (("state", "species"), per_species(k))
+                for k in ("lam", "omega2", "omega2_given", "omega2_err", "residual", "sigma")
+            },
         },
         coords={"state": [sid for sid, _ in results], "species": list(names)},
         attrs={
@@ -90,9 +94,15 @@ def to_dataset(
             "equation (memplug.plugins.inversion)",
         },
     )
-    ds["t_M"].attrs["description"] = "node times; M is linear in ln t between nodes, constant before"
-    ds["M"].attrs["description"] = "memory kernel M^{aa}(t_M) (1/time^2 Newtonian, 1/time overdamped)"
-    ds["reliable"].attrs["description"] = "nodes the data resolve (see memplug.plugins.inversion.invert)"
+    ds["t_M"].attrs["description"] = (
+        "node times; M is linear in ln t between nodes, constant before"
+    )
+    ds["M"].attrs["description"] = (
+        "memory kernel M^{aa}(t_M) (1/time^2 Newtonian, 1/time overdamped)"
+    )
+    ds["reliable"].attrs["description"] = (
+        "nodes the data resolve (see memplug.plugins.inversion.invert)"
+    )
     return ds
 
 
@@ -111,28 +121,38 @@ def read_memory(path: str | os.PathLike, state: str | None = None) -> dict[str, 
 
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"memory file {str(p)!r}: not found (write one with 'memplug kernel invert --out')")
+        raise InputError(
+            f"memory file {str(p)!r}: not found (write one with 'memplug kernel invert --out')"
+        )
     try:
         with xr.open_dataset(p, engine="h5netcdf") as raw:
             ds = raw.load()
     except (OSError, ValueError) as exc:
         raise InputError(f"memory file {str(p)!r}: not a readable netCDF file ({exc})") from None
     if ds.attrs.get("schema") != SCHEMA:
-        raise InputError(f"memory file {str(p)!r}: schema {ds.attrs.get('schema')!r}; expected {SCHEMA!r}")
+        raise InputError(
+            f"memory file {str(p)!r}: schema {ds.attrs.get('schema')!r}; expected {SCHEMA!r}"
+        )
     states = [str(v) for v in ds["state"].values]
     if state is None:
         if len(states) != 1:
             shown = ", ".join(states[:6]) + (" ..." if len(states) > 6 else "")
-            raise InputError(f"memory file {str(p)!r} holds {len(states)} states; choose one with state=ID ({shown})")
+            raise InputError(
+                f"memory file {str(p)!r} holds {len(states)} states; choose one with state=ID ({shown})"
+            )
         state = states[0]
     if state not in states:
-        raise InputError(f"memory file {str(p)!r}: no state {state!r}; states: {', '.join(states[:6])}")
+        raise InputError(
+            f"memory file {str(p)!r}: no state {state!r}; states: {', '.join(states[:6])}"
+        )
     one = ds.sel(state=state)
     t_M = np.asarray(one["t_M"].values, float)
     keep = np.isfinite(t_M)
     M = np.asarray(one["M"].values, float)[keep]
     if keep.sum() < 2 or not np.all(np.isfinite(M)) or np.any(np.diff(t_M[keep]) <= 0):
-        raise InputError(f"memory file {str(p)!r}, state {state!r}: expected increasing t_M and finite M")
+        raise InputError(
+            f"memory file {str(p)!r}, state {state!r}: expected increasing t_M and finite M"
+        )
     return {
         "t_M": t_M[keep],
         "M": M,

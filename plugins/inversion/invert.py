@@ -152,7 +152,9 @@ def _check(t, F, omega2, dynamics, F_err, n_nodes, lam, sweeps, rule):
     F = np.asarray(F, float)
     F = F[:, None] if F.ndim == 1 else F
     if F.ndim != 2 or F.shape[0] != t.size:
-        raise InputError(f"F: expected shape ({t.size},) or ({t.size}, s) to match t, got {F.shape}")
+        raise InputError(
+            f"F: expected shape ({t.size},) or ({t.size}, s) to match t, got {F.shape}"
+        )
     if not np.all(np.isfinite(F)):
         raise InputError("F: expected finite values")
     if np.any(F[0] >= 1):
@@ -162,7 +164,9 @@ def _check(t, F, omega2, dynamics, F_err, n_nodes, lam, sweeps, rule):
     if om.ndim == 2 and om.shape == (s, s) and not np.any(om - np.diag(np.diag(om))):
         om = np.diag(om)
     if om.ndim > 1 or om.size not in (1, s) or not np.all(np.isfinite(om)) or np.any(om <= 0):
-        raise InputError(f"omega2: expected positive value(s): a scalar, ({s},) or a diagonal ({s}, {s})")
+        raise InputError(
+            f"omega2: expected positive value(s): a scalar, ({s},) or a diagonal ({s}, {s})"
+        )
     om = np.broadcast_to(om, (s,)).astype(float)
     if dynamics not in DYNAMICS:
         raise InputError(f"dynamics {dynamics!r}: expected one of {', '.join(DYNAMICS)}")
@@ -172,10 +176,16 @@ def _check(t, F, omega2, dynamics, F_err, n_nodes, lam, sweeps, rule):
         try:
             F_err = np.broadcast_to(F_err, F.shape).astype(float)
         except ValueError:
-            raise InputError(f"F_err: expected the shape of F {F.shape}, got {F_err.shape}") from None
+            raise InputError(
+                f"F_err: expected the shape of F {F.shape}, got {F_err.shape}"
+            ) from None
         if not np.all(np.isfinite(F_err)) or np.any(F_err <= 0):
             raise InputError("F_err: expected positive finite errors")
-    if isinstance(n_nodes, bool) or not isinstance(n_nodes, int | np.integer) or not 8 <= n_nodes <= 1000:
+    if (
+        isinstance(n_nodes, bool)
+        or not isinstance(n_nodes, int | np.integer)
+        or not 8 <= n_nodes <= 1000
+    ):
         raise InputError(f"n_nodes: expected an integer in 8..1000, got {n_nodes!r}")
     if lam is not None and not (isinstance(lam, int | float) and np.isfinite(lam) and lam > 0):
         raise InputError(f"lam: expected a positive number, got {lam!r}")
@@ -236,25 +246,54 @@ def invert_memory(
     nodes = np.geomspace(t[0] / 2, t[-1], int(n_nodes))
     with _one_thread():
         out = [
-            _invert_one(t, F[:, a], om[a], dynamics, None if F_err is None else F_err[:, a], nodes,
-                        lam, fit_omega2, sweeps, rule, float(noise_correlation))
+            _invert_one(
+                t,
+                F[:, a],
+                om[a],
+                dynamics,
+                None if F_err is None else F_err[:, a],
+                nodes,
+                lam,
+                fit_omega2,
+                sweeps,
+                rule,
+                float(noise_correlation),
+            )
             for a in range(F.shape[1])
         ]
     stack = lambda key: np.stack([o[key] for o in out], axis=-1)  # noqa: E731
     return InvertedMemory(
-        t_M=nodes, M=stack("M"), M_lo=stack("lo"), M_hi=stack("hi"), reliable=stack("reliable"),
-        lam=stack("lam"), residual=stack("residual"), sigma=stack("sigma"), omega2=stack("omega2"),
-        omega2_given=om.copy(), omega2_err=stack("omega2_err"), dynamics=dynamics,
-        rule="fixed" if lam is not None else rule, t=t, F=F, F_fit=stack("F_fit"),
-        info={"resolution": stack("resolution"), "dropped": stack("dropped"),
-              "scan": [o["scan"] for o in out], "sweeps": sweeps},
+        t_M=nodes,
+        M=stack("M"),
+        M_lo=stack("lo"),
+        M_hi=stack("hi"),
+        reliable=stack("reliable"),
+        lam=stack("lam"),
+        residual=stack("residual"),
+        sigma=stack("sigma"),
+        omega2=stack("omega2"),
+        omega2_given=om.copy(),
+        omega2_err=stack("omega2_err"),
+        dynamics=dynamics,
+        rule="fixed" if lam is not None else rule,
+        t=t,
+        F=F,
+        F_fit=stack("F_fit"),
+        info={
+            "resolution": stack("resolution"),
+            "dropped": stack("dropped"),
+            "scan": [o["scan"] for o in out],
+            "sweeps": sweeps,
+        },
     )
 
 
 # ------------------------------------------------------------------------------------------------
 
 
-def _invert_one(t, F, om2_given, dynamics, F_err, nodes, lam, fit_omega2, sweeps, rule, rho) -> dict:
+def _invert_one(
+    t, F, om2_given, dynamics, F_err, nodes, lam, fit_omega2, sweeps, rule, rho
+) -> dict:
     cor = Correlator(t, F, power=2 if dynamics == "newtonian" else 1)
     n_t, n = t.size, nodes.size
     if dynamics == "newtonian":
@@ -292,17 +331,27 @@ def _invert_one(t, F, om2_given, dynamics, F_err, nodes, lam, fit_omega2, sweeps
     resolution = np.sum(np.where(near, R, 0.0), axis=1)
     sd_m = sd[k0:]
     reliable = _drop_short_runs(
-        (nodes >= t[0]) & (nodes <= t[-1] / 2) & (resolution >= RESOLUTION_MIN)
+        (nodes >= t[0])
+        & (nodes <= t[-1] / 2)
+        & (resolution >= RESOLUTION_MIN)
         & (2 * sd_m + NUMERICAL_FLOOR * np.max(np.abs(m)) <= BAND_MAX * np.abs(m)),
         lnt,
     )
     Lw, _ = _whitening(_response_matrix(cor, t, nodes, m, om2, dynamics))
     return {
-        "M": m, "lo": m - 2 * sd_m, "hi": m + 2 * sd_m, "reliable": reliable, "lam": lam_rel,
-        "residual": float(np.sqrt(np.mean(r**2))), "sigma": float(np.sqrt(sigma2)), "omega2": om2,
+        "M": m,
+        "lo": m - 2 * sd_m,
+        "hi": m + 2 * sd_m,
+        "reliable": reliable,
+        "lam": lam_rel,
+        "residual": float(np.sqrt(np.mean(r**2))),
+        "sigma": float(np.sqrt(sigma2)),
+        "omega2": om2,
         "omega2_err": float(sd[0]) if fit_omega2 else 0.0,
         "F_fit": F - Lw @ (X @ x - z0),  # F_M = F − L⁻¹ R[F; M], R = X x − y
-        "resolution": resolution, "dropped": dropped, "scan": scan,
+        "resolution": resolution,
+        "dropped": dropped,
+        "scan": scan,
     }
 
 

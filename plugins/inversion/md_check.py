@@ -49,7 +49,7 @@ def einstein_from_md(
     standard error of the force route over frames), ``r`` and ``g`` (the measured g(r)), and the
     run's ``N``, ``L``, ``frames``.
     """
-    from memplug.simulation import check_inputs
+    from memplug.plugins.md.protocol import check_inputs
 
     sys_cls, eng_cls = check_inputs(system, rho, T, engine)
     potential = getattr(sys_cls, "potential", "")
@@ -62,7 +62,9 @@ def einstein_from_md(
     pairs = kob_andersen_pairs(potential)
     r_max = max(p.r_cut for p in pairs.values())
     if r_max > L / 2 - L / (2 * n_bins):
-        raise InputError(f"--N {N}: the box (L = {L:.3g}) must hold the cut-off, L > 2 r_c = {2 * r_max:g}")
+        raise InputError(
+            f"--N {N}: the box (L = {L:.3g}) must hold the cut-off, L > 2 r_c = {2 * r_max:g}"
+        )
     species = sysobj.species_array(rho)
     if min(frames, every, equilibrate) < 1:
         raise InputError("--frames, --every and --equilibrate: expected positive integers")
@@ -82,7 +84,10 @@ def einstein_from_md(
         s.close()
     box = sysobj.box_length
     per_frame = np.array(
-        [mean_squared_force_frequency2(pair_forces(p, species, box, pairs), species, T) for p in pos]
+        [
+            mean_squared_force_frequency2(pair_forces(p, species, box, pairs), species, T)
+            for p in pos
+        ]
     )
     r, g = radial_distribution(np.array(pos), species, box, box / 2, n_bins)
     x = np.array([np.mean(species == a) for a in range(2)])

@@ -136,7 +136,10 @@ def memory_at_zero(omega2: np.ndarray, omega_e2: np.ndarray) -> np.ndarray:
 
 
 def pair_forces(
-    positions: np.ndarray, species: np.ndarray, box: float, pairs: dict[tuple[int, int], LennardJonesPair]
+    positions: np.ndarray,
+    species: np.ndarray,
+    box: float,
+    pairs: dict[tuple[int, int], LennardJonesPair],
 ) -> np.ndarray:
     """Forces on every particle (N, 3) of one configuration in a cubic periodic box (minimum image;
     needs r_c ≤ box/2). O(N²) memory: meant for the small systems of a check."""

@@ -21,10 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from memplug.hookspecs import hookimpl
-
-DATA = Path(__file__).parent / "data"
-#: The shipped kernels dataset (``load_kernels("default")``).
-DEFAULT_FILE = DATA / "kernels.nc"
+from memplug.plugins.kernels.schema import DATA, DEFAULT_FILE
+from memplug.plugins.kernels.schema import load_kernels as _load
 
 
 def load_kernels(path_or_name: str | Path = "default"):
@@ -33,8 +31,6 @@ def load_kernels(path_or_name: str | Path = "default"):
     Returns an `xarray.Dataset` (loaded into memory); a missing or malformed file raises
     `memplug.errors.InputError` naming the file, the variable and the problem.
     """
-    from memplug.plugins.kernels.schema import load_kernels as _load
-
     return _load(path_or_name)
 
 

@@ -57,7 +57,13 @@ def memory_distance(M_fit, M_ref, F_target) -> float:
     """sqrt(Σ (M_fit − M_ref)² / Σ M_ref²) over the species and the points of the log grid where
     ``F_target`` lies in `DECAY_WINDOW` (all shapes ``(n_t, s)``); NaN without such points."""
     lo, hi = DECAY_WINDOW
-    w = np.isfinite(M_fit) & np.isfinite(M_ref) & np.isfinite(F_target) & (F_target >= lo) & (F_target <= hi)
+    w = (
+        np.isfinite(M_fit)
+        & np.isfinite(M_ref)
+        & np.isfinite(F_target)
+        & (F_target >= lo)
+        & (F_target <= hi)
+    )
     den = float(np.sum(M_ref[w] ** 2))
     return math.sqrt(float(np.sum((M_fit[w] - M_ref[w]) ** 2)) / den) if den > 0 else math.nan
 
@@ -71,7 +77,10 @@ def _channel_values(res: xr.Dataset, species: list[str], context) -> dict[str, n
            ("amp_ratio", "amp_ratio_lo", "amp_ratio_hi", "area_ratio", "area_ratio_lo", "area_ratio_hi")}  # fmt: skip
     values = derived if derived is not None else _channels_from_theta(res, context)
     for a, sp in enumerate(species):
-        for short, key in (("amp_ratio", f"amplitude_ratio_{sp}{sp}[1]"), ("area_ratio", f"area_ratio_{sp}{sp}[1]")):
+        for short, key in (
+            ("amp_ratio", f"amplitude_ratio_{sp}{sp}[1]"),
+            ("area_ratio", f"area_ratio_{sp}{sp}[1]"),
+        ):
             item = values.get(key)
             if item is None:
                 continue
@@ -103,7 +112,9 @@ def inversion_status() -> tuple[Any, str]:
     invert`` (its default options) when that plugin is installed and loads."""
     from memplug.registry import get_registry
 
-    plugins = [p for p in get_registry().plugins if p.module.startswith("memplug.plugins.inversion")]
+    plugins = [
+        p for p in get_registry().plugins if p.module.startswith("memplug.plugins.inversion")
+    ]
     if not plugins or not all(p.ok for p in plugins):
         return None, "not available: the inversion plugin (memplug kernel invert) is not installed"
     try:
@@ -152,13 +163,13 @@ def build(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict) -> x
     from memplug.fit import r2_score, rmse_eq_s1
     from memplug.fit_results import load_result
     from memplug.plugins.kernels.mct_cache import cache_path, read_cache
-    from memplug.plugins.kernels.scan import result_path
+    from memplug.plugins.kernels.plan import result_path
     from memplug.provenance import versions
 
     states = list(states)
     experiments: list[Experiment] = list(dict.fromkeys(e for _, e, _ in planned))
     if cfg.mct_recovery:
-        from memplug.plugins.kernels.scan import mct_recovery_experiment
+        from memplug.plugins.kernels.plan import mct_recovery_experiment
 
         experiments = list(dict.fromkeys([*experiments, mct_recovery_experiment()]))
     fits = [e.label() for e in experiments]
@@ -194,9 +205,19 @@ def build(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict) -> x
     v["param_label"] = np.full((K, P), "", dtype=object)
     for name in ("M_fit", "M_fit_lo", "M_fit_hi", "F_fit", "F_fit_lo", "F_fit_hi"):
         v[name] = nan3(S, K, n, s)
-    for name in ("amp_ratio", "amp_ratio_lo", "amp_ratio_hi", "area_ratio", "area_ratio_lo", "area_ratio_hi"):
+    for name in (
+        "amp_ratio",
+        "amp_ratio_lo",
+        "amp_ratio_hi",
+        "area_ratio",
+        "area_ratio_lo",
+        "area_ratio_hi",
+    ):
         v[name] = nan3(S, K, s)
-    text = {name: np.full((S, K), "", dtype=object) for name in ("stop_reason", "flags", "undetermined", "optimizer")}
+    text = {
+        name: np.full((S, K), "", dtype=object)
+        for name in ("stop_reason", "flags", "undetermined", "optimizer")
+    }
 
     # per state: statics, T_mct, data, M_mct, inversion
     invert, inversion_note = inversion_status()
@@ -205,7 +226,10 @@ def build(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict) -> x
     st_text = {name: np.full(S, "", dtype=object) for name in ("potential", "status", "T_mct_source",
                                                                 "T_mct_paper_source", "mct_status")}  # fmt: skip
     mct_decays = np.zeros(S, bool)
-    curves = {name: nan3(S, n, s) for name in ("F_data", "M_mct", "F_mct", "M_inv", "M_inv_lo", "M_inv_hi")}
+    curves = {
+        name: nan3(S, n, s)
+        for name in ("F_data", "M_mct", "F_mct", "M_inv", "M_inv_lo", "M_inv_hi")
+    }
     M_inv_reliable = np.zeros((S, n, s), bool)
     from memplug.data import context_for, dynamics_for
 
@@ -250,7 +274,10 @@ def build(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict) -> x
         a = res.attrs
         v["loss"][i, k], v["r2"][i, k] = float(a["loss"]), float(a["r2"])
         v["elapsed_s"][i, k] = float(a["elapsed_s"])
-        v["evaluations"][i, k], v["generations"][i, k] = int(a["evaluations"]), int(a["generations"])
+        v["evaluations"][i, k], v["generations"][i, k] = (
+            int(a["evaluations"]),
+            int(a["generations"]),
+        )
         v["seed"][i, k] = int(a["seed"])
         v["t_min"][i, k] = job.t_min if job.t_min is not None else np.nan
         w = res["in_window"].values.astype(bool)
@@ -295,7 +322,14 @@ def build(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict) -> x
     data["param_label"] = (("fit", "param"), v["param_label"])
     for name in ("M_fit", "M_fit_lo", "M_fit_hi", "F_fit", "F_fit_lo", "F_fit_hi"):
         data[name] = (("state", "fit", "t_common", "species"), v[name])
-    for name in ("amp_ratio", "amp_ratio_lo", "amp_ratio_hi", "area_ratio", "area_ratio_lo", "area_ratio_hi"):
+    for name in (
+        "amp_ratio",
+        "amp_ratio_lo",
+        "amp_ratio_hi",
+        "area_ratio",
+        "area_ratio_lo",
+        "area_ratio_hi",
+    ):
         data[name] = (("state", "fit", "species"), v[name])
     for name, arr in st.items():
         data[name] = (("state",), arr)
@@ -339,7 +373,7 @@ def build(cfg, ds, states: Sequence[str], planned, mct: dict, timing: dict) -> x
             f"overdamped fits (paper Eq. 5) start past the ballistic start: target times "
             f"t >= {cfg.overdamped_vibrations:g}/Omega, Omega^2 = k_peak^2 T (per fit: t_min)"
         ),
-        "M_mct": "tagged MCT memory at k_peak, Newtonian dynamics (memplug.fit.mct_memory)"
+        "M_mct": "tagged MCT memory at k_peak, Newtonian dynamics (the mct reference memory)"
                  if cfg.mct else "not computed (--no-mct)",
         "M_mct_distance": (
             f"relative L2 of M_fit vs M_mct on the t_common points where the fit's target F "

@@ -1,11 +1,11 @@
 """``memplug kernels ...``: the paper's evolutionary-strategy experiments as a kernels dataset.
 
-    memplug kernels scan [--dataset default] [--states all|equilibrated|ID,...]
-                         [--closures 'SPEC[@DYNAMICS];...'] [--workers N | --scheduler ADDR]
-                         [--budget-scale X] [--out DIR] [--seed S] [--mct-recovery] [--lasso 1e-7]
-    memplug kernels validate FILE
-    memplug kernels list [FILE|default]
-    memplug kernels figures FILE -o docs/img/kernels
+memplug kernels scan [--dataset default] [--states all|equilibrated|ID,...]
+                     [--closures 'SPEC[@DYNAMICS];...'] [--workers N | --scheduler ADDR]
+                     [--budget-scale X] [--out DIR] [--seed S] [--mct-recovery] [--lasso 1e-7]
+memplug kernels validate FILE
+memplug kernels list [FILE|default]
+memplug kernels figures FILE -o docs/img/kernels
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from memplug.cli.tables import check_table, show, table_option, write_table
 from memplug.errors import InputError
 from memplug.plugins.kernels.plan import (
     DEFAULT_LASSO,
@@ -73,7 +74,7 @@ def scan_command(
     from memplug.plugins.kernels.scan import ScanConfig, run_scan
 
     if scheduler is not None:
-        from memplug.cli.run import check_scheduler
+        from memplug.plugins.fitting.cli import check_scheduler
 
         check_scheduler(scheduler)
     options = dict(dataset=dataset, states=states, closures=closures, workers=workers,
@@ -89,17 +90,26 @@ def scan_command(
         init=init, overdamped_vibrations=overdamped_t_min, mct=mct, workers=workers,
         scheduler=scheduler, command=canonical_command(options), extra_attrs=extra,
     )  # fmt: skip
-    run_scan(cfg, log=lambda s: console.print(s, highlight=False), kernels_path=kernels, fit=not assemble_only)
+    run_scan(
+        cfg,
+        log=lambda s: console.print(s, highlight=False),
+        kernels_path=kernels,
+        fit=not assemble_only,
+    )
 
 
 @kernels_app.command("validate")
-def validate_command(file: Path = typer.Argument(..., help="A kernels dataset (.nc) or 'default'.")) -> None:
+def validate_command(
+    file: Path = typer.Argument(..., help="A kernels dataset (.nc) or 'default'."),
+) -> None:
     """Check a kernels dataset against its schema (exit 2 with one line naming the problem)."""
     from memplug.cli.app import console
     from memplug.plugins.kernels.schema import load_kernels
 
     ds = load_kernels(file)
-    console.print(f"{file}: valid {ds.attrs['schema']} ({ds.sizes['state']} states, {ds.sizes['fit']} fits)")
+    console.print(
+        f"{file}: valid {ds.attrs['schema']} ({ds.sizes['state']} states, {ds.sizes['fit']} fits)"
+    )
 
 
 def summary_rows(ds) -> list[dict[str, object]]:
@@ -111,7 +121,10 @@ def summary_rows(ds) -> list[dict[str, object]]:
         r2 = np.asarray(ds["r2"].values[:, k], float)[d]
         rmse = np.asarray(ds["rmse"].values[:, k], float)[d]
         cpu = np.asarray(ds["cpu_s"].values[:, k], float)[d]
-        med = lambda a: float(np.median(a[np.isfinite(a)])) if np.isfinite(a).any() else float("nan")  # noqa: E731
+
+        def med(a):
+            return float(np.median(a[np.isfinite(a)])) if np.isfinite(a).any() else float("nan")
+
         rows.append({"fit": label, "part": str(ds["fit_part"].values[k]), "states": int(d.sum()),
                      "median_r2": med(r2), "median_rmse": med(rmse), "median_cpu_s": med(cpu)})  # fmt: skip
     return rows
@@ -119,8 +132,13 @@ def summary_rows(ds) -> list[dict[str, object]]:
 
 @kernels_app.command("list")
 def list_command(
-    file: str = typer.Argument("default", help="A kernels dataset (.nc) or 'default' (the shipped one)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON instead of a table."),
+    file: str = typer.Argument(
+        "default", help="A kernels dataset (.nc) or 'default' (the shipped one)."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the rows as JSON instead of a table."
+    ),
+    table_file: Path | None = table_option(),
 ) -> None:
     """What a kernels dataset holds: states, fits and the median R² of each fit."""
     from rich.table import Table
@@ -128,8 +146,10 @@ def list_command(
     from memplug.cli.app import console
     from memplug.plugins.kernels.schema import load_kernels
 
+    check_table(table_file)
     ds = load_kernels(file)
     rows = summary_rows(ds)
+    write_table(table_file, rows)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -147,16 +167,18 @@ def list_command(
     for r in rows:
         table.add_row(r["fit"], r["part"], str(r["states"]), fmt(r["median_r2"], "{:.5f}"),
                       fmt(r["median_rmse"], "{:.3e}"), fmt(r["median_cpu_s"], "{:.0f}"))  # fmt: skip
-    from rich.console import Console
-
-    Console(width=max(console.width, 120)).print(table)  # fit labels are long; never fold them
+    show(table, min_width=120)  # fit labels are long; never fold them
 
 
 @kernels_app.command("figures")
 def figures_command(
     file: str = typer.Argument(..., help="A kernels dataset (.nc) or 'default'."),
-    out: Path = typer.Option(Path("docs/img/kernels"), "-o", "--out", help="Directory of the PNG + CSV files."),
-    tmct: str = typer.Option("memplug", "--tmct", help=f"T_mct of the T/T_mct axes: {' or '.join(TMCT_SOURCES)}."),
+    out: Path = typer.Option(
+        Path("docs/img/kernels"), "-o", "--out", help="Directory of the PNG + CSV files."
+    ),
+    tmct: str = typer.Option(
+        "memplug", "--tmct", help=f"T_mct of the T/T_mct axes: {' or '.join(TMCT_SOURCES)}."
+    ),
 ) -> None:
     """Paper Figs. 6a/b, 7, S4, S5-S6, S7 from a kernels dataset: PNG + CSV each."""
     from memplug.cli.app import console

@@ -65,12 +65,17 @@ def pick_states(ds: xr.Dataset, x: np.ndarray, k: int, n: int = 4) -> list[int]:
     when one family has ``n`` fitted states (the most populated), else over all: the warmest
     state at or below 3 T_mct, ~1.2, ~0.85 T_mct and the coldest."""
     done = np.asarray(ds["done"].values[:, k], bool) & np.isfinite(x)
-    fam = [(str(p), round(float(r), 3)) for p, r in zip(ds["potential"].values, ds["rho"].values, strict=True)]
+    fam = [
+        (str(p), round(float(r), 3))
+        for p, r in zip(ds["potential"].values, ds["rho"].values, strict=True)
+    ]
     counts: dict[tuple[str, float], int] = {}
     for f, d in zip(fam, done, strict=True):
         counts[f] = counts.get(f, 0) + int(d)
     best = max(counts, key=lambda f: counts[f]) if counts else None
-    idx = [i for i in range(len(x)) if done[i] and (best is None or counts[best] < n or fam[i] == best)]
+    idx = [
+        i for i in range(len(x)) if done[i] and (best is None or counts[best] < n or fam[i] == best)
+    ]
     if len(idx) <= n:
         return sorted(idx, key=lambda i: -x[i])
     chosen: list[int] = []
@@ -103,7 +108,9 @@ def fig6(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
         a.plot(t, F_d, "-.", color=c, lw=1.2)
         a.plot(t, F_f, "-", color=c, lw=1.6, label=name)
         b.plot(t, M, "-", color=c, lw=1.6, label=name)
-        b.fill_between(t, np.maximum(lo, M_FLOOR), np.maximum(hi, M_FLOOR), color=c, alpha=0.2, lw=0)
+        b.fill_between(
+            t, np.maximum(lo, M_FLOOR), np.maximum(hi, M_FLOOR), color=c, alpha=0.2, lw=0
+        )
         b.plot(t, M_mct, ":", color=c, lw=1.6)
         if np.any(rel):
             b.plot(t, np.where(rel, M_inv, np.nan), "--", color=c, lw=1.0)
@@ -111,8 +118,12 @@ def fig6(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
             rows.append([str(ds["state"].values[i]), float(x[i]), float(t[j]), float(F_d[j]), float(F_f[j]),
                          float(M[j]), float(lo[j]), float(hi[j]), float(M_mct[j]),
                          float(M_inv[j]) if rel[j] else float("nan")])  # fmt: skip
-    a.set(xscale="log", xlabel="t", ylabel="F_s^AA(k_p, t)", title="(a) MD (dash-dot) and fit (solid)")
-    inv_note = "inverted dashed" if np.any(ds["M_inv_reliable"].values) else "inverted: not available"
+    a.set(
+        xscale="log", xlabel="t", ylabel="F_s^AA(k_p, t)", title="(a) MD (dash-dot) and fit (solid)"
+    )
+    inv_note = (
+        "inverted dashed" if np.any(ds["M_inv_reliable"].values) else "inverted: not available"
+    )
     t_md = t[np.isfinite(ds["F_data"].values[picks, :, 0]).any(axis=0)] if picks else t
     top = np.nanmax([np.nanmax(ds["M_fit"].values[i, k, :, 0]) for i in picks] + [M_FLOOR])
     b.set(xscale="log", yscale="log", xlabel="t", ylabel="M^AA(t)", xlim=(t_md[0], 3 * t_md[-1]),
@@ -125,7 +136,9 @@ def fig6(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
     return [png, _csv(out / "fig6.csv", head, rows)]
 
 
-def _binned(x: np.ndarray, y: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _binned(
+    x: np.ndarray, y: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median and interquartile range of y in log bins of x (bins with a point)."""
     centers, med, iqr = [], [], []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
@@ -147,10 +160,16 @@ def performance(ds: xr.Dataset, out: Path, tmct: str, metric: str, name: str) ->
     part, dyn = ds["fit_part"].values.astype(str), ds["fit_dynamics"].values.astype(str)
     n_exp = ds["fit_n_exp"].values.astype(int)
     ok = np.isfinite(x)
-    edges = np.geomspace(max(np.nanmin(x[ok]) * 0.99, 1e-3), np.nanmax(x[ok]) * 1.01, 9) if ok.any() else np.ones(2)
+    edges = (
+        np.geomspace(max(np.nanmin(x[ok]) * 0.99, 1e-3), np.nanmax(x[ok]) * 1.01, 9)
+        if ok.any()
+        else np.ones(2)
+    )
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     rows: list[list[Any]] = []
-    order = sorted(range(len(fits)), key=lambda k: (part[k] != "main", n_exp[k] == 0, dyn[k], n_exp[k]))
+    order = sorted(
+        range(len(fits)), key=lambda k: (part[k] != "main", n_exp[k] == 0, dyn[k], n_exp[k])
+    )
     for k in order:
         if part[k] != "main":
             continue
@@ -166,7 +185,9 @@ def performance(ds: xr.Dataset, out: Path, tmct: str, metric: str, name: str) ->
         line = ax.plot(c, m, label=label, **style)[0]
         ax.plot(x[d], yy[d], ".", color=line.get_color(), alpha=0.35, ms=4)
         for i in np.nonzero(d)[0]:
-            rows.append([fits[k], int(n_exp[k]), str(ds["state"].values[i]), float(x[i]), float(y[i])])
+            rows.append(
+                [fits[k], int(n_exp[k]), str(ds["state"].values[i]), float(x[i]), float(y[i])]
+            )
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     if metric == "r2":
@@ -174,7 +195,9 @@ def performance(ds: xr.Dataset, out: Path, tmct: str, metric: str, name: str) ->
     else:
         ax.set(yscale="log", ylabel="RMSE (SI Eq. S1, one state)")
     ax.legend(fontsize=7)
-    ax.set_title(f"{name}: Eq. 6 fits to F_s^AA, F_s^BB (points: states; lines: bin medians)", fontsize=8)
+    ax.set_title(
+        f"{name}: Eq. 6 fits to F_s^AA, F_s^BB (points: states; lines: bin medians)", fontsize=8
+    )
     stem = "fig7" if metric == "r2" else "figS4"
     png = _save(fig, out / f"{stem}.png")
     return [png, _csv(out / f"{stem}.csv", ["fit", "n_exp", "state", "T_over_Tmct", metric], rows)]
@@ -219,10 +242,17 @@ def mct_recovery(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
         for a, sp in enumerate(map(str, ds["species"].values)):
             M, M_mct = ds["M_fit"].values[i, k, :, a], ds["M_mct"].values[i, :, a]
             col = f"C{c % 10}"
-            lab = f"{ds['state'].values[i]}: rel. L2 {ds['M_mct_distance'].values[i, k]:.3f}" if a == 0 else None
+            lab = (
+                f"{ds['state'].values[i]}: rel. L2 {ds['M_mct_distance'].values[i, k]:.3f}"
+                if a == 0
+                else None
+            )
             axes[a].plot(t, M_mct, "-", color=col, lw=2.2, alpha=0.5)
             axes[a].plot(t, M, "--", color=col, lw=1.2, label=lab)
-            rows += [[str(ds["state"].values[i]), sp, float(t[j]), float(M[j]), float(M_mct[j])] for j in range(len(t))]
+            rows += [
+                [str(ds["state"].values[i]), sp, float(t[j]), float(M[j]), float(M_mct[j])]
+                for j in range(len(t))
+            ]
             axes[a].set(xscale="log", yscale="symlog", xlabel="t", ylabel=f"M^{sp}{sp}(t)",
                         title=f"Fig. S6: M^{sp}{sp}: M_mct (thick), fit to F_mct (dashed)")  # fmt: skip
             axes[a].set_yscale("symlog", linthresh=1.0)
@@ -238,7 +268,11 @@ def channels(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
     fits = list(map(str, ds["fit"].values))
     part = ds["fit_part"].values.astype(str)
     ks = [k for k, f in enumerate(fits) if f == MAIN_FIT]
-    ks += [k for k in range(len(fits)) if part[k] == "lasso" and ds["fit_closure"].values[k] == "stretched:n_exp=2"]
+    ks += [
+        k
+        for k in range(len(fits))
+        if part[k] == "lasso" and ds["fit_closure"].values[k] == "stretched:n_exp=2"
+    ]
     if not ks:
         return []
     plt = _plt()
@@ -247,7 +281,9 @@ def channels(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
     rows: list[list[Any]] = []
     for j, k in enumerate(ks):
         d = np.asarray(ds["done"].values[:, k], bool) & np.isfinite(x)
-        for a, (var, title) in enumerate((("amp_ratio", "amplitude w"), ("area_ratio", "area w τ Γ(1+1/b)"))):
+        for a, (var, title) in enumerate(
+            (("amp_ratio", "amplitude w"), ("area_ratio", "area w τ Γ(1+1/b)"))
+        ):
             y = ds[var].values[:, k, 0]
             lo, hi = ds[f"{var}_lo"].values[:, k, 0], ds[f"{var}_hi"].values[:, k, 0]
             w = d & np.isfinite(y)
@@ -259,14 +295,31 @@ def channels(ds: xr.Dataset, out: Path, tmct: str) -> list[Path]:
             axes[a].set(xscale="log", yscale="log", xlabel=xlabel, ylabel=f"channel 2 / channel 1 ({title})",
                         title=f"Fig. S7: M^AA, {title}; channels ordered by τ")  # fmt: skip
             for i in np.nonzero(w)[0]:
-                rows.append([fits[k], var, str(ds["state"].values[i]), float(x[i]), float(y[i]), float(lo[i]), float(hi[i])])
+                rows.append(
+                    [
+                        fits[k],
+                        var,
+                        str(ds["state"].values[i]),
+                        float(x[i]),
+                        float(y[i]),
+                        float(lo[i]),
+                        float(hi[i]),
+                    ]
+                )
     for ax in axes:
         ax.axhline(0.1, color="gray", ls=":", lw=1)
         ax.axhline(1.0, color="gray", ls="--", lw=1)
         ax.axvline(1.0, color="gray", ls="-", lw=0.5)
         ax.legend(fontsize=7, title="dotted: 10 %, dashed: equal", title_fontsize=7)
     png = _save(fig, out / "figS7.png")
-    return [png, _csv(out / "figS7.csv", ["fit", "quantity", "state", "T_over_Tmct", "value", "lo", "hi"], rows)]
+    return [
+        png,
+        _csv(
+            out / "figS7.csv",
+            ["fit", "quantity", "state", "T_over_Tmct", "value", "lo", "hi"],
+            rows,
+        ),
+    ]
 
 
 def all_figures(ds: xr.Dataset, out: str | Path, tmct: str = "memplug") -> list[Path]:

@@ -1,7 +1,7 @@
 """M_mct(t) and F_mct(t) of a state, computed once and cached in ``DIR/mct/<state>.nc``.
 
-The ``mct`` closure's tagged memory at k_peak (`memplug.fit.mct_memory`, a full
-multi-component MCT solve of the state's S(k)), Newtonian dynamics (the main fits' equation of
+The ``mct`` reference memory (`memplug.targets.reference_solution`): the tagged memory at k_peak
+of a full multi-component MCT solve of the state's S(k), Newtonian dynamics (the main fits' equation of
 motion), on 300 log-spaced times from the state's first lag to `HORIZON` (the MCT solve
 runs to 1e10 anyway). Below T_mct MCT is in its glass phase: M_mct and F_mct are still stored
 (F_mct stays on its plateau) and ``t_decay`` is NaN; the MCT-recovery fits skip such states. MCT
@@ -79,7 +79,7 @@ def compute_mct(dataset: str, state: str, directory: str, ds=None) -> dict[str, 
     """Compute (or reuse) the cached M_mct of ``state``; returns a summary (status, decays, path,
     times). Picklable arguments (a Dask task); ``ds`` avoids reloading in serial runs."""
     from memplug.data import context_for, dynamics_for, load_dataset
-    from memplug.fit import mct_memory
+    from memplug.targets import reference_solution
 
     ds = load_dataset(dataset) if ds is None else ds
     path = cache_path(directory, state)
@@ -97,13 +97,15 @@ def compute_mct(dataset: str, state: str, directory: str, ds=None) -> dict[str, 
     F = np.full((N_TIMES, s), np.nan)
     w0, c0 = time.perf_counter(), time.process_time()
     try:
-        out = mct_memory(ctx, t)
+        out = reference_solution(ctx, t, "mct")
         if out is None:
-            status = "unavailable: no mct closure installed"
+            status = "unavailable: no mct reference memory installed"
         else:
             M = np.diagonal(out[0], axis1=1, axis2=2).copy()
             F = np.diagonal(out[1], axis1=1, axis2=2).copy()
-            status = "ok" if np.all(np.isfinite(M)) and np.all(np.isfinite(F)) else "failed: not finite"
+            status = (
+                "ok" if np.all(np.isfinite(M)) and np.all(np.isfinite(F)) else "failed: not finite"
+            )
     except Exception as exc:  # one state's failed MCT solve never stops the scan
         status = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     ok = status == "ok"
@@ -141,7 +143,8 @@ def mct_target_dataset(ds, states: list[str], summaries: dict[str, dict[str, Any
     (150 log-spaced times), with ``Fs`` = F_mct on that grid (Fs_k = F_mct at every k; msd copied
     from the MD state, not on this grid: neither is read by the ``mct`` target). Returns ``path``
     (rewritten only when its content changes, so resumed fits keep their inputs) or None."""
-    from memplug.data import concat_states, load_dataset, log_time_grid, save_dataset, state_dataset
+    from memplug.data import concat_states, load_dataset, save_dataset
+    from memplug.plugins.datasets.schema import log_time_grid, state_dataset
 
     parts = []
     for state in states:
@@ -149,11 +152,14 @@ def mct_target_dataset(ds, states: list[str], summaries: dict[str, dict[str, Any
         cached = read_cache(info["path"])
         one = ds.sel(state=state)
         t0 = float(np.nanmin(one["time"].values))
-        t = log_time_grid(t0, max(TARGET_SPAN * info["t_decay"], float(np.nanmax(one["time"].values))))
+        t = log_time_grid(
+            t0, max(TARGET_SPAN * info["t_decay"], float(np.nanmax(one["time"].values)))
+        )
         F = np.stack([np.interp(np.log(t), np.log(cached["t"].values), cached["F_mct"].values[:, a])
                       for a in range(cached.sizes["species"])])  # fmt: skip
         attrs = {k: str(v) for k, v in one.attrs.items()} | {
-            "note": "derived: Fs is the MCT solution F_mct (memplug kernels scan --mct-recovery)"}
+            "note": "derived: Fs is the MCT solution F_mct (memplug kernels scan --mct-recovery)"
+        }
         parts.append(state_dataset(
             potential=str(one["potential"].values), rho=float(one["rho"]), T=float(one["T"]),
             S=one["S"].values, time=t, Fs=F, Fs_k=np.repeat(F[:, None, :], one.sizes["kq"], axis=1),
@@ -170,9 +176,7 @@ def mct_target_dataset(ds, states: list[str], summaries: dict[str, dict[str, Any
         try:
             old = load_dataset(path)
             same = sorted(map(str, old["state"].values)) == sorted(map(str, new["state"].values))
-            if same and np.allclose(
-                old["Fs"].values, new["Fs"].values, equal_nan=True
-            ):
+            if same and np.allclose(old["Fs"].values, new["Fs"].values, equal_nan=True):
                 return path
         except Exception:
             pass

@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np
-
+from memplug.constants import T_MCT_MEMPLUG, T_MCT_PAPER, t_mct
 from memplug.errors import InputError
 
 #: Overdamped fits skip the ballistic start: t_min = this many vibrational times 1/Ω.
@@ -41,11 +41,6 @@ DEFAULT_LASSO = 1e-7
 DYNAMICS = ("newtonian", "overdamped")
 STATE_SELECTIONS = ("all", "equilibrated")
 
-#: memplug's own T_mct (docs/mct.md, "Table I" section: bisection on the default dataset's S(k)).
-T_MCT_MEMPLUG: dict[str, dict[float, float]] = {
-    "LJ": {1.2: 0.877, 1.4: 1.865, 1.6: 3.470, 1.8: 5.649},
-    "WCA": {1.2: 0.718, 1.4: 1.736, 1.6: 3.406, 1.8: 5.728},
-}
 TMCT_SOURCES = ("memplug", "paper")
 
 
@@ -87,6 +82,16 @@ class Experiment:
         return int(options.get("n_exp", 2)) if name == "stretched" else 0
 
 
+def mct_recovery_experiment() -> Experiment:
+    """The MCT-recovery experiment: Eq. 6 (N_exp = 2), Newtonian, fitted to F_mct (SI Figs. S5-S6)."""
+    return Experiment(PART_CLOSURE, "newtonian", "mct")
+
+
+def result_path(job) -> Path:
+    """Where a scan fit's result file lives: ``<job.out>/<job.stem()>.nc``."""
+    return Path(job.out) / f"{job.stem()}.nc"
+
+
 def parse_experiments(text: str, option: str = "--closures") -> list[Experiment]:
     """``"stretched:n_exp=2;double-stretched@overdamped"`` → experiments (Newtonian by default);
     each closure spec must create (unknown names and options are an `InputError`)."""
@@ -100,14 +105,18 @@ def parse_experiments(text: str, option: str = "--closures") -> list[Experiment]
         spec, _, dyn = part.partition("@")
         dyn = dyn.strip() or "newtonian"
         if dyn not in DYNAMICS:
-            raise InputError(f"{option} {part!r}: dynamics {dyn!r}; expected {' or '.join(DYNAMICS)}")
+            raise InputError(
+                f"{option} {part!r}: dynamics {dyn!r}; expected {' or '.join(DYNAMICS)}"
+            )
         try:
             get_registry().create("closures", spec.strip())
         except InputError as exc:
             raise InputError(f"{option} {part!r}: {exc}") from None
         out.append(Experiment(spec.strip(), dyn))
     if not out:
-        raise InputError(f"{option} {text!r}: expected SPEC[@DYNAMICS];SPEC... (one or more closures)")
+        raise InputError(
+            f"{option} {text!r}: expected SPEC[@DYNAMICS];SPEC... (one or more closures)"
+        )
     labels = [e.label() for e in out]
     twice = sorted({lab for lab in labels if labels.count(lab) > 1})
     if twice:
@@ -120,39 +129,22 @@ def parse_experiments(text: str, option: str = "--closures") -> list[Experiment]
 # --------------------------------------------------------------------------------------------
 
 
-def _loglog(table: dict[float, float], rho: float) -> tuple[float, bool]:
-    """(T_mct, interpolated?) from a {ρ: T_mct} table: exact where tabulated, linear in ln T_mct
-    against ln ρ (density scaling) between tabulated densities, NaN outside."""
-    rhos = np.array(sorted(table))
-    for r in rhos:
-        if abs(r - rho) < 1e-6:
-            return float(table[float(r)]), False
-    if not rhos[0] < rho < rhos[-1]:
-        return math.nan, False
-    vals = np.log([table[float(r)] for r in rhos])
-    return float(np.exp(np.interp(math.log(rho), np.log(rhos), vals))), True
-
-
 def tmct(potential: str, rho: float, source: str = "memplug") -> tuple[float, str]:
     """(T_mct, where it comes from) for (potential, ρ).
 
     ``memplug``: our own bisection (docs/mct.md) at ρ = 1.2, 1.4, 1.6, 1.8, interpolated in
-    ln T – ln ρ in between; ``paper``: Table I (`memplug.fit.T_MCT`), same interpolation.
+    ln T – ln ρ in between; ``paper``: Table I (`memplug.constants.T_MCT_PAPER`), same interpolation.
     """
-    from memplug.fit import T_MCT
-
-    if source == "memplug":
-        table, name = T_MCT_MEMPLUG.get(potential, {}), "memplug (docs/mct.md)"
-    elif source == "paper":
-        table = {r: v for (p, r), v in T_MCT.items() if p == potential}
-        name = "paper Table I"
-    else:
+    if source not in TMCT_SOURCES:
         raise InputError(f"--tmct {source!r}: expected {' or '.join(TMCT_SOURCES)}")
+    name = "memplug (docs/mct.md)" if source == "memplug" else "paper Table I"
+    table = (T_MCT_PAPER if source == "paper" else T_MCT_MEMPLUG).get(potential, {})
     if not table:
         return math.nan, f"{name}: no value for {potential}"
-    value, interpolated = _loglog(table, float(rho))
+    value = t_mct(potential, float(rho), source=source, interpolation="loglog")
     if not math.isfinite(value):
         return value, f"{name}: no value for {potential} at rho {rho:g}"
+    interpolated = all(abs(r - float(rho)) >= 1e-6 for r in table)
     return value, name + (", interpolated in ln T-ln rho" if interpolated else "")
 
 
@@ -176,7 +168,9 @@ def select_states(ds, states: str = "equilibrated") -> list[str]:
         return chosen
     wanted = list(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
     if not wanted:
-        raise InputError(f"--states {states!r}: expected all, equilibrated or a comma list of state ids")
+        raise InputError(
+            f"--states {states!r}: expected all, equilibrated or a comma list of state ids"
+        )
     missing = [s for s in wanted if s not in ids]
     if missing:
         sample = ", ".join(ids[:4])

@@ -1,5 +1,5 @@
 """The kernels scan: M_mct per state, then every (state, experiment) fit through
-`memplug.fit_jobs.run_jobs` (serial, or Dask with ``workers``/``scheduler``), then the
+`memplug.plugins.fitting.jobs.run_jobs` (serial, or Dask with ``workers``/``scheduler``), then the
 kernels dataset.
 
 Layout of the output directory ``DIR``::
@@ -38,7 +38,9 @@ from memplug.plugins.kernels.plan import (
     Experiment,
     closure_dim,
     fit_t_min,
+    mct_recovery_experiment,
     parse_experiments,
+    result_path,
     select_states,
     tmct,
 )
@@ -79,9 +81,13 @@ class ScanConfig:
     def check(self) -> None:
         """Options that would otherwise fail deep inside a fit: one-line `InputError`."""
         if not (math.isfinite(self.budget_scale) and self.budget_scale > 0):
-            raise InputError(f"--budget-scale: expected a finite number > 0, got {self.budget_scale}")
+            raise InputError(
+                f"--budget-scale: expected a finite number > 0, got {self.budget_scale}"
+            )
         if not (math.isfinite(self.lasso) and self.lasso >= 0):
-            raise InputError(f"--lasso: expected a finite λ₁ >= 0 (0: no Lasso part), got {self.lasso}")
+            raise InputError(
+                f"--lasso: expected a finite λ₁ >= 0 (0: no Lasso part), got {self.lasso}"
+            )
         if self.polish not in POLISH:
             raise InputError(f"--polish: expected {' or '.join(POLISH)}, got {self.polish!r}")
         if self.init not in INITS:
@@ -106,10 +112,6 @@ class ScanConfig:
         return out
 
 
-def mct_recovery_experiment() -> Experiment:
-    return Experiment(PART_CLOSURE, "newtonian", "mct")
-
-
 # --------------------------------------------------------------------------------------------
 # jobs
 # --------------------------------------------------------------------------------------------
@@ -119,11 +121,13 @@ def plan_jobs(cfg: ScanConfig, ds, states: Sequence[str], mct: dict[str, dict[st
     """``[(state, experiment, FitJob)]`` of the scan: every state × experiment, and the
     MCT-recovery fit where the state qualifies (`mct_recovery_eligible`)."""
     from memplug.data import context_for
-    from memplug.fit_jobs import BUDGET_PER_PARAMETER, FitJob
+    from memplug.plugins.fitting.jobs import BUDGET_PER_PARAMETER, FitJob
 
     experiments = cfg.experiments()
-    ctx = context_for(ds, states[0])
-    dims = {e.closure: closure_dim(e.closure, ctx) for e in [*experiments, mct_recovery_experiment()]}
+    ctx = context_for(ds, states[0], dynamics="overdamped")
+    dims = {
+        e.closure: closure_dim(e.closure, ctx) for e in [*experiments, mct_recovery_experiment()]
+    }
     out = []
     for state in states:
         todo = list(experiments)
@@ -133,7 +137,9 @@ def plan_jobs(cfg: ScanConfig, ds, states: Sequence[str], mct: dict[str, dict[st
             dataset = str(mct_targets_path(cfg.out)) if exp.target == "mct" else cfg.dataset
             budget = None
             if cfg.budget_scale != 1.0:
-                budget = max(1, int(round(cfg.budget_scale * BUDGET_PER_PARAMETER * dims[exp.closure])))
+                budget = max(
+                    1, int(round(cfg.budget_scale * BUDGET_PER_PARAMETER * dims[exp.closure]))
+                )
             job = FitJob(
                 state=state, closure=exp.closure, optimizer="cmaes", dataset=dataset,
                 target=exp.target, init=cfg.init, budget=budget, seed=int(cfg.seed),
@@ -148,6 +154,7 @@ def plan_jobs(cfg: ScanConfig, ds, states: Sequence[str], mct: dict[str, dict[st
 def scan_order(ds, states: Sequence[str]) -> list[str]:
     """``states`` sorted by T/T_mct (memplug's), then visited in van der Corput order (1/2, 1/4,
     3/4, 1/8, ...): every prefix of the result samples the whole T/T_mct range about evenly."""
+
     def x(s: str) -> float:
         T, T_c, _ = state_tmct(ds, s, "memplug")
         return T / T_c if math.isfinite(T_c) else math.inf
@@ -180,18 +187,14 @@ def mct_targets_path(out: Path) -> Path:
     return Path(out) / "mct" / "targets.nc"
 
 
-def result_path(job) -> Path:
-    return Path(job.out) / f"{job.stem()}.nc"
-
-
 def finished(job) -> dict[str, Any] | None:
     """The summary of ``job``'s finished result, or None if it must (still) run.
 
     Reused when the recorded inputs equal the job's; inputs the job has and the file lacks (a
     FitJob field added since) must be at their defaults, inputs the file has and the job lacks
     make it stale."""
-    from memplug.fit_jobs import FitJob
     from memplug.fit_results import load_result, result_summary
+    from memplug.plugins.fitting.jobs import FitJob
 
     path = result_path(job)
     if not path.exists():
@@ -237,8 +240,8 @@ def run_scan(
     later call resumes). ``fit=False`` runs no fit and no MCT solve: the file holds what is
     finished (``done`` marks it), e.g. while a scan is still running."""
     from memplug.data import load_dataset
-    from memplug.fit_jobs import fan_out, run_jobs
     from memplug.io import atomic_write_json
+    from memplug.plugins.fitting.jobs import fan_out, run_jobs
     from memplug.plugins.kernels.mct_cache import compute_mct
 
     cfg.check()
@@ -254,13 +257,19 @@ def run_scan(
         # without ``fit`` (assemble what is finished) only cached M_mct are read
         from memplug.plugins.kernels.mct_cache import cache_path
 
-        args = [(cfg.dataset, s, str(out / "mct")) for s in states if fit or cache_path(out / "mct", s).exists()]
+        args = [
+            (cfg.dataset, s, str(out / "mct"))
+            for s in states
+            if fit or cache_path(out / "mct", s).exists()
+        ]
 
         def mct_done(i, r):
             mct[r["state"]] = r
             if not r["reused"]:
-                log(f"M_mct {r['state']}: {r['status']}, F_mct decays by t = {r['t_decay']:.3g} "
-                    f"({'within' if r['decays'] else 'after'} the MD window; {r['cpu_s']:.1f} s CPU)")
+                log(
+                    f"M_mct {r['state']}: {r['status']}, F_mct decays by t = {r['t_decay']:.3g} "
+                    f"({'within' if r['decays'] else 'after'} the MD window; {r['cpu_s']:.1f} s CPU)"
+                )
 
         fan_out(compute_mct, args, workers=cfg.workers, scheduler=cfg.scheduler, on_done=mct_done,
                 shared={"ds": ds.sel(state=states)})  # fmt: skip
@@ -268,8 +277,10 @@ def run_scan(
             from memplug.plugins.kernels.mct_cache import mct_target_dataset
 
             eligible = [s for s in states if mct_recovery_eligible(ds, s, mct.get(s))]
-            log(f"MCT recovery: {len(eligible)} states at {MCT_RECOVERY_WINDOW[0]}-"
-                f"{MCT_RECOVERY_WINDOW[1]} T_mct with F_mct decaying: {', '.join(eligible) or '-'}")
+            log(
+                f"MCT recovery: {len(eligible)} states at {MCT_RECOVERY_WINDOW[0]}-"
+                f"{MCT_RECOVERY_WINDOW[1]} T_mct with F_mct decaying: {', '.join(eligible) or '-'}"
+            )
             if fit:  # (an assembly must not rewrite the targets a running scan reads)
                 mct_target_dataset(ds, eligible, mct, mct_targets_path(out))
 
@@ -278,7 +289,9 @@ def run_scan(
     planned = plan_jobs(cfg, ds, scan_order(ds, states), mct)
     results: list[dict[str, Any] | None] = [finished(job) for _, _, job in planned]
     todo = [i for i, r in enumerate(results) if r is None]
-    log(f"{len(planned)} fits on {len(states)} states: {len(planned) - len(todo)} finished, {len(todo)} to run")
+    log(
+        f"{len(planned)} fits on {len(states)} states: {len(planned) - len(todo)} finished, {len(todo)} to run"
+    )
     timing_path = out / "fits" / "timing.json"
     timing = _load_timing(timing_path)
     mark = [time.perf_counter(), time.process_time()]
@@ -298,12 +311,18 @@ def run_scan(
         atomic_write_json(timing_path, timing)
         log(
             f"[{k + 1}/{len(todo)}] {state} {exp.label()}: R² {r['r2']:.5f}, loss {r['loss']:.3e}, "
-            + (f"wall {wall:.0f} s, CPU {cpu:.0f} s" if serial else f"optimizer {r['elapsed_s']:.0f} s")
+            + (
+                f"wall {wall:.0f} s, CPU {cpu:.0f} s"
+                if serial
+                else f"optimizer {r['elapsed_s']:.0f} s"
+            )
         )
 
     if todo and not fit:
-        log(f"--assemble-only: the kernels dataset holds the {len(planned) - len(todo)} finished fits "
-            f"(`done` is false for the other {len(todo)})")
+        log(
+            f"--assemble-only: the kernels dataset holds the {len(planned) - len(todo)} finished fits "
+            f"(`done` is false for the other {len(todo)})"
+        )
     elif todo:
         (out / "fits").mkdir(parents=True, exist_ok=True)
         run_jobs([planned[i][2] for i in todo], workers=cfg.workers, scheduler=cfg.scheduler,
@@ -329,4 +348,12 @@ def _writable(out: Path) -> None:
         raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
-__all__ = ["DEFAULT_LASSO", "ScanConfig", "finished", "plan_jobs", "run_scan", "scan_order", "state_tmct"]
+__all__ = [
+    "DEFAULT_LASSO",
+    "ScanConfig",
+    "finished",
+    "plan_jobs",
+    "run_scan",
+    "scan_order",
+    "state_tmct",
+]

@@ -47,6 +47,9 @@ import xarray as xr
 from memplug.errors import InputError
 
 SCHEMA = "memplug-kernels/1"
+DATA = Path(__file__).parent / "data"
+#: The shipped kernels dataset (``load_kernels("default")``).
+DEFAULT_FILE = DATA / "kernels.nc"
 SK, SKP, SKTS, SKS, STS = (
     ("state", "fit"), ("state", "fit", "param"), ("state", "fit", "t_common", "species"),
     ("state", "fit", "species"), ("state", "t_common", "species"),
@@ -124,7 +127,11 @@ def validate_kernels(ds: xr.Dataset, path: str | os.PathLike | None = None) -> x
     bad = done & ~(np.isfinite(loss) | (loss == np.inf))
     if bad.any():
         i, k = np.argwhere(bad)[0]
-        _fail(path, "loss", f"NaN for a finished fit (state {ds['state'].values[i]}, fit {ds['fit'].values[k]})")
+        _fail(
+            path,
+            "loss",
+            f"NaN for a finished fit (state {ds['state'].values[i]}, fit {ds['fit'].values[k]})",
+        )
     labelled = np.asarray([[bool(str(x)) for x in row] for row in ds["param_label"].values], bool)
     theta = np.asarray(ds["theta"].values, float)
     bad = done[:, :, None] & labelled[None, :, :] & ~np.isfinite(theta)
@@ -138,8 +145,6 @@ def validate_kernels(ds: xr.Dataset, path: str | os.PathLike | None = None) -> x
 def resolve(path_or_name: str | os.PathLike) -> Path:
     """``"default"`` → the shipped file; anything else is a path."""
     if str(path_or_name) == "default":
-        from memplug.plugins.kernels import DEFAULT_FILE
-
         return DEFAULT_FILE
     return Path(path_or_name)
 

@@ -5,7 +5,8 @@
 - `dynamics`: equations, solves (collective, tagged, MSD), ``mct_self_memory``;
 - `steady`: nonergodicity parameters, critical point, exponent λ;
 - `cli`: the ``memplug mct`` commands (registered by the hook below);
-- `target`: the ``mct`` fit target (``--target mct``: F_s^mct of a state).
+- `target`: the ``mct`` fit target (``--target mct``: F_s^mct of a state) and the ``mct`` reference
+  memory (``--init mct``, M_mct of a state).
 
 The closure itself (``mct``) lives in `memplug.plugins.closures.mct`.
 """
@@ -20,6 +21,13 @@ def register_targets(register):
     from memplug.plugins.mct.target import mct_target
 
     register(mct_target)
+
+
+@hookimpl
+def register_references(register):
+    from memplug.plugins.mct.target import mct_reference
+
+    register(mct_reference)
 
 
 @hookimpl

@@ -1,11 +1,11 @@
 """``memplug mct ...``: MCT critical points, nonergodicity parameters and dynamics.
 
-    memplug mct critical --system hard-spheres                     # bisection in φ
-    memplug mct critical --system hard-spheres --diameters 1,0.8 --x 0.5,0.5
-    memplug mct critical --dataset default --potential LJ --rho 1.2   # bisection in T, S(k) interpolated in T
-    memplug mct steady --system hard-spheres --phi 0.52
-    memplug mct solve --system hard-spheres --phi 0.52 --t-max 1e5 [--out result.nc]
-    memplug mct solve --dataset default --state LJ-rho1.20-T0.800
+memplug mct critical --system hard-spheres                     # bisection in φ
+memplug mct critical --system hard-spheres --diameters 1,0.8 --x 0.5,0.5
+memplug mct critical --dataset default --potential LJ --rho 1.2   # bisection in T, S(k) interpolated in T
+memplug mct steady --system hard-spheres --phi 0.52
+memplug mct solve --system hard-spheres --phi 0.52 --t-max 1e5 [--out result.nc]
+memplug mct solve --dataset default --state LJ-rho1.20-T0.800
 """
 
 from __future__ import annotations
@@ -15,13 +15,17 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from memplug.cli.tables import check_table, rows_of, show, table_option, write_table
 from memplug.errors import InputError
 from memplug.io import atomic_write_json, atomic_write_netcdf
 
 _NAMES = "ABCDEFGH"
 INTERPOLATIONS = ("T", "1/T", "fit")
 
-mct_app = typer.Typer(help="Mode-coupling theory: critical points, nonergodicity parameters, dynamics.", no_args_is_help=True)
+mct_app = typer.Typer(
+    help="Mode-coupling theory: critical points, nonergodicity parameters, dynamics.",
+    no_args_is_help=True,
+)
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -36,7 +40,9 @@ def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
     return vals
 
 
-def _hard_spheres(diameters: str | None, x: str | None, n_k: int, k_max: float, dynamics: str = "overdamped"):
+def _hard_spheres(
+    diameters: str | None, x: str | None, n_k: int, k_max: float, dynamics: str = "overdamped"
+):
     from memplug.plugins.systems.hard_spheres import HardSpheres
 
     d = _floats(diameters, "--diameters") or (1.0,)
@@ -59,7 +65,9 @@ def _hs_statics(system):
 # --------------------------------------------------------------------------------------------
 
 
-def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadratic", interpolate: str = "T"):
+def dataset_path_statics(
+    ds, potential: str, rho: float, small_k: str = "quadratic", interpolate: str = "T"
+):
     """(T values, statics_at(T)) for the states of ``potential`` at density ``rho`` in a dataset.
 
     The grid points flagged in ``k_below_box`` are first replaced in every state by the small-k
@@ -71,8 +79,11 @@ def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadrat
     with T ≤ 3 T_min, and the path runs over that range.
     """
     if interpolate not in INTERPOLATIONS:
-        raise InputError(f"--interpolate {interpolate!r}: expected one of {', '.join(INTERPOLATIONS)}")
-    from memplug.data import select_states, structure_factor_matrix
+        raise InputError(
+            f"--interpolate {interpolate!r}: expected one of {', '.join(INTERPOLATIONS)}"
+        )
+    from memplug.data import select_states
+    from memplug.plugins.datasets.schema import structure_factor_matrix
     from memplug.plugins.mct.kernels import make_statics
     from memplug.plugins.mct.small_k import continue_small_k
 
@@ -85,19 +96,31 @@ def dataset_path_statics(ds, potential: str, rho: float, small_k: str = "quadrat
             f"--dataset: potential {potential} at rho {rho} has {len(np.unique(T))} temperature(s); need at least 2 to bisect"
         )
     if np.any(np.diff(T) == 0):
-        raise InputError(f"--dataset: potential {potential} at rho {rho} has two states at T = {T[1:][np.diff(T) == 0][0]:g}")
+        raise InputError(
+            f"--dataset: potential {potential} at rho {rho} has two states at T = {T[1:][np.diff(T) == 0][0]:g}"
+        )
     S_all = structure_factor_matrix(np.asarray(sub["S"].values, float))[order]  # (n_T, n_k, 2, 2)
     k = np.asarray(sub["k"].values, float)
     x = np.array([0.8, 0.2])
     rho_v = float(np.asarray(sub["rho"].values, float)[0])
     states = np.asarray(sub["state"].values)[order]
-    flagged = np.asarray(sub["k_below_box"].values, bool) if "k_below_box" in sub else np.zeros(k.size, bool)
+    flagged = (
+        np.asarray(sub["k_below_box"].values, bool)
+        if "k_below_box" in sub
+        else np.zeros(k.size, bool)
+    )
     for i, sid in enumerate(states):
-        S_all[i] = continue_small_k(k, S_all[i], flagged, rho_v, x, method=small_k, where=f"state {sid}")
+        S_all[i] = continue_small_k(
+            k, S_all[i], flagged, rho_v, x, method=small_k, where=f"state {sid}"
+        )
         try:
             make_statics(k, S_all[i], rho_v, x)
         except InputError as err:
-            hint = " (use --small-k quadratic: the points below 2π/L are unreliable)" if small_k == "keep" else ""
+            hint = (
+                " (use --small-k quadratic: the points below 2π/L are unreliable)"
+                if small_k == "keep"
+                else ""
+            )
             raise InputError(f"--dataset: state {sid}: {err}{hint}") from None
 
     if interpolate == "fit":
@@ -149,11 +172,19 @@ def critical_temperature(
         xtol = 1e-4 * float(T[0])
     try:
         return critical_point(
-            at, float(T[0]), float(T[-1]), glass_above=False, xtol=xtol, exponent=exponent, max_iter=max_iter
+            at,
+            float(T[0]),
+            float(T[-1]),
+            glass_above=False,
+            xtol=xtol,
+            exponent=exponent,
+            max_iter=max_iter,
         )
     except InputError as err:
         temps = ", ".join(f"{t:g}" for t in T)
-        raise InputError(f"--dataset: {potential} rho {rho} (states at T = {temps}): {err}") from None
+        raise InputError(
+            f"--dataset: {potential} rho {rho} (states at T = {temps}): {err}"
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,7 +194,9 @@ def critical_temperature(
 
 @mct_app.command("critical")
 def critical_command(
-    system: str = typer.Option(None, "--system", help="hard-spheres (bisection in the packing fraction)."),
+    system: str = typer.Option(
+        None, "--system", help="hard-spheres (bisection in the packing fraction)."
+    ),
     dataset: str = typer.Option(None, "--dataset", help="Dataset name or path (bisection in T)."),
     potential: str = typer.Option("LJ", "--potential", help="Dataset path: LJ or WCA."),
     rho: float = typer.Option(None, "--rho", help="Dataset path: density."),
@@ -174,24 +207,38 @@ def critical_command(
     n_k: int = typer.Option(100, "--n-k", help="Hard spheres: grid points on (0, k_max]."),
     k_max: float = typer.Option(40.0, "--k-max", help="Hard spheres: largest wave number."),
     xtol: float = typer.Option(
-        None, "--xtol", help="Bisection stops when the bracket is narrower [default: 1e-6 in φ; 1e-4 × lowest T of a dataset path]."
+        None,
+        "--xtol",
+        help="Bisection stops when the bracket is narrower [default: 1e-6 in φ; 1e-4 × lowest T of a dataset path].",
     ),
     small_k: str = typer.Option(
-        "quadratic", "--small-k", help="Dataset: S(k) below 2π/L from the continuation of c(k): quadratic, constant or keep (raw)."
+        "quadratic",
+        "--small-k",
+        help="Dataset: S(k) below 2π/L from the continuation of c(k): quadratic, constant or keep (raw).",
     ),
     max_iter: int = typer.Option(100_000, "--max-iter", help="Iterations of f per bisection step."),
-    interpolate: str = typer.Option("T", "--interpolate", help="Dataset: S(k) linear in T or in 1/T between states, or fit (quadratic in 1/T over T <= 3 T_min)."),
+    interpolate: str = typer.Option(
+        "T",
+        "--interpolate",
+        help="Dataset: S(k) linear in T or in 1/T between states, or fit (quadratic in 1/T over T <= 3 T_min).",
+    ),
     no_exponent: bool = typer.Option(False, "--no-exponent", help="Skip the exponent parameter λ."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the result as JSON (atomically)."),
+    json_out: Path = typer.Option(
+        None, "--json", help="Also write the result as JSON (atomically)."
+    ),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Find the MCT critical point by bisection on the nonergodicity parameter."""
+    check_table(table_file)
     from rich.table import Table
 
     from memplug.cli.app import console
     from memplug.plugins.mct.steady import critical_point
 
     if (system is None) == (dataset is None):
-        raise InputError("mct critical: give exactly one of --system hard-spheres or --dataset NAME")
+        raise InputError(
+            "mct critical: give exactly one of --system hard-spheres or --dataset NAME"
+        )
     if xtol is not None and xtol <= 0:
         raise InputError("--xtol: expected a positive number")
     if max_iter < 1:
@@ -201,16 +248,25 @@ def critical_command(
     if small_k not in METHODS:
         raise InputError(f"--small-k {small_k!r}: expected one of {', '.join(METHODS)}")
     if interpolate not in INTERPOLATIONS:
-        raise InputError(f"--interpolate {interpolate!r}: expected one of {', '.join(INTERPOLATIONS)}")
+        raise InputError(
+            f"--interpolate {interpolate!r}: expected one of {', '.join(INTERPOLATIONS)}"
+        )
     if system is not None:
         if system != "hard-spheres":
-            raise InputError(f"--system {system!r}: mct critical supports hard-spheres (use --dataset for others)")
+            raise InputError(
+                f"--system {system!r}: mct critical supports hard-spheres (use --dataset for others)"
+            )
         if not 0 < lo < hi < 0.7:
             raise InputError(f"--lo/--hi: expected 0 < lo < hi < 0.7, got {lo}, {hi}")
         hs = _hard_spheres(diameters, x, n_k, k_max)
         cp = critical_point(
-            _hs_statics(hs), lo, hi, glass_above=True, xtol=1e-6 if xtol is None else xtol,
-            exponent=not no_exponent, max_iter=max_iter,
+            _hs_statics(hs),
+            lo,
+            hi,
+            glass_above=True,
+            xtol=1e-6 if xtol is None else xtol,
+            exponent=not no_exponent,
+            max_iter=max_iter,
         )
         label, what = "φ_c", f"hard spheres, diameters {hs.diameters.tolist()}, x {hs.x.tolist()}"
     else:
@@ -220,7 +276,13 @@ def critical_command(
             raise InputError("--rho: required with --dataset")
         ds = load_dataset(dataset)
         cp = critical_temperature(
-            ds, potential, rho, xtol=xtol, exponent=not no_exponent, small_k=small_k, max_iter=max_iter,
+            ds,
+            potential,
+            rho,
+            xtol=xtol,
+            exponent=not no_exponent,
+            small_k=small_k,
+            max_iter=max_iter,
             interpolate=interpolate,
         )
         label = "T_mct"
@@ -240,7 +302,8 @@ def critical_command(
         table.add_row(f"f^{n}{n}(k_peak)/S^{n}{n}", f"{cp.f_c[ip, a, a] / st.S[ip, a, a]:.4f}")
         table.add_row(f"f_s^{n}(k_peak)", f"{cp.fs_c[ip, a]:.4f}")
     table.add_row("bisection steps", str(len(cp.steps)))
-    console.print(table)
+    show(table)
+    write_table(table_file, rows_of(table))
     if not cp.resolved:
         console.print(
             f"note: stopped before --xtol: the iteration at a midpoint did not converge in {max_iter} iterations; "
@@ -268,10 +331,14 @@ def critical_command(
 
 def _context(system, dataset, state, phi, diameters, x, n_k, k_max, dynamics, T):
     if (system is None) == (dataset is None):
-        raise InputError("give exactly one of --system hard-spheres or --dataset NAME (with --state)")
+        raise InputError(
+            "give exactly one of --system hard-spheres or --dataset NAME (with --state)"
+        )
     if system is not None:
         if system != "hard-spheres":
-            raise InputError(f"--system {system!r}: expected hard-spheres (use --dataset for others)")
+            raise InputError(
+                f"--system {system!r}: expected hard-spheres (use --dataset for others)"
+            )
         if phi is None:
             raise InputError("--phi: required with --system hard-spheres")
         return _hard_spheres(diameters, x, n_k, k_max, dynamics).context(phi=phi, T=T)
@@ -281,7 +348,7 @@ def _context(system, dataset, state, phi, diameters, x, n_k, k_max, dynamics, T)
 
     if state is None:
         raise InputError("--state: required with --dataset")
-    ctx = context_for(load_dataset(dataset), state)
+    ctx = context_for(load_dataset(dataset), state, dynamics="overdamped")
     return dataclasses.replace(ctx, dynamics=dynamics)
 
 
@@ -295,18 +362,21 @@ def steady_command(
     x: str = typer.Option(None, "--x"),
     n_k: int = typer.Option(100, "--n-k"),
     k_max: float = typer.Option(40.0, "--k-max"),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Nonergodicity parameters f(k) and f_s(k) at one state (glass: f > 0)."""
+    check_table(table_file)
     from rich.table import Table
 
-    from memplug.cli.app import console
     from memplug.plugins.mct.dynamics import statics_from_context
     from memplug.plugins.mct.steady import nonergodicity
 
     ctx = _context(system, dataset, state, phi, diameters, x, n_k, k_max, "overdamped", 1.0)
     st = statics_from_context(ctx)
     ne = nonergodicity(st)
-    table = Table(title=f"MCT nonergodicity parameters ({'glass' if ne.glass else 'liquid'}, {ne.iterations} iterations)")
+    table = Table(
+        title=f"MCT nonergodicity parameters ({'glass' if ne.glass else 'liquid'}, {ne.iterations} iterations)"
+    )
     table.add_column("k", justify="right")
     for a in range(st.n_species):
         n = _NAMES[a]
@@ -317,7 +387,8 @@ def steady_command(
         for a in range(st.n_species):
             row += [f"{ne.f[i, a, a] / st.S[i, a, a]:.4f}", f"{ne.fs[i, a]:.4f}"]
         table.add_row(*row)
-    console.print(table)
+    show(table)
+    write_table(table_file, rows_of(table))
 
 
 @mct_app.command("solve")
@@ -331,14 +402,18 @@ def solve_command(
     x: str = typer.Option(None, "--x"),
     n_k: int = typer.Option(100, "--n-k"),
     k_max: float = typer.Option(40.0, "--k-max"),
-    dynamics: str = typer.Option("overdamped", "--dynamics", help="overdamped (paper Eq. 5) or newtonian."),
+    dynamics: str = typer.Option(
+        "overdamped", "--dynamics", help="overdamped (paper Eq. 5) or newtonian."
+    ),
     t_max: float = typer.Option(1e5, "--t-max"),
     N: int = typer.Option(16, "--N", help="Time-doubling block: 4N points."),
     msd: bool = typer.Option(False, "--msd", help="Also solve the MSD equation."),
     points: int = typer.Option(12, "--points", help="Rows of the printed table."),
     out: Path = typer.Option(None, "--out", help="Write the solution as netCDF (atomically)."),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Solve collective + tagged MCT dynamics and print the correlators at k_peak."""
+    check_table(table_file)
     from rich.table import Table
 
     from memplug.cli.app import console
@@ -355,7 +430,14 @@ def solve_command(
         raise InputError("--t-max must be positive, --N and --points at least 2")
     ctx = _context(system, dataset, state, phi, diameters, x, n_k, k_max, dynamics, T)
     st = statics_from_context(ctx)
-    sol = solve_mct(st, mobility_from_context(ctx), dynamics, k_probe=[ctx.k_peak], msd=msd, solver=default_solver(t_max=t_max, N=N))
+    sol = solve_mct(
+        st,
+        mobility_from_context(ctx),
+        dynamics,
+        k_probe=[ctx.k_peak],
+        msd=msd,
+        solver=default_solver(t_max=t_max, N=N),
+    )
     ip = int(np.argmin(np.abs(st.k - ctx.k_peak)))
     from memplug.solution import interpolate
 
@@ -379,7 +461,8 @@ def solve_command(
         if msd:
             row += [f"{M2[i, a]:.5g}" for a in range(st.n_species)]
         table.add_row(*row)
-    console.print(table)
+    show(table)
+    write_table(table_file, rows_of(table))
     if out is not None:
         write_solution(out, sol, st)
         console.print(f"wrote {out}")
@@ -405,6 +488,11 @@ def write_solution(path: Path, sol, statics) -> None:
     ds = xr.Dataset(
         data,
         coords={"t": sol.t, "k": statics.k, "a": sp, "b": sp, "probe": sol.k_probe},
-        attrs={"rho": statics.rho, "x": list(map(float, statics.x)), "dynamics": sol.dynamics, "status": sol.status},
+        attrs={
+            "rho": statics.rho,
+            "x": list(map(float, statics.x)),
+            "dynamics": sol.dynamics,
+            "status": sol.status,
+        },
     )
     atomic_write_netcdf(path, ds)

@@ -41,7 +41,9 @@ from memplug.solvers import TimeDoublingSolver
 MSD_SCALE = 1e3  # L of the MSD embedding
 
 
-def default_solver(t_max: float = 1e10, N: int = 16, dt0: float = 1e-6, tol: float = 1e-10) -> TimeDoublingSolver:
+def default_solver(
+    t_max: float = 1e10, N: int = 16, dt0: float = 1e-6, tol: float = 1e-10
+) -> TimeDoublingSolver:
     """Time-doubling settings used for MCT unless given (blocks of 4N points, ~log2(t_max/dt0) blocks)."""
     return TimeDoublingSolver(N=N, dt0=dt0, t_max=t_max, tol=tol, max_iter=10_000)
 
@@ -66,7 +68,9 @@ def collective_equation(statics: MCTStatics, D, dynamics: str = "overdamped") ->
     return MemoryEquation(a, b, collective_omega2(statics, D), statics.S, MCTKernel(statics, D))
 
 
-def joint_equation(statics: MCTStatics, D, dynamics: str = "overdamped", k_probe=()) -> MemoryEquation:
+def joint_equation(
+    statics: MCTStatics, D, dynamics: str = "overdamped", k_probe=()
+) -> MemoryEquation:
     """Collective + tagged (+ tagged at probe wave numbers) in one equation (see module docstring)."""
     a, b = _coefficients(dynamics)
     s, n = statics.n_species, statics.n_k
@@ -74,7 +78,9 @@ def joint_equation(statics: MCTStatics, D, dynamics: str = "overdamped", k_probe
     kp = np.atleast_1d(np.asarray(k_probe, float))
     eye = np.eye(s)
     ks = np.concatenate([statics.k, kp])
-    gamma = np.concatenate([collective_omega2(statics, D), ks[:, None, None] ** 2 * (D * eye)[None]])
+    gamma = np.concatenate(
+        [collective_omega2(statics, D), ks[:, None, None] ** 2 * (D * eye)[None]]
+    )
     F0 = np.concatenate([statics.S, np.broadcast_to(eye, (n + kp.size, s, s))])
     return MemoryEquation(a, b, gamma, F0, MCTKernel(statics, D, tagged=True, k_probe=kp))
 
@@ -157,7 +163,12 @@ def msd_memory(statics: MCTStatics, D, F, Fs) -> np.ndarray:
     c = statics.c
     X = np.einsum("kab,tkbc,kcd->tkad", c, F, c)
     w = statics.k**4 * statics.dk
-    return np.asarray(D)[None] * statics.rho / (6 * np.pi**2) * np.einsum("k,tks,tks->ts", w, _diag(X), Fs)
+    return (
+        np.asarray(D)[None]
+        * statics.rho
+        / (6 * np.pi**2)
+        * np.einsum("k,tks,tks->ts", w, _diag(X), Fs)
+    )
 
 
 def solve_msd(statics: MCTStatics, D, dynamics: str, sol: MCTSolution, solver: TimeDoublingSolver):
@@ -219,7 +230,9 @@ def mobility_from_context(context: Context, friction=None) -> np.ndarray:
     return mobility(context.T, context.dynamics, context.masses, friction, context.n_species)
 
 
-def solve_context(context: Context, solver: TimeDoublingSolver | None = None, *, msd: bool = False) -> MCTSolution:
+def solve_context(
+    context: Context, solver: TimeDoublingSolver | None = None, *, msd: bool = False
+) -> MCTSolution:
     """Collective + tagged MCT for a context, with a probe at k_peak; cached in ``context.extra``."""
     context.require("k_peak")
     solver = solver or default_solver()
@@ -228,7 +241,12 @@ def solve_context(context: Context, solver: TimeDoublingSolver | None = None, *,
     if key not in cache:
         st = statics_from_context(context)
         cache[key] = solve_mct(
-            st, mobility_from_context(context), context.dynamics, k_probe=[context.k_peak], msd=msd, solver=solver
+            st,
+            mobility_from_context(context),
+            context.dynamics,
+            k_probe=[context.k_peak],
+            msd=msd,
+            solver=solver,
         )
     return cache[key]
 

@@ -35,10 +35,14 @@ def grid_spacing(k) -> float:
     """Δ of a midpoint grid; raises `InputError` if ``k`` is not one (k_0 = Δ/2, equal steps)."""
     k = np.asarray(k, dtype=float)
     if k.ndim != 1 or k.size < 2:
-        raise InputError(f"k grid: expected a 1-d array of at least 2 wave numbers, got shape {k.shape}")
+        raise InputError(
+            f"k grid: expected a 1-d array of at least 2 wave numbers, got shape {k.shape}"
+        )
     dk = k[1] - k[0]
-    if dk <= 0 or not np.allclose(np.diff(k), dk, rtol=1e-8, atol=1e-12) or not np.isclose(
-        k[0], dk / 2, rtol=1e-8, atol=1e-12
+    if (
+        dk <= 0
+        or not np.allclose(np.diff(k), dk, rtol=1e-8, atol=1e-12)
+        or not np.isclose(k[0], dk / 2, rtol=1e-8, atol=1e-12)
     ):
         raise InputError(
             "k grid: MCT needs the midpoint grid k_i = (i + 1/2) dk (equal steps, k_0 = dk/2); "
@@ -63,7 +67,9 @@ def triangle_sums_last(A):
     anti = _anti_diagonal_sums(A)  # index s = j + l
     diag = _anti_diagonal_sums(A[..., ::-1])  # index n−1 + (j − l)
     # |j − l| = m: diagonals n−1+m and n−1−m
-    by_abs = jnp.concatenate([diag[..., n - 1 : n], diag[..., n:] + diag[..., : n - 1][..., ::-1]], axis=-1)
+    by_abs = jnp.concatenate(
+        [diag[..., n - 1 : n], diag[..., n:] + diag[..., : n - 1][..., ::-1]], axis=-1
+    )
     inside = jnp.cumsum(by_abs, axis=-1)  # Σ_{|j−l| ≤ i}
     below = jnp.cumsum(anti[..., : n - 1], axis=-1)  # Σ_{j+l ≤ i−1}, for i = 1 … n−1
     below = jnp.concatenate([jnp.zeros_like(below[..., :1]), below], axis=-1)

@@ -115,10 +115,18 @@ def make_statics(k, S, rho, x=None) -> MCTStatics:
 def mobility(T: float, dynamics: str, masses=None, friction=None, n_species: int = 1) -> np.ndarray:
     """D_α: T/ζ_α (overdamped) or T/m_α (Newtonian)."""
     if dynamics == "overdamped":
-        z = np.ones(n_species) if friction is None else np.broadcast_to(np.asarray(friction, float), (n_species,))
+        z = (
+            np.ones(n_species)
+            if friction is None
+            else np.broadcast_to(np.asarray(friction, float), (n_species,))
+        )
         return T / z
     if dynamics == "newtonian":
-        m = np.ones(n_species) if masses is None else np.broadcast_to(np.asarray(masses, float), (n_species,))
+        m = (
+            np.ones(n_species)
+            if masses is None
+            else np.broadcast_to(np.asarray(masses, float), (n_species,))
+        )
         return T / m
     raise InputError(f"dynamics {dynamics!r}; expected overdamped or newtonian")
 
@@ -192,7 +200,9 @@ def tagged_integral(Xd, Fs, k, w):
 def collective_memory(F, statics: MCTStatics):
     """Götze-normalised m_αβ(k) of paper Eq. 12 for a correlator F (n_k, s, s) (NumPy or JAX)."""
     k = jnp.asarray(statics.k)
-    I = collective_integral(jnp.asarray(F), jnp.asarray(statics.c), k, jnp.asarray(bipolar_weights(statics.k)))
+    I = collective_integral(
+        jnp.asarray(F), jnp.asarray(statics.c), k, jnp.asarray(bipolar_weights(statics.k))
+    )
     x = statics.x
     pref = statics.rho * statics.dk**2 / (32 * np.pi**2) / np.outer(x, x)
     return jnp.asarray(pref)[None] * I / k[:, None, None] ** 2
@@ -244,7 +254,9 @@ class MCTKernel(FunctionalKernel):
         if k_probe.size and not tagged:
             raise InputError("MCT kernel: probe wave numbers need tagged=True")
         self.probe_w = jnp.asarray(
-            probe_weights(k_probe, statics.k) if k_probe.size else np.zeros((0, statics.n_k, statics.n_k))
+            probe_weights(k_probe, statics.k)
+            if k_probe.size
+            else np.zeros((0, statics.n_k, statics.n_k))
         )
         self.pref_probe = jnp.asarray(D * rho * dk**2 / (4 * np.pi**2))
         self.tagged = bool(tagged)
@@ -256,7 +268,9 @@ class MCTKernel(FunctionalKernel):
     def __call__(self, F):
         n, s = self.k.shape[0], F.shape[-1]
         Ft = _species_first(F[:n])
-        A, X = _collective_arrays(Ft, _species_first(self.c), self.w)  # (3, s, s, n, n), X (s, s, n)
+        A, X = _collective_arrays(
+            Ft, _species_first(self.c), self.w
+        )  # (3, s, s, n, n), X (s, s, n)
         if not self.tagged:
             I = _combine(triangle_sums_last(A), self.k)
             return jnp.transpose(self.pref[:, :, None] * I, (2, 0, 1))

@@ -34,7 +34,9 @@ METHODS = ("quadratic", "constant", "keep")
 def below_box(k, box_length: float) -> np.ndarray:
     """Grid points with 0 < k < 2π/L (no lattice wave vector of the periodic box)."""
     if not box_length > 0:
-        raise InputError(f"small-k continuation: box length {box_length}; expected a positive number")
+        raise InputError(
+            f"small-k continuation: box length {box_length}; expected a positive number"
+        )
     return np.asarray(k, float) < 2.0 * math.pi / box_length
 
 
@@ -43,7 +45,9 @@ def box_length(N: float, rho: float) -> float:
     return float((N / rho) ** (1.0 / 3.0))
 
 
-def continue_small_k(k, S, flagged, rho: float, x, *, method: str = "quadratic", n_fit: int = 3, where: str = "S"):
+def continue_small_k(
+    k, S, flagged, rho: float, x, *, method: str = "quadratic", n_fit: int = 3, where: str = "S"
+):
     """S(k) with the ``flagged`` points replaced by a continuation of c(k) from the first reliable ones.
 
     ``k`` (n_k,) ascending; ``S`` (n_k, s, s) or (n_states, n_k, s, s); ``flagged`` (n_k,) bool, which
@@ -51,7 +55,9 @@ def continue_small_k(k, S, flagged, rho: float, x, *, method: str = "quadratic",
     Returns a new array of the same shape (``method="keep"`` returns ``S`` unchanged).
     """
     if method not in METHODS:
-        raise InputError(f"small-k continuation: method {method!r}; expected one of {', '.join(METHODS)}")
+        raise InputError(
+            f"small-k continuation: method {method!r}; expected one of {', '.join(METHODS)}"
+        )
     S = np.asarray(S, float)
     flagged = np.asarray(flagged, bool)
     k = np.asarray(k, float)
@@ -59,9 +65,13 @@ def continue_small_k(k, S, flagged, rho: float, x, *, method: str = "quadratic",
         return S.copy()
     n_flag = int(flagged.sum())
     if not flagged[:n_flag].all():
-        raise InputError(f"{where}: k_below_box: flagged points must be the smallest wave numbers, got k = {k[flagged].tolist()}")
+        raise InputError(
+            f"{where}: k_below_box: flagged points must be the smallest wave numbers, got k = {k[flagged].tolist()}"
+        )
     if n_fit < 1 or n_flag + n_fit > k.size:
-        raise InputError(f"small-k continuation: need n_fit >= 1 reliable points after the {n_flag} flagged ones")
+        raise InputError(
+            f"small-k continuation: need n_fit >= 1 reliable points after the {n_flag} flagged ones"
+        )
     single = S.ndim == 3
     Sb = S[None] if single else S
     s = Sb.shape[-1]

@@ -53,7 +53,11 @@ def _arrays(statics: MCTStatics):
     w = jnp.asarray(bipolar_weights(statics.k))
     x = statics.x
     pref = jnp.asarray(
-        statics.rho * statics.dk**2 / (32 * np.pi**2) / np.outer(x, x)[None] / statics.k[:, None, None] ** 2
+        statics.rho
+        * statics.dk**2
+        / (32 * np.pi**2)
+        / np.outer(x, x)[None]
+        / statics.k[:, None, None] ** 2
     )
     pref_s = jnp.asarray(statics.rho * statics.dk**2 / (16 * np.pi**2) / statics.k[:, None] ** 2)
     return k, c, w, pref, pref_s
@@ -293,7 +297,9 @@ def critical_point(
         if not g_lo.glass and not g_hi.glass:
             what = f"both ends ({lo:g}, {hi:g}) are liquid: the transition lies beyond {glass_p:g}"
         elif g_lo.glass and g_hi.glass:
-            what = f"both ends ({lo:g}, {hi:g}) are glasses: the transition lies beyond {liquid_p:g}"
+            what = (
+                f"both ends ({lo:g}, {hi:g}) are glasses: the transition lies beyond {liquid_p:g}"
+            )
         else:
             what = f"{liquid_p:g} is a glass and {glass_p:g} a liquid (the path is reversed)"
         raise InputError(f"critical point: no liquid-glass bracket; {what}")

@@ -1,12 +1,22 @@
-"""The ``mct`` fit target: F_s^mct(k_peak, t), the MCT solution of a state (paper SI, Figs. S5-S6)."""
+"""The ``mct`` fit target, F_s^mct(k_peak, t) (paper SI, Figs. S5-S6), and the ``mct`` reference
+memory, M_mct(t) with its F_s^mct(t) (``--init mct``, the reference curve of fits)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.fit import Target, _state_info, mct_memory, target_provider
 from memplug.interfaces import Context
+from memplug.targets import Target, reference_provider, state_info, target_provider
+
+
+@reference_provider("mct")
+def mct_reference(context: Context, t) -> tuple[np.ndarray, np.ndarray]:
+    """Tagged MCT memory M_mct(t) at k_peak and its F_s^mct(t), each (n_t, s, s), from the
+    ``mct`` closure with its default options (`memplug.plugins.mct.dynamics.mct_self_memory`)."""
+    from memplug.plugins.closures.mct import MCTClosure
+
+    return MCTClosure().self_memory(context, np.asarray(t, float))
 
 
 @target_provider("mct")
@@ -16,10 +26,10 @@ def mct_target(ds, state: str, context: Context) -> Target:
     from memplug.data import dynamics_for
 
     t, _ = dynamics_for(ds, state)
-    out = mct_memory(context, t)
-    if out is None:
-        raise InputError("--target mct: no MCT closure ('mct' with self_memory) is installed")
-    F = np.diagonal(out[1], axis1=1, axis2=2).copy()
+    s = context.n_species
+    F = np.diagonal(
+        np.asarray(mct_reference(context, t)[1], float).reshape(len(t), s, s), axis1=1, axis2=2
+    ).copy()
     if not np.all(np.isfinite(F)):
         raise InputError(f"--target mct: the MCT solution of state {state} is not finite")
-    return Target(state, t, F, context, "mct", _state_info(ds, state) | {"kernel": "mct"})
+    return Target(state, t, F, context, "mct", state_info(ds, state) | {"kernel": "mct"})

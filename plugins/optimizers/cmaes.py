@@ -54,8 +54,14 @@ class CMAES(Optimizer):
 
     name = "cmaes"
     description = "CMA-ES (pycma) with IPOP restarts, the paper's evolution strategy; options: popsize, restarts"
-    options = {"popsize": None, "restarts": 4, "patience": None, "rtol": 1e-4, "run_share": 0.5,
-               "cma_options": None}
+    options = {
+        "popsize": None,
+        "restarts": 4,
+        "patience": None,
+        "rtol": 1e-4,
+        "run_share": 0.5,
+        "cma_options": None,
+    }
 
     #: σ of a restarted run is at least this (a unit of the unconstrained space is a factor e for
     #: log parameters).
@@ -73,7 +79,9 @@ class CMAES(Optimizer):
         if q is not None and (isinstance(q, bool) or not isinstance(q, int) or q < 1):
             raise InputError(f"optimizer 'cmaes': patience={q!r}; expected an integer >= 1")
         if not 0 < float(self.config["run_share"]) <= 1:
-            raise InputError(f"optimizer 'cmaes': run_share={self.config['run_share']!r}; expected in (0, 1]")
+            raise InputError(
+                f"optimizer 'cmaes': run_share={self.config['run_share']!r}; expected in (0, 1]"
+            )
         if not float(self.config["rtol"]) >= 0:
             raise InputError(f"optimizer 'cmaes': rtol={self.config['rtol']!r}; expected >= 0")
         self.es = None
@@ -85,7 +93,10 @@ class CMAES(Optimizer):
         then IPOP restarts continue from the start whose run did best. The fit loop adds the
         closure's default start when the user's start is another (``--init mct`` or a result),
         so a poor start (e.g. M_mct in its glass phase) cannot decide the result alone."""
-        self._extra_starts = [*getattr(self, "_extra_starts", []), (np.asarray(x, float), float(sigma))]
+        self._extra_starts = [
+            *getattr(self, "_extra_starts", []),
+            (np.asarray(x, float), float(sigma)),
+        ]
 
     def _new_run(self, x0: np.ndarray, sigma: float, popsize: int) -> None:
         import cma
@@ -156,7 +167,9 @@ class CMAES(Optimizer):
         self.s["evals"] = self.s.get("evals", 0) + len(X)
         starts, runs = self.s["starts"], self.s["runs"]
         pycma_stop = {k: v for k, v in dict(self.es.stop()).items() if k != "maxfevals"}
-        share_spent = len(runs) < len(starts) and self.s["run_evals"] >= self.s["budget"] / len(starts)
+        share_spent = len(runs) < len(starts) and self.s["run_evals"] >= self.s["budget"] / len(
+            starts
+        )
         # one run may use at most run_share of the budget: the rest goes to a larger population
         long_run = self.s["run_evals"] >= float(self.config["run_share"]) * self.s["budget"]
         if not (pycma_stop or self._stalled() or share_spent or long_run):
@@ -172,7 +185,11 @@ class CMAES(Optimizer):
             # IPOP from the best start (only if the budget still holds a generation of it)
             x, sigma = starts[self.s["best_start"]]
             self._new_run(x, max(sigma, self.RESTART_SIGMA), 2 * self.popsize)
-        elif pycma_stop or len(runs) - len(starts) >= int(self.config["restarts"]) and self._stalled():
+        elif (
+            pycma_stop
+            or len(runs) - len(starts) >= int(self.config["restarts"])
+            and self._stalled()
+        ):
             self.s["done"] = True
             self.stop_reason = ", ".join(sorted(pycma_stop)) or "stalled"
         # else: no restart fits in the budget that is left: the current run goes on

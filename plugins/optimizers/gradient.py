@@ -127,7 +127,9 @@ class Gradient(Optimizer):
         s = self.s
         if s["f"] is None:  # the starting point
             if not ok:
-                raise InputError("optimizer 'gradient': the initial parameters give a diverged solve")
+                raise InputError(
+                    "optimizer 'gradient': the initial parameters give a diverged solve"
+                )
             s["f"], s["g"] = f, g
             s["d"] = self._direction(x, g)
             return

@@ -118,7 +118,11 @@ class Nevergrad(Optimizer):
         param.random_state = np.random.RandomState(seed)
         cls = ng.optimizers.registry[self.config["variant"]]
         try:
-            self.opt = cls(parametrization=param, budget=max(int(budget), 1), num_workers=self.config["popsize"])
+            self.opt = cls(
+                parametrization=param,
+                budget=max(int(budget), 1),
+                num_workers=self.config["popsize"],
+            )
             if metamodel_is_broken():
                 self.opt, self.substitutions = strip_metamodels(self.opt)
         except InputError:

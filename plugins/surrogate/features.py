@@ -18,34 +18,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from memplug.constants import K_GRID, N_K, PAIRS, SPECIES
+from memplug.constants import t_mct as _t_mct
 from memplug.errors import InputError
 
-N_K = 100
-#: The shared k grid: midpoints of 100 bins on (0, 40] (dataset schema ``memplug-dataset/1``).
-K_GRID = 0.4 * (np.arange(N_K) + 0.5)
-PAIRS = ("AA", "AB", "BB")
-SPECIES = ("A", "B")
-POTENTIALS = {"LJ": 0.0, "WCA": 1.0}
 N_STATIC = 3 * N_K + 3
 N_INPUTS = N_STATIC + 1
-
-#: Table I of the paper: mode-coupling temperatures T_mct by potential and density.
-T_MCT = {
-    "WCA": {1.2: 0.74, 1.4: 1.77, 1.6: 3.49, 1.8: 5.10},
-    "LJ": {1.2: 0.90, 1.4: 1.87, 1.6: 3.53, 1.8: 5.10},
-}
+POTENTIALS = {"LJ": 0.0, "WCA": 1.0}
 
 
 def t_mct(potential: str, rho: float) -> float:
-    """T_mct from Table I; linear interpolation in ρ between the tabulated densities, NaN outside."""
-    table = T_MCT.get(str(potential))
-    if table is None:
-        return float("nan")
-    rhos = np.array(sorted(table))
-    vals = np.array([table[r] for r in rhos])
-    if rho < rhos[0] - 1e-9 or rho > rhos[-1] + 1e-9:
-        return float("nan")
-    return float(np.interp(rho, rhos, vals))
+    """T_mct from Table I; linear interpolation in ρ between the tabulated densities, NaN outside
+    (the MLP's T/T_mct feature: `memplug.constants.t_mct` with ``interpolation="linear"``)."""
+    return _t_mct(potential, rho, source="paper", interpolation="linear")
 
 
 @dataclass(frozen=True)
@@ -84,7 +69,7 @@ def peak_of(S_AA: np.ndarray) -> float:
     """k_p of a state from S^{AA} on `K_GRID`: the maximum in 2 ≤ k ≤ 15 refined by a parabola,
     the same function the simulation uses for the dataset's ``k_peak`` (identical on the default
     dataset's states)."""
-    from memplug.observables import k_peak
+    from memplug.plugins.md.observables import k_peak
 
     return k_peak(K_GRID, np.asarray(S_AA, float))
 
@@ -114,18 +99,24 @@ def check_statics(
             )
     S = np.asarray(S, float)
     if S.shape != (3, N_K):
-        raise InputError(f"{source}: S: expected 3 partial structure factors (AA, AB, BB) × 100 k values, got shape {S.shape}")
+        raise InputError(
+            f"{source}: S: expected 3 partial structure factors (AA, AB, BB) × 100 k values, got shape {S.shape}"
+        )
     bad = ~np.isfinite(S)
     if bad.any():
         p, i = np.argwhere(bad)[0]
-        raise InputError(f"{source}: S: non-finite value (NaN/inf) in S^{PAIRS[p]} at k = {K_GRID[i]:.3g}")
+        raise InputError(
+            f"{source}: S: non-finite value (NaN/inf) in S^{PAIRS[p]} at k = {K_GRID[i]:.3g}"
+        )
     for name, v in (("T", T), ("rho", rho)):
         if v is None:
             raise InputError(f"{source}: {name}: missing; expected a positive number")
         if not np.isfinite(v) or v <= 0:
             raise InputError(f"{source}: {name}: expected a positive finite number, got {v}")
     if potential not in POTENTIALS:
-        raise InputError(f"{source}: potential: expected one of {', '.join(POTENTIALS)}, got {potential!r}")
+        raise InputError(
+            f"{source}: potential: expected one of {', '.join(POTENTIALS)}, got {potential!r}"
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -161,9 +152,7 @@ class StateTable:
 
     def subset(self, idx) -> StateTable:
         idx = np.asarray(idx, dtype=int)
-        return StateTable(
-            *(getattr(self, f.name)[idx] for f in dataclasses.fields(self))
-        )
+        return StateTable(*(getattr(self, f.name)[idx] for f in dataclasses.fields(self)))
 
     def index(self, state: str) -> int:
         hits = np.flatnonzero(self.ids == state)
@@ -173,8 +162,12 @@ class StateTable:
 
     def statics(self, i: int) -> Statics:
         return Statics(
-            self.static[i, : 3 * N_K].reshape(3, N_K), float(self.T[i]), float(self.rho[i]),
-            str(self.potential[i]), str(self.ids[i]), float(self.k_peak[i]),
+            self.static[i, : 3 * N_K].reshape(3, N_K),
+            float(self.T[i]),
+            float(self.rho[i]),
+            str(self.potential[i]),
+            str(self.ids[i]),
+            float(self.k_peak[i]),
         )
 
 
@@ -182,7 +175,9 @@ def state_table(ds, source: str = "dataset") -> StateTable:
     """Arrays of a dataset in the shared schema (``S``, ``Fs``, ``time``, coords ``T``, ``rho``, ``potential``)."""
     for var in ("S", "Fs", "time"):
         if var not in ds:
-            raise InputError(f"{source}: {var}: missing variable; the dataset schema memplug-dataset/1 needs it")
+            raise InputError(
+                f"{source}: {var}: missing variable; the dataset schema memplug-dataset/1 needs it"
+            )
     for coord in ("T", "rho", "potential"):
         if coord not in ds.coords and coord not in ds:
             raise InputError(f"{source}: {coord}: missing per-state coordinate")
@@ -206,7 +201,12 @@ def state_table(ds, source: str = "dataset") -> StateTable:
     for i, sid in enumerate(ids):
         check_statics(f"{source}: state {sid}", k, S[i], T[i], rho[i], pot[i])
     static = np.concatenate(
-        [S.reshape(len(ids), -1), T[:, None], rho[:, None], np.array([POTENTIALS[p] for p in pot])[:, None]],
+        [
+            S.reshape(len(ids), -1),
+            T[:, None],
+            rho[:, None],
+            np.array([POTENTIALS[p] for p in pot])[:, None],
+        ],
         axis=1,
     )
     time = np.asarray(ds["time"].transpose("state", "t").values, float)
@@ -249,7 +249,8 @@ class Standardizer:
         """Standardised input rows ``(n * n_t, 304)`` for states ``(n, 303)`` × times ``(n, n_t)``."""
         n, nt = time.shape
         x = np.concatenate(
-            [np.repeat(static, nt, axis=0), np.log10(np.maximum(time, 1e-300)).reshape(-1, 1)], axis=1
+            [np.repeat(static, nt, axis=0), np.log10(np.maximum(time, 1e-300)).reshape(-1, 1)],
+            axis=1,
         )
         return (x - self.mean) / self.scale
 

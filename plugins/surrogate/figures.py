@@ -63,8 +63,13 @@ def scores(sur: MLPSurrogate, table: StateTable) -> tuple[np.ndarray, dict[str, 
 
 
 def _score_csv(path: Path, table: StateTable, sc: dict, extra: dict | None = None) -> None:
-    cols = {"state": list(table.ids), "potential": list(table.potential), "rho": table.rho, "T": table.T,
-            "T_over_Tmct": table.T / table.tmct}
+    cols = {
+        "state": list(table.ids),
+        "potential": list(table.potential),
+        "rho": table.rho,
+        "T": table.T,
+        "T_over_Tmct": table.T / table.tmct,
+    }
     cols.update({k: sc[k] for k in ("r2", "r2_A", "r2_B", "rmse", "rmse_A", "rmse_B")})
     cols.update(extra or {})
     write_csv(path, cols)
@@ -74,7 +79,9 @@ def fig2_states(test: StateTable, n_show: int = 4) -> np.ndarray:
     """Indices of up to ``n_show`` test states spread from the hottest to the coldest T/T_mct."""
     x = test.T / test.tmct
     order = np.argsort(-np.nan_to_num(x, nan=np.inf))
-    return order[np.unique(np.linspace(0, len(order) - 1, min(n_show, len(order))).round().astype(int))]
+    return order[
+        np.unique(np.linspace(0, len(order) - 1, min(n_show, len(order))).round().astype(int))
+    ]
 
 
 def mct_curves(dataset, ids, times, dynamics: str = "newtonian") -> dict[str, np.ndarray]:
@@ -98,8 +105,13 @@ def mct_curves(dataset, ids, times, dynamics: str = "newtonian") -> dict[str, np
     return out
 
 
-def fig2(sur: MLPSurrogate, test: StateTable, out: Path, n_show: int = 4,
-         mct: dict[str, np.ndarray] | None = None) -> dict:
+def fig2(
+    sur: MLPSurrogate,
+    test: StateTable,
+    out: Path,
+    n_show: int = 4,
+    mct: dict[str, np.ndarray] | None = None,
+) -> dict:
     """Predicted (dash-dot) vs true (solid) F_s^{AA}, F_s^{BB} for up to 4 test states spread in T/T_mct.
 
     ``mct`` (``{state id: (n_t, 2)}``, e.g. from `mct_curves`) adds MCT as dotted lines.
@@ -110,12 +122,25 @@ def fig2(sur: MLPSurrogate, test: StateTable, out: Path, n_show: int = 4,
     pred = sur.predict_table(test.subset(pick))
     colors = ["tab:red", "tab:orange", "gold", "tab:blue", "tab:green", "tab:purple"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    rows = {"state": [], "T_over_Tmct": [], "t": [], "Fs_A_true": [], "Fs_A_mlp": [], "Fs_B_true": [], "Fs_B_mlp": []}
+    rows = {
+        "state": [],
+        "T_over_Tmct": [],
+        "t": [],
+        "Fs_A_true": [],
+        "Fs_A_mlp": [],
+        "Fs_B_true": [],
+        "Fs_B_mlp": [],
+    }
     for j, i in enumerate(pick):
         c = colors[j % len(colors)]
         for a, ax in enumerate(axes):
-            ax.semilogx(test.time[i], test.Fs[i, :, a], "-", color=c,
-                        label=f"{test.ids[i]} (T/T_mct={x[i]:.2f})" if a == 0 else None)
+            ax.semilogx(
+                test.time[i],
+                test.Fs[i, :, a],
+                "-",
+                color=c,
+                label=f"{test.ids[i]} (T/T_mct={x[i]:.2f})" if a == 0 else None,
+            )
             ax.semilogx(test.time[i], pred[j, :, a], "-.", color=c)
             if mct is not None and test.ids[i] in mct:
                 ax.semilogx(test.time[i], mct[test.ids[i]][:, a], ":", color=c)
@@ -129,8 +154,12 @@ def fig2(sur: MLPSurrogate, test: StateTable, out: Path, n_show: int = 4,
             rows["Fs_B_mlp"].append(float(pred[j, n, 1]))
             if mct is not None:
                 m = mct.get(test.ids[i])
-                rows.setdefault("Fs_A_mct", []).append(float(m[n, 0]) if m is not None else float("nan"))
-                rows.setdefault("Fs_B_mct", []).append(float(m[n, 1]) if m is not None else float("nan"))
+                rows.setdefault("Fs_A_mct", []).append(
+                    float(m[n, 0]) if m is not None else float("nan")
+                )
+                rows.setdefault("Fs_B_mct", []).append(
+                    float(m[n, 1]) if m is not None else float("nan")
+                )
     extra = ", MCT (dotted)" if mct is not None else ""
     for ax, sp in zip(axes, ("AA", "BB"), strict=True):
         ax.set_xlabel("t")
@@ -162,8 +191,14 @@ def _clip_r2(ax, x: np.ndarray, r2: np.ndarray, color: str = "gray") -> None:
     if not low.any():
         return
     ax.set_ylim(R2_FLOOR - 0.08, 1.05)
-    ax.scatter(np.asarray(x)[low], np.full(int(low.sum()), R2_FLOOR - 0.04), marker="v", s=18, color=color,
-               label=f"{int(low.sum())} with $R^2 < {R2_FLOOR:g}$ (values in CSV)")
+    ax.scatter(
+        np.asarray(x)[low],
+        np.full(int(low.sum()), R2_FLOOR - 0.04),
+        marker="v",
+        s=18,
+        color=color,
+        label=f"{int(low.sum())} with $R^2 < {R2_FLOOR:g}$ (values in CSV)",
+    )
 
 
 def _clip_bins(ax, means: list[np.ndarray]) -> None:
@@ -171,12 +206,23 @@ def _clip_bins(ax, means: list[np.ndarray]) -> None:
     values = np.concatenate(means) if means else np.zeros(0)
     if values.size and np.nanmin(values) < R2_FLOOR:
         ax.set_ylim(R2_FLOOR - 0.08, 1.05)
-        ax.text(0.01, 0.01, f"axis cut at $R^2 = {R2_FLOOR:g}$ (values in CSV)", transform=ax.transAxes,
-                fontsize=6, va="bottom")
+        ax.text(
+            0.01,
+            0.01,
+            f"axis cut at $R^2 = {R2_FLOOR:g}$ (values in CSV)",
+            transform=ax.transAxes,
+            fontsize=6,
+            va="bottom",
+        )
 
 
-def fig3_s1(sur: MLPSurrogate | None, test: StateTable, out: Path, width: float = 0.1,
-            pred: np.ndarray | None = None) -> dict:
+def fig3_s1(
+    sur: MLPSurrogate | None,
+    test: StateTable,
+    out: Path,
+    width: float = 0.1,
+    pred: np.ndarray | None = None,
+) -> dict:
     """R² (Fig. 3) and RMSE (SI Fig. S1) of the test states vs T/T_mct: scatter, bin mean ± std, inset.
 
     ``pred`` (``(n, n_t, 2)``) replaces the model's predictions, e.g. out-of-fold predictions.
@@ -193,7 +239,9 @@ def fig3_s1(sur: MLPSurrogate | None, test: StateTable, out: Path, width: float 
     for key, name, ylabel in (("r2", "fig3", "$R^2$"), ("rmse", "figS1", "RMSE")):
         fig, ax = plt.subplots(figsize=(6, 4.2))
         ax.scatter(x, sc[key], s=12, color="gray", alpha=0.6, label="test states")
-        c, m, s, n = _binned_plot(ax, x, sc[key], edges, f"bin mean ± std (width {width})", "tab:blue")
+        c, m, s, n = _binned_plot(
+            ax, x, sc[key], edges, f"bin mean ± std (width {width})", "tab:blue"
+        )
         ax.axvline(1.0, color="k", lw=0.5, ls=":")
         if key == "r2":
             _clip_r2(ax, x, sc[key])
@@ -212,12 +260,17 @@ def fig3_s1(sur: MLPSurrogate | None, test: StateTable, out: Path, width: float 
             ins.tick_params(labelsize=6)
         save_figure(fig, out / f"{name}.png")
         keep = n > 0
-        write_csv(out / f"{name}.csv", {"T_over_Tmct_bin": c[keep], "mean": m[keep], "std": s[keep], "count": n[keep]})
+        write_csv(
+            out / f"{name}.csv",
+            {"T_over_Tmct_bin": c[keep], "mean": m[keep], "std": s[keep], "count": n[keep]},
+        )
         result[name] = {"centres": c, "mean": m, "std": s, "count": n}
     return result
 
 
-def fig4(models: dict[float, MLPSurrogate], table: StateTable, out: Path, width: float = 0.1) -> dict:
+def fig4(
+    models: dict[float, MLPSurrogate], table: StateTable, out: Path, width: float = 0.1
+) -> dict:
     """Temperature transferability: R² vs T/T_mct for models trained on T/T_mct > cut (one per cut)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -234,7 +287,15 @@ def fig4(models: dict[float, MLPSurrogate], table: StateTable, out: Path, width:
         c, m, _, n = metrics.binned(x, sc["r2"], edges)
         above = c > cut
         ok = n > 0
-        ax.plot(c[ok & above], m[ok & above], "-", color=color, marker="o", ms=3, label=f"trained on T/T_mct > {cut:g}")
+        ax.plot(
+            c[ok & above],
+            m[ok & above],
+            "-",
+            color=color,
+            marker="o",
+            ms=3,
+            label=f"trained on T/T_mct > {cut:g}",
+        )
         ax.plot(c[ok & ~above], m[ok & ~above], "--", color=color, marker="o", ms=3)
         if ok.any():  # the rhombus marks the cut on the curve
             ax.plot([cut], [np.interp(cut, c[ok], m[ok])], "D", color=color)
@@ -264,7 +325,9 @@ def fig5(models: dict[str, MLPSurrogate], table: StateTable, out: Path, width: f
     edges = default_edges(x, width)
     rows = {"trained_on": [], "state": [], "potential": [], "T_over_Tmct": [], "r2": [], "rmse": []}
     all_r2: list[np.ndarray] = []
-    for (train_pot, sur), color in zip(sorted(models.items()), ("tab:orange", "tab:blue"), strict=False):
+    for (train_pot, sur), color in zip(
+        sorted(models.items()), ("tab:orange", "tab:blue"), strict=False
+    ):
         test_ids = set(sur.split.test)
         sel = np.array([s in test_ids for s in table.ids])
         if not sel.any():
@@ -272,7 +335,9 @@ def fig5(models: dict[str, MLPSurrogate], table: StateTable, out: Path, width: f
         sub = table.subset(np.flatnonzero(sel))
         _, sc = scores(sur, sub)
         other = ",".join(sorted(set(sub.potential)))
-        _, m, _, n = _binned_plot(ax, x[sel], sc["r2"], edges, f"trained on {train_pot}, tested on {other}", color)
+        _, m, _, n = _binned_plot(
+            ax, x[sel], sc["r2"], edges, f"trained on {train_pot}, tested on {other}", color
+        )
         all_r2.append(m[n > 0])
         for i in range(len(sub)):
             rows["trained_on"].append(train_pot)

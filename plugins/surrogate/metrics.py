@@ -53,7 +53,9 @@ def per_state(pred: np.ndarray, true: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def short_time_error(pred: np.ndarray, true: np.ndarray, time: np.ndarray, t_max: float = 0.1) -> float:
+def short_time_error(
+    pred: np.ndarray, true: np.ndarray, time: np.ndarray, t_max: float = 0.1
+) -> float:
     """max |prediction − truth| over the entries at lag times t < ``t_max``; arrays ``(n, n_t, 2)``,
     ``time`` ``(n, n_t)``. Where F_s(t → 0) = 1 shows (or fails to)."""
     pred, true = np.asarray(pred, float), np.asarray(true, float)
@@ -61,7 +63,9 @@ def short_time_error(pred: np.ndarray, true: np.ndarray, time: np.ndarray, t_max
     return float(np.max(np.abs(pred - true)[m])) if m.any() else float("nan")
 
 
-def binned(x: np.ndarray, y: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def binned(
+    x: np.ndarray, y: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Mean and standard deviation of ``y`` in bins of ``x`` (paper Fig. 3): centres, mean, std, count."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     centres = 0.5 * (edges[1:] + edges[:-1])

@@ -47,8 +47,13 @@ class Split:
     seed: int
 
     def to_dict(self) -> dict:
-        return {"spec": self.spec, "seed": self.seed, "train": list(self.train),
-                "val": list(self.val), "test": list(self.test)}
+        return {
+            "spec": self.spec,
+            "seed": self.seed,
+            "train": list(self.train),
+            "val": list(self.val),
+            "test": list(self.test),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Split:
@@ -58,11 +63,15 @@ class Split:
 def _parse(spec: str) -> tuple[str, dict]:
     kind, options = parse_spec(spec)
     if kind not in SPLIT_OPTIONS:
-        raise InputError(f"--split {spec!r}: expected one of {', '.join(SPLIT_OPTIONS)} (with :key=value options)")
+        raise InputError(
+            f"--split {spec!r}: expected one of {', '.join(SPLIT_OPTIONS)} (with :key=value options)"
+        )
     unknown = sorted(set(options) - set(SPLIT_OPTIONS[kind]))
     if unknown:
         valid = ", ".join(f"{k}={v!r}" for k, v in SPLIT_OPTIONS[kind].items())
-        raise InputError(f"--split {spec!r}: unknown option(s) {', '.join(unknown)}; valid: {valid}")
+        raise InputError(
+            f"--split {spec!r}: unknown option(s) {', '.join(unknown)}; valid: {valid}"
+        )
     return kind, {**SPLIT_OPTIONS[kind], **options}
 
 
@@ -73,7 +82,9 @@ def _n_part(n: int, fraction: float) -> int:
     return int(min(n - 1, max(1, round(fraction * n))))
 
 
-def make_split(table: StateTable, spec: str = "random", seed: int = 0, val_fraction: float = 0.1) -> Split:
+def make_split(
+    table: StateTable, spec: str = "random", seed: int = 0, val_fraction: float = 0.1
+) -> Split:
     """Split the states of ``table`` by ``spec``; validation = ``val_fraction`` of the training states."""
     kind, opt = _parse(spec)
     rng = np.random.default_rng(seed)
@@ -88,7 +99,9 @@ def make_split(table: StateTable, spec: str = "random", seed: int = 0, val_fract
     elif kind == "kfold":
         folds, fold = int(opt["folds"]), int(opt["fold"])
         if not 2 <= folds <= len(ids) or not 0 <= fold < folds:
-            raise InputError(f"--split {spec!r}: expected 2 ≤ folds ≤ {len(ids)} states and 0 ≤ fold < folds")
+            raise InputError(
+                f"--split {spec!r}: expected 2 ≤ folds ≤ {len(ids)} states and 0 ≤ fold < folds"
+            )
         perm = rng.permutation(len(ids))
         test_idx = perm[fold::folds]
         train_idx = np.setdiff1d(perm, test_idx)
@@ -110,7 +123,9 @@ def make_split(table: StateTable, spec: str = "random", seed: int = 0, val_fract
         train_idx = np.flatnonzero(table.potential == train_pot)
         test_idx = np.flatnonzero(table.potential != train_pot)
     if len(train_idx) < 2:
-        raise InputError(f"--split {spec!r}: only {len(train_idx)} training state(s); need at least 2")
+        raise InputError(
+            f"--split {spec!r}: only {len(train_idx)} training state(s); need at least 2"
+        )
     train_idx = rng.permutation(train_idx)
     n_val = _n_part(len(train_idx), val_fraction)
     val_idx, train_idx = train_idx[:n_val], train_idx[n_val:]

@@ -11,15 +11,17 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .features import K_GRID, t_mct
+from memplug.constants import K_GRID, KQ
 
-KQ = np.array([3.0, 5.0, 10.0, 15.0])
+from .features import t_mct
 
 
 def _structure(k: np.ndarray, kp: float, h: float, x: float, shift: float) -> np.ndarray:
     w = 0.9
-    peaks = h * np.exp(-((k - kp) ** 2) / (2 * w**2)) + 0.35 * h * np.exp(-((k - 1.9 * kp - shift) ** 2) / (2 * (1.4 * w) ** 2))
-    low = -0.9 * np.exp(-(k / (0.6 * kp)) ** 2)
+    peaks = h * np.exp(-((k - kp) ** 2) / (2 * w**2)) + 0.35 * h * np.exp(
+        -((k - 1.9 * kp - shift) ** 2) / (2 * (1.4 * w) ** 2)
+    )
+    low = -0.9 * np.exp(-((k / (0.6 * kp)) ** 2))
     return x * (1.0 + peaks + low) * (1.0 + 0.02 * np.cos(k))
 
 
@@ -55,7 +57,9 @@ def synthetic_dataset(
         t = np.geomspace(0.005, 10 * ta, n_t)
         for a, (f, beta, scale) in enumerate(((0.75, 0.8, 1.0), (0.65, 0.7, 0.6))):
             fa = f * min(1.0, 1.3 * tm / (T + 0.3 * tm))
-            Fs[i, a] = (1 - fa) * np.exp(-((t / (0.15 / np.sqrt(T))) ** 2)) + fa * np.exp(-((t / (scale * ta)) ** beta))
+            Fs[i, a] = (1 - fa) * np.exp(-((t / (0.15 / np.sqrt(T))) ** 2)) + fa * np.exp(
+                -((t / (scale * ta)) ** beta)
+            )
         ids.append(f"{pot}-rho{rho:.2f}-T{T:.3f}-{i}")
         pots.append(pot)
         rho_v.append(rho)
@@ -67,7 +71,9 @@ def synthetic_dataset(
     # F_s at the four kq values: a made-up k scaling, the first point set to the ballistic value
     power = (KQ[None, :] / np.array(kp_v)[:, None]) ** 2
     Fs_k = np.clip(Fs[:, :, None, :], 1e-12, None) ** power[:, None, :, None]
-    Fs_k[..., 0] = np.exp(-0.5 * KQ[None, None, :] ** 2 * np.array(T_v)[:, None, None] * times[:, None, None, 0] ** 2)
+    Fs_k[..., 0] = np.exp(
+        -0.5 * KQ[None, None, :] ** 2 * np.array(T_v)[:, None, None] * times[:, None, None, 0] ** 2
+    )
     ds = xr.Dataset(
         {
             "S": (("state", "pair", "k"), S),
@@ -79,15 +85,30 @@ def synthetic_dataset(
             "tau_alpha": (("state",), tau),
         },
         coords={
-            "state": ids, "pair": ["AA", "AB", "BB"], "species": ["A", "B"], "k": k, "kq": KQ,
+            "state": ids,
+            "pair": ["AA", "AB", "BB"],
+            "species": ["A", "B"],
+            "k": k,
+            "kq": KQ,
             "t": np.arange(n_t),
-            "potential": ("state", pots), "rho": ("state", np.array(rho_v)), "T": ("state", np.array(T_v)),
-            "N": ("state", np.round(np.array(rho_v) * 1000).astype(int)), "k_peak": ("state", np.array(kp_v)),
-            "dt": ("state", np.full(n, 0.005)), "seed": ("state", np.arange(n)),
-            "engine": ("state", ["synthetic"] * n), "engine_version": ("state", ["0"] * n),
-            "steps": ("state", np.zeros(n, int)), "status": ("state", ["equilibrated"] * n),
-            "cpu_seconds": ("state", np.zeros(n)), "energy_drift": ("state", np.zeros(n)),
+            "potential": ("state", pots),
+            "rho": ("state", np.array(rho_v)),
+            "T": ("state", np.array(T_v)),
+            "N": ("state", np.round(np.array(rho_v) * 1000).astype(int)),
+            "k_peak": ("state", np.array(kp_v)),
+            "dt": ("state", np.full(n, 0.005)),
+            "seed": ("state", np.arange(n)),
+            "engine": ("state", ["synthetic"] * n),
+            "engine_version": ("state", ["0"] * n),
+            "steps": ("state", np.zeros(n, int)),
+            "status": ("state", ["equilibrated"] * n),
+            "cpu_seconds": ("state", np.zeros(n)),
+            "energy_drift": ("state", np.zeros(n)),
         },
-        attrs={"memplug_version": "0.1.0", "schema": "memplug-dataset/1", "created_by": "synthetic_dataset"},
+        attrs={
+            "memplug_version": "0.1.0",
+            "schema": "memplug-dataset/1",
+            "created_by": "synthetic_dataset",
+        },
     )
     return ds

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.fit import Target, data_target, target_provider
+from memplug.plugins.targets.builtin import data_target
+from memplug.targets import Target, target_provider
 
 from .mlp import MLPSurrogate
 

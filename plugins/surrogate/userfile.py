@@ -65,10 +65,15 @@ def _read_csv(path: Path, overrides: dict) -> Statics:
     need = ["k", *(f"S_{p}" for p in PAIRS)]
     missing = [c for c in need if c not in cols]
     if missing:
-        raise InputError(f"{src}: missing column(s) {', '.join(missing)}; expected header k,S_AA,S_AB,S_BB")
+        raise InputError(
+            f"{src}: missing column(s) {', '.join(missing)}; expected header k,S_AA,S_AB,S_BB"
+        )
     rows = [{k.strip(): v for k, v in r.items() if k is not None} for r in reader]
     try:
-        data = {c: np.array([float(r[c]) if r[c] not in (None, "") else np.nan for r in rows]) for c in need}
+        data = {
+            c: np.array([float(r[c]) if r[c] not in (None, "") else np.nan for r in rows])
+            for c in need
+        }
     except ValueError as exc:
         raise InputError(f"{src}: non-numeric value: {exc}") from None
     S = np.stack([data[f"S_{p}"] for p in PAIRS])
@@ -145,7 +150,9 @@ def _read_netcdf(path: Path, overrides: dict, state: str | None) -> Statics:
     return _finish(src, k, S, get("T"), get("rho"), get("potential"), name, get("k_peak"))
 
 
-def read_statics(path: str | Path, *, T=None, rho=None, potential=None, state: str | None = None) -> Statics:
+def read_statics(
+    path: str | Path, *, T=None, rho=None, potential=None, state: str | None = None
+) -> Statics:
     """The statics of one state from a CSV, JSON or netCDF file (see the module docstring)."""
     path = Path(path)
     if not path.exists():

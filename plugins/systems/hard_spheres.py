@@ -164,7 +164,9 @@ class HardSpheres(System):
         if phi is None:
             raise InputError("system 'hard-spheres': the state needs phi (packing fraction)")
         if state:
-            raise InputError(f"system 'hard-spheres': unknown state variables {sorted(state)}; expected phi, T")
+            raise InputError(
+                f"system 'hard-spheres': unknown state variables {sorted(state)}; expected phi, T"
+            )
         k, S, rho, x = self.statics(phi)
         kp = float(k[np.argmax(S[:, 0, 0])])
         s = self.n_species

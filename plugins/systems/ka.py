@@ -52,7 +52,7 @@ class KobAndersen(System):
 
     Options: ``L`` (cubic box edge in σ_AA, default 10; tests use smaller boxes), ``x_A`` (number
     fraction of A, default 0.8), and for `context` the simulation settings (``engine``,
-    ``seed``, ``workdir``) passed on to `memplug.simulation.run_state`.
+    ``seed``, ``workdir``) passed on to `memplug.plugins.md.protocol.run_state`.
     """
 
     potential: ClassVar[str] = ""
@@ -87,7 +87,9 @@ class KobAndersen(System):
     def pair_coefficients(self) -> dict[tuple[str, str], PairCoefficients]:
         """(ε, σ, r_cut) for AA, AB, BB."""
         return {
-            pair: PairCoefficients(KA_EPSILON[pair], KA_SIGMA[pair], self.cut_factor * KA_SIGMA[pair])
+            pair: PairCoefficients(
+                KA_EPSILON[pair], KA_SIGMA[pair], self.cut_factor * KA_SIGMA[pair]
+            )
             for pair in KA_EPSILON
         }
 
@@ -128,14 +130,14 @@ class KobAndersen(System):
     def context(self, **state: Any) -> Context:
         """Statics at ``rho=…, T=…`` measured by running the simulation protocol (expensive).
 
-        Runs `memplug.simulation.run_state` in ``workdir`` (option; a temporary directory
+        Runs `memplug.plugins.md.protocol.run_state` in ``workdir`` (option; a temporary directory
         when not given) and converts its one-state dataset into a `Context`.
         """
         import tempfile
         from pathlib import Path
 
         from memplug import data
-        from memplug.simulation import run_state
+        from memplug.plugins.md.protocol import run_state
 
         unknown = sorted(set(state) - {"rho", "T"})
         if unknown or "rho" not in state or "T" not in state:
@@ -153,7 +155,7 @@ class KobAndersen(System):
                 workdir=Path(workdir) if workdir else Path(tmp),
                 L=self.box_length,
             )
-            return data.context_for(ds, 0)
+            return data.context_for(ds, 0, dynamics="overdamped")
 
 
 def check_state(*, rho: float, T: float) -> None:

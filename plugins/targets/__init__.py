@@ -11,7 +11,7 @@ from memplug.hookspecs import hookimpl
 
 @hookimpl
 def register_targets(register):
-    from memplug.fit import data_target, synthetic_target
+    from memplug.plugins.targets.builtin import data_target, synthetic_target
 
     register(data_target)
     register(synthetic_target)

@@ -21,8 +21,10 @@ class PronyClosure(Closure):
     def parameters(self, context):
         n, om = self.config["n_terms"], np.diag(context.omega2_matrix())  # Ω²_αα sets the scales
         shape, j = (n, len(om)), np.arange(n)[:, None]
-        return [Parameter("w", om * 0.1**j, shape, 0.0, 1e6, "log", "weights w_j (1/time)"),
-                Parameter("tau", 10.0**j / om, shape, 1e-8, 1e12, "log", "times tau_j")]
+        return [
+            Parameter("w", om * 0.1**j, shape, 0.0, 1e6, "log", "weights w_j (1/time)"),
+            Parameter("tau", 10.0**j / om, shape, 1e-8, 1e12, "log", "times tau_j"),
+        ]
 
     def kernel(self, theta, context):
         eye = jnp.eye(context.n_species)  # M is diagonal in the species

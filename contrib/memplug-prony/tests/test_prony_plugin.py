@@ -62,8 +62,20 @@ def test_cli_lists_and_solves_prony(capsys):
         main(["plugins", "--kind", "optimizer"])  # any listing works with the plugin installed
     assert exc.value.code in (0, None)
     with pytest.raises(SystemExit) as exc:
-        main(["solve", "--closure", "prony:n_terms=2", "--t-max", "100", "--block-n", "16",
-              "--points", "5", "--json"])
+        main(
+            [
+                "solve",
+                "--closure",
+                "prony:n_terms=2",
+                "--t-max",
+                "100",
+                "--block-n",
+                "16",
+                "--points",
+                "5",
+                "--json",
+            ]
+        )
     assert exc.value.code in (0, None)
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["closure"] == "prony:n_terms=2" and out["status"] == "ok"

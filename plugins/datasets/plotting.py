@@ -1,6 +1,6 @@
 """Figures of a dataset: the pictures a physicist checks first.
 
-Each function takes a dataset in the `memplug.data` schema and writes one PNG (matplotlib, Agg):
+Each function takes a dataset in the ``memplug-dataset/1`` schema and writes one PNG (matplotlib, Agg):
 
 - `plot_structure`: S^{AA}(k) for several temperatures, one panel per (potential, ρ);
 - `plot_self_scattering`: F_s^{AA}(k_peak, t) families, one panel per (potential, ρ);
@@ -27,7 +27,10 @@ def _pyplot():
 
 
 def _panels(ds: xr.Dataset) -> list[tuple[str, float]]:
-    keys = {(str(p), round(float(r), 6)) for p, r in zip(ds["potential"].values, ds["rho"].values, strict=True)}
+    keys = {
+        (str(p), round(float(r), 6))
+        for p, r in zip(ds["potential"].values, ds["rho"].values, strict=True)
+    }
     return sorted(keys)
 
 
@@ -35,8 +38,13 @@ def _grid(plt, panels: list[tuple[str, float]], sharey: bool = True):
     pots = sorted({p for p, _ in panels})
     rhos = sorted({r for _, r in panels})
     fig, axes = plt.subplots(
-        len(pots), len(rhos), figsize=(3.2 * len(rhos), 2.8 * len(pots)), squeeze=False,
-        sharex=True, sharey=sharey, constrained_layout=True,
+        len(pots),
+        len(rhos),
+        figsize=(3.2 * len(rhos), 2.8 * len(pots)),
+        squeeze=False,
+        sharex=True,
+        sharey=sharey,
+        constrained_layout=True,
     )
     where = {(p, r): axes[i, j] for i, p in enumerate(pots) for j, r in enumerate(rhos)}
     for (p, r), ax in where.items():
@@ -48,7 +56,8 @@ def _grid(plt, panels: list[tuple[str, float]], sharey: bool = True):
 
 def _states_of(ds: xr.Dataset, potential: str, rho: float) -> list[int]:
     idx = [
-        i for i, (p, r) in enumerate(zip(ds["potential"].values, ds["rho"].values, strict=True))
+        i
+        for i, (p, r) in enumerate(zip(ds["potential"].values, ds["rho"].values, strict=True))
         if str(p) == potential and abs(float(r) - rho) < 1e-6
     ]
     return sorted(idx, key=lambda i: float(ds["T"].values[i]))
@@ -74,8 +83,14 @@ def plot_structure(ds: xr.Dataset, path: str | Path, max_curves: int = 6) -> Pat
             idx = [idx[int(round(j))] for j in np.linspace(0, len(idx) - 1, max_curves)]
         for i, c in zip(idx, _colors(plt, len(idx)), strict=True):
             glass = str(ds["status"].values[i]) == "glass"
-            ax.plot(k[~below], ds["S"].values[i, 0, ~below], color=c, lw=1, ls="--" if glass else "-",
-                    label=f"T = {float(ds['T'].values[i]):g}")
+            ax.plot(
+                k[~below],
+                ds["S"].values[i, 0, ~below],
+                color=c,
+                lw=1,
+                ls="--" if glass else "-",
+                label=f"T = {float(ds['T'].values[i]):g}",
+            )
             ax.plot(k[below], ds["S"].values[i, 0, below], color=c, lw=1, ls=":")
         ax.legend(fontsize=6, frameon=False)
     for ax in axes[-1]:
@@ -95,10 +110,23 @@ def plot_self_scattering(ds: xr.Dataset, path: str | Path) -> Path:
         idx = _states_of(ds, *key)
         for i, c in zip(idx, _colors(plt, len(idx)), strict=True):
             glass = str(ds["status"].values[i]) == "glass"
-            ax.semilogx(ds["time"].values[i], ds["Fs"].values[i, 0], color=c, lw=1, ls="--" if glass else "-")
+            ax.semilogx(
+                ds["time"].values[i],
+                ds["Fs"].values[i, 0],
+                color=c,
+                lw=1,
+                ls="--" if glass else "-",
+            )
         if idx:
-            ax.text(0.97, 0.95, f"T = {float(ds['T'].values[idx[0]]):g} … {float(ds['T'].values[idx[-1]]):g}",
-                    transform=ax.transAxes, ha="right", va="top", fontsize=7)
+            ax.text(
+                0.97,
+                0.95,
+                f"T = {float(ds['T'].values[idx[0]]):g} … {float(ds['T'].values[idx[-1]]):g}",
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=7,
+            )
         ax.axhline(np.exp(-1), color="grey", lw=0.5, ls=":")
     for ax in axes[-1]:
         ax.set_xlabel("t")
@@ -113,7 +141,13 @@ def plot_relaxation_times(ds: xr.Dataset, path: str | Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.2), constrained_layout=True)
     markers = {"LJ": "o", "WCA": "s"}
-    colors = dict(zip(sorted({r for _, r in _panels(ds)}), _colors(plt, 4) if len(_panels(ds)) else [], strict=False))
+    colors = dict(
+        zip(
+            sorted({r for _, r in _panels(ds)}),
+            _colors(plt, 4) if len(_panels(ds)) else [],
+            strict=False,
+        )
+    )
     for p, r in _panels(ds):
         idx = _states_of(ds, p, r)
         T = ds["T"].values[idx]
@@ -121,11 +155,20 @@ def plot_relaxation_times(ds: xr.Dataset, path: str | Path) -> Path:
         glass = np.array([str(ds["status"].values[i]) == "glass" for i in idx])
         c = colors.get(r, "k")
         ok = ~glass & np.isfinite(tau)
-        ax.semilogy(1 / T[ok], tau[ok], marker=markers.get(p, "^"), ms=4, color=c, ls="-" if p == "LJ" else "--",
-                    label=f"{p} ρ = {r:g}")
+        ax.semilogy(
+            1 / T[ok],
+            tau[ok],
+            marker=markers.get(p, "^"),
+            ms=4,
+            color=c,
+            ls="-" if p == "LJ" else "--",
+            label=f"{p} ρ = {r:g}",
+        )
         g = glass & np.isfinite(tau)
         if g.any():
-            ax.semilogy(1 / T[g], tau[g], marker=markers.get(p, "^"), ms=5, mfc="none", color=c, ls="none")
+            ax.semilogy(
+                1 / T[g], tau[g], marker=markers.get(p, "^"), ms=5, mfc="none", color=c, ls="none"
+            )
     ax.set_xlabel("1/T")
     ax.set_ylabel("$τ_α$")
     ax.legend(fontsize=7, ncol=2, frameon=False)

@@ -20,17 +20,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.fit import (
-    FitOutcome,
-    FitProblem,
-    FitSettings,
-    Progress,
-    make_target,
-    r2_score,
-    reference_memory,
-    run_fit,
-)
-from memplug.fit_results import FitResult, load_result, result_summary, save_result
+from memplug.fit import FitOutcome, FitProblem, FitSettings, Progress, r2_score, run_fit
+from memplug.fit_results import FitResult, load_result, result_summary
+from memplug.interfaces import DEFAULT_DYNAMICS
+from memplug.plugins.fitting.plotting import save_result
+from memplug.registry import Spec
+from memplug.targets import DEFAULT_REFERENCE, make_target, reference_memory, reference_names
 
 #: σ0 of the paper (start from M_mct) and of a start from a closure's generic default.
 PAPER_SIGMA0 = 5e-4
@@ -49,8 +44,8 @@ class FitJob:
     ``init`` is ``default`` (the closure's initial θ), ``mct`` (fit the closure's kernel to
     M_mct(t) first, the paper's choice) or the path of a previous result file of the same closure.
     ``mct_reference`` also stores M_mct(t) in the result (a full MCT solve of the state; implied by
-    ``init="mct"`` and ``target="mct"``). ``dynamics`` is ``newtonian`` (F'' + Ω²F + M*F' = 0, the default:
-    the equation of motion of MD data, ballistic at short times) or ``overdamped`` (the paper's
+    ``init="mct"`` and ``target="mct"``). ``dynamics`` is ``newtonian`` (F'' + Ω²F + M*F' = 0, the default,
+    `memplug.interfaces.DEFAULT_DYNAMICS`: the equation of motion of MD data, ballistic at short times) or ``overdamped`` (the paper's
     Eq. 5, F' + Ω²F + M*F' = 0, which cannot follow the ballistic start of MD data: measured R² 0.5
     against 0.9998 for Newtonian on WCA ρ = 1.2, T = 10 with the same budget). ``out`` is the results directory (``None``: nothing is
     written, no checkpoint).
@@ -61,6 +56,10 @@ class FitJob:
     gradient evaluations), a separate stage reported as such. ``normalisation`` is ``unit``
     (F_s(0) = 1, the dataset's) or ``paper`` (Eq. 1: F_s^{αα}(0) = S^{αα}(k_p), which weights the
     species and states by S^{αα}(k_p)² in Eq. 7 and R²).
+
+    ``closure`` and ``optimizer`` are the canonical text of a `memplug.registry.Spec` (a `Spec`
+    given here is stored as ``str(spec)``, so the recorded inputs stay plain text);
+    `closure_spec` and `optimizer_spec` parse them back.
     """
 
     state: str
@@ -77,13 +76,25 @@ class FitJob:
     t_min: float | None = None
     t_max: float | None = None
     solver_n: int = 16
-    dynamics: str = "newtonian"
+    dynamics: str = DEFAULT_DYNAMICS
     polish: str = "lbfgs"
     normalisation: str = "unit"
     mct_reference: bool = False
     out: str | None = None
     resume: bool = False
     plot: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("closure", "optimizer"):
+            value = getattr(self, name)
+            if isinstance(value, Spec):
+                object.__setattr__(self, name, str(value))
+
+    def closure_spec(self) -> Spec:
+        return Spec.parse("closures", self.closure)
+
+    def optimizer_spec(self) -> Spec:
+        return Spec.parse("optimizers", self.optimizer)
 
     def stem(self) -> str:
         """File name stem of this job's outputs: state, closure, optimizer (and target if not data)."""
@@ -112,10 +123,16 @@ class FitJob:
         data; the budget defaults to ``BUDGET_PER_PARAMETER`` × ``dim``."""
         sigma0 = self.sigma0
         if sigma0 is None:
-            near = (init_note or self.init) not in ("default",) and not (init_note or "").startswith("default")
+            near = (init_note or self.init) not in ("default",) and not (
+                init_note or ""
+            ).startswith("default")
             sigma0 = PAPER_SIGMA0 if near else DEFAULT_START_SIGMA0
-        budget = self.budget if self.budget is not None else BUDGET_PER_PARAMETER * max(int(dim or 1), 1)
-        return FitSettings(budget=budget, target_loss=self.target_loss, seed=self.seed, sigma0=sigma0)
+        budget = (
+            self.budget if self.budget is not None else BUDGET_PER_PARAMETER * max(int(dim or 1), 1)
+        )
+        return FitSettings(
+            budget=budget, target_loss=self.target_loss, seed=self.seed, sigma0=sigma0
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,7 +145,9 @@ def fit_kernel_to_memory(problem: FitProblem, t: np.ndarray, M_ref: np.ndarray) 
     (`memplug.model.fit_memory`, Levenberg-Marquardt): the paper's start "M = M_mct"."""
     from memplug.model import fit_memory
 
-    theta = fit_memory(problem.closure, problem.context, np.asarray(t, float), np.asarray(M_ref, float))
+    theta = fit_memory(
+        problem.closure, problem.context, np.asarray(t, float), np.asarray(M_ref, float)
+    )
     return problem.vector(theta)
 
 
@@ -137,17 +156,17 @@ def initial_vector(problem: FitProblem, init: str) -> tuple[np.ndarray, str, np.
     x_default = problem.initial_vector()
     if init == "default":
         return x_default, "default", None
-    if init == "mct":
+    if init in reference_names() or init == DEFAULT_REFERENCE:
         t = memory_grid(problem)
-        M_ref = reference_memory(problem.context, t)
+        M_ref = reference_memory(problem.context, t, init)
         if M_ref is None:
             warnings.warn(
-                "--init mct is pending: no MCT memory function (closure 'mct' with mct_self_memory) "
-                "is installed; starting from the closure's default",
+                f"--init {init} is pending: no plugin registers the reference memory {init!r}; "
+                "starting from the closure's default",
                 stacklevel=2,
             )
-            return x_default, "default (mct pending: no MCT memory available)", None
-        return fit_kernel_to_memory(problem, t, M_ref), "mct", M_ref
+            return x_default, f"default ({init} pending: no {init} memory available)", None
+        return fit_kernel_to_memory(problem, t, M_ref), init, M_ref
     ds = load_result(init)
     labels = [str(v) for v in ds["param"].values]
     if labels != problem.space.labels():
@@ -179,8 +198,8 @@ def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_re
         M_ref = reference_memory(problem.context, t_M)
     w = problem.window
     theta = np.asarray(problem.space.from_unconstrained(x), float)
-    try:  # error bars, pinned bounds, bands, flags (memplug.uncertainty); never costs the fit
-        from memplug.uncertainty import result_fields
+    try:  # error bars, pinned bounds, bands, flags (uncertainty.py); never costs the fit
+        from memplug.plugins.fitting.uncertainty import result_fields
 
         trust = result_fields(problem, outcome.x, t_M)
     except Exception as exc:
@@ -212,7 +231,15 @@ def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_re
         elapsed=outcome.elapsed,
         species=tuple(problem.context.species),
         inputs=job.inputs(),
-        info=problem.target.info | {"solver": {"N": problem.solver.N, "dt0": problem.solver.dt0, "t_max": problem.solver.t_max, "blocks": problem.solver.n_blocks}},
+        info=problem.target.info
+        | {
+            "solver": {
+                "N": problem.solver.N,
+                "dt0": problem.solver.dt0,
+                "t_max": problem.solver.t_max,
+                "blocks": problem.solver.n_blocks,
+            }
+        },
         **trust,
     )
 
@@ -220,19 +247,19 @@ def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_re
 def prepare(job: FitJob, ds=None):
     """Load the dataset (unless given), build the target, closure, optimizer and problem."""
     from memplug.data import context_for, load_dataset
-    from memplug.registry import get_registry
 
     ds = load_dataset(job.dataset) if ds is None else ds
     if job.state not in set(map(str, ds["state"].values)):
         raise InputError(f"--state: {job.state!r} is not in dataset {job.dataset!r}")
     ctx = context_for(ds, job.state)
     if job.dynamics not in ("overdamped", "newtonian"):
-        raise InputError(f"--dynamics: expected overdamped (paper Eq. 5) or newtonian, got {job.dynamics!r}")
+        raise InputError(
+            f"--dynamics: expected overdamped (paper Eq. 5) or newtonian, got {job.dynamics!r}"
+        )
     ctx = dataclasses.replace(ctx, dynamics=job.dynamics)
     target = make_target(job.target, ds, job.state, ctx)
-    reg = get_registry()
-    closure = reg.create("closures", job.closure)
-    optimizer = reg.create("optimizers", job.optimizer)
+    closure = job.closure_spec().create()
+    optimizer = job.optimizer_spec().create()
     if job.polish not in POLISH_METHODS:
         raise InputError(f"--polish: expected {' or '.join(POLISH_METHODS)}, got {job.polish!r}")
     problem = FitProblem(
@@ -264,7 +291,9 @@ def polish(problem: FitProblem, outcome, job: FitJob, out: Path | None, callback
             callback=callback,
         )  # fmt: skip
     except InputError as exc:  # e.g. the start's gradient is not finite: keep the first stage
-        stages.append({"stage": "lbfgs polish", "loss": math.inf, "evaluations": 0, "stop_reason": str(exc)})
+        stages.append(
+            {"stage": "lbfgs polish", "loss": math.inf, "evaluations": 0, "stop_reason": str(exc)}
+        )
         return _with_stages(outcome, stages)
     stages.append({"stage": "lbfgs polish", "loss": second.loss, "evaluations": second.evaluations,
                    "stop_reason": second.stop_reason})  # fmt: skip
@@ -291,7 +320,9 @@ def _with_stages(outcome, stages: list[dict[str, Any]]):
     return dataclasses.replace(outcome, stages=stages)
 
 
-def run_job(job: FitJob, callback: Callable[[Progress], None] | None = None, ds=None) -> dict[str, Any]:
+def run_job(
+    job: FitJob, callback: Callable[[Progress], None] | None = None, ds=None
+) -> dict[str, Any]:
     """Run one fit; write ``<out>/<stem>.nc/.json/.png`` and checkpoints in ``<out>/checkpoints``.
 
     With ``job.resume``: a finished result with the same inputs is returned as is; otherwise the

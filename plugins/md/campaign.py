@@ -48,18 +48,11 @@ from typing import Any
 
 import numpy as np
 
-from memplug.data import (
-    STATUSES,
-    load_dataset,
-    parse_state_id,
-    save_dataset,
-    state_files,
-    state_id,
-    validate,
-)
+from memplug.data import load_dataset, save_dataset, state_files, validate
 from memplug.errors import InputError
 from memplug.io import atomic_write_text
-from memplug.simulation import PROTOCOL_DEFAULTS
+from memplug.plugins.datasets.schema import STATUSES, parse_state_id, state_id
+from memplug.plugins.md.protocol import PROTOCOL_DEFAULTS
 
 #: The systems that simulate each potential.
 SYSTEMS = {"LJ": "ka-lj", "WCA": "ka-wca"}
@@ -130,14 +123,27 @@ def estimate(s: PlannedState, measured: list[Measured]) -> Estimate:
     """
     if s.status == "glass":
         P = {**PROTOCOL_DEFAULTS, **s.protocol}
-        steps = P["max_equil_steps"] + P["glass_lag_steps"] * (1 + P["origin_spacing"] * (P["n_origins"] - 1))
+        steps = P["max_equil_steps"] + P["glass_lag_steps"] * (
+            1 + P["origin_spacing"] * (P["n_origins"] - 1)
+        )
         n = round(s.rho * float(P["L"]) ** 3)
-        return Estimate(steps * n * SECONDS_PER_PARTICLE_STEP[s.potential], float("nan"),
-                        f"glass: {steps / 1e6:.2g} M capped MD steps")
+        return Estimate(
+            steps * n * SECONDS_PER_PARTICLE_STEP[s.potential],
+            float("nan"),
+            f"glass: {steps / 1e6:.2g} M capped MD steps",
+        )
     same = sorted(
-        (m for m in measured if m.potential == s.potential and abs(m.rho - s.rho) < 1e-9
-         and m.status == "equilibrated" and math.isfinite(m.tau_alpha) and m.tau_alpha > 0
-         and math.isfinite(m.cpu_seconds) and m.cpu_seconds > 0),
+        (
+            m
+            for m in measured
+            if m.potential == s.potential
+            and abs(m.rho - s.rho) < 1e-9
+            and m.status == "equilibrated"
+            and math.isfinite(m.tau_alpha)
+            and m.tau_alpha > 0
+            and math.isfinite(m.cpu_seconds)
+            and m.cpu_seconds > 0
+        ),
         key=lambda m: m.T,
     )
     if len(same) >= 2:
@@ -189,16 +195,28 @@ class Campaign:
                 pot, rho, T = parse_state_id(sid)
             except InputError:
                 continue
-            out.append(Measured(pot, rho, T, float(e["tau_alpha"]), float(e.get("cpu_seconds", "nan")),
-                                str(e.get("status", ""))))
+            out.append(
+                Measured(
+                    pot,
+                    rho,
+                    T,
+                    float(e["tau_alpha"]),
+                    float(e.get("cpu_seconds", "nan")),
+                    str(e.get("status", "")),
+                )
+            )
         return out
 
     def ordered(self, measured: list[Measured] | None = None) -> list[PlannedState]:
         """The planned states: equilibrated ones cheapest first, then the (capped) glass states."""
         measured = self.measured() if measured is None else measured
-        return sorted(self.states, key=lambda s: (s.status == "glass", s.estimated_seconds(measured), s.id))
+        return sorted(
+            self.states, key=lambda s: (s.status == "glass", s.estimated_seconds(measured), s.id)
+        )
 
-    def over_budget(self, s: PlannedState, measured: list[Measured], budget_hours: float | None = None) -> str:
+    def over_budget(
+        self, s: PlannedState, measured: list[Measured], budget_hours: float | None = None
+    ) -> str:
         """Why ``s`` is deferred (its estimate exceeds the per-state CPU budget), or ``""``."""
         budget = self.max_state_cpu_hours if budget_hours is None else budget_hours
         if not budget or budget <= 0:
@@ -206,8 +224,10 @@ class Campaign:
         e = estimate(s, measured)
         if e.seconds <= budget * 3600:
             return ""
-        return (f"beyond the per-state budget: {e.basis}, ~{_human(e.seconds)} of CPU > "
-                f"max_state_cpu_hours = {budget:g} (raise max_state_cpu_hours in the spec or pass --budget-hours)")
+        return (
+            f"beyond the per-state budget: {e.basis}, ~{_human(e.seconds)} of CPU > "
+            f"max_state_cpu_hours = {budget:g} (raise max_state_cpu_hours in the spec or pass --budget-hours)"
+        )
 
     def get(self, sid: str) -> PlannedState:
         for s in self.states:
@@ -258,8 +278,12 @@ def load_campaign(path: str | os.PathLike) -> Campaign:
     if threads < 1 or n_t < 2:
         raise InputError(f"{where}: threads must be ≥ 1 and n_t ≥ 2")
     budget = head.get("max_state_cpu_hours")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0):
-        raise InputError(f"{where}: max_state_cpu_hours: expected a positive number of hours, found {budget!r}")
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0
+    ):
+        raise InputError(
+            f"{where}: max_state_cpu_hours: expected a positive number of hours, found {budget!r}"
+        )
     protocol = dict(spec.get("protocol", {}))
 
     tm = spec.get("t_mct", {})
@@ -271,7 +295,9 @@ def load_campaign(path: str | os.PathLike) -> Campaign:
                 continue
             vals = _list(values, f"{path}: [t_mct] {pot}", float)
             if len(vals) != len(rhos):
-                raise InputError(f"{path}: [t_mct] {pot}: {len(vals)} values for {len(rhos)} densities")
+                raise InputError(
+                    f"{path}: [t_mct] {pot}: {len(vals)} values for {len(rhos)} densities"
+                )
             for r, v in zip(rhos, vals, strict=True):
                 t_mct[(pot, round(r, 6))] = v
 
@@ -281,7 +307,20 @@ def load_campaign(path: str | os.PathLike) -> Campaign:
     states: dict[str, PlannedState] = {}
     for i, g in enumerate(grids):
         gw = f"{path}: grid[{i}]"
-        unknown = sorted(set(g) - {"label", "potential", "rho", "T", "T_over_Tmct", "above_Tmct", "below_Tmct", "status", "protocol"})
+        unknown = sorted(
+            set(g)
+            - {
+                "label",
+                "potential",
+                "rho",
+                "T",
+                "T_over_Tmct",
+                "above_Tmct",
+                "below_Tmct",
+                "status",
+                "protocol",
+            }
+        )
         if unknown:
             raise InputError(f"{gw}: unknown key(s) {unknown}")
         pots = _list(g.get("potential", ["LJ", "WCA"]), f"{gw}: potential", str)
@@ -314,8 +353,14 @@ def load_campaign(path: str | os.PathLike) -> Campaign:
                     if sid in states:
                         continue
                     states[sid] = PlannedState(
-                        pot, rho, T, status, state_seed(seed, sid), tc,
-                        {**protocol, **block_protocol}, str(g.get("label", f"grid[{i}]")),
+                        pot,
+                        rho,
+                        T,
+                        status,
+                        state_seed(seed, sid),
+                        tc,
+                        {**protocol, **block_protocol},
+                        str(g.get("label", f"grid[{i}]")),
                     )
     excluded = {}
     for j, e in enumerate(spec.get("exclude", [])):
@@ -324,8 +369,19 @@ def load_campaign(path: str | os.PathLike) -> Campaign:
         parse_state_id(str(e["state"]))
         excluded[str(e["state"])] = str(e["reason"])
     planned = [s for s in states.values() if s.id not in excluded]
-    return Campaign(path, name, output, engine, threads, n_t, seed, protocol, planned, excluded,
-                    None if budget is None else float(budget))
+    return Campaign(
+        path,
+        name,
+        output,
+        engine,
+        threads,
+        n_t,
+        seed,
+        protocol,
+        planned,
+        excluded,
+        None if budget is None else float(budget),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,8 +440,12 @@ def survey(campaign: Campaign) -> list[StateStatus]:
 
 
 def _status_of(
-    s: PlannedState | None, sid: str, f: Path | None, entry: dict | None,
-    campaign: Campaign, measured: list[Measured],
+    s: PlannedState | None,
+    sid: str,
+    f: Path | None,
+    entry: dict | None,
+    campaign: Campaign,
+    measured: list[Measured],
 ) -> StateStatus:
     if f is not None:
         try:
@@ -393,8 +453,12 @@ def _status_of(
         except InputError as exc:
             return StateStatus(s, sid, False, "invalid", reason=str(exc))
         return StateStatus(
-            s, sid, True, str(ds["status"].values[0]),
-            float(ds["tau_alpha"].values[0]), float(ds["cpu_seconds"].values[0]),
+            s,
+            sid,
+            True,
+            str(ds["status"].values[0]),
+            float(ds["tau_alpha"].values[0]),
+            float(ds["cpu_seconds"].values[0]),
         )
     if entry and entry.get("error"):
         return StateStatus(s, sid, False, "failed", reason=entry["error"])
@@ -438,7 +502,7 @@ def run_planned_state(
 
     The simulation resumes from ``workdir/<state id>`` if an earlier run was interrupted.
     """
-    from memplug.simulation import run_state
+    from memplug.plugins.md.protocol import run_state
 
     output = Path(output or campaign.output)
     wd = Path(workdir) / s.id
@@ -454,15 +518,23 @@ def run_planned_state(
         progress(f"{s.id} {stage}".strip(), done, total)
 
     ds = run_state(
-        SYSTEMS[s.potential], s.rho, s.T,
-        engine=campaign.engine, seed=s.seed, workdir=wd,
-        threads=threads or campaign.threads, n_t=campaign.n_t,
+        SYSTEMS[s.potential],
+        s.rho,
+        s.T,
+        engine=campaign.engine,
+        seed=s.seed,
+        workdir=wd,
+        threads=threads or campaign.threads,
+        n_t=campaign.n_t,
         progress=report if progress is not None else None,
         **s.protocol,
     )
     ch1 = os.times()
-    cpu = (time.process_time() - cpu0) + (ch1.children_user - ch0.children_user) + (
-        ch1.children_system - ch0.children_system)
+    cpu = (
+        (time.process_time() - cpu0)
+        + (ch1.children_user - ch0.children_user)
+        + (ch1.children_system - ch0.children_system)
+    )
     wall = time.perf_counter() - wall0
     ds = ds.copy()
     if s.status == "glass":
@@ -470,12 +542,14 @@ def run_planned_state(
     recorded = float(ds["cpu_seconds"].values[0]) if "cpu_seconds" in ds.coords else float("nan")
     if not math.isfinite(recorded) or recorded <= 0:
         ds = ds.assign_coords(cpu_seconds=("state", np.array([cpu])))
-    ds.attrs.update({
-        "campaign": campaign.name,
-        "campaign_block": s.block,
-        "campaign_protocol": json.dumps(s.protocol, sort_keys=True),
-        "regenerate": f"memplug dataset build --only {s.id}",
-    })
+    ds.attrs.update(
+        {
+            "campaign": campaign.name,
+            "campaign_block": s.block,
+            "campaign_protocol": json.dumps(s.protocol, sort_keys=True),
+            "regenerate": f"memplug dataset build --only {s.id}",
+        }
+    )
     if str(ds["state"].values[0]) != s.id:
         raise InputError(f"simulation returned state {ds['state'].values[0]!r}, expected {s.id!r}")
     validate(ds, f"<simulation of {s.id}>")

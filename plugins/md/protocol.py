@@ -17,8 +17,10 @@ Protocol (paper sec. IV A, with the time step and equilibration length chosen pe
    max(``lag_factor`` τ_α, ``t_lag_min``) — so F_s and the MSD are averaged over origins at every
    lag. Frames go to a GSD file (HOOMD schema; wrapped float32 positions + images, energies in
    ``log/md/*``).
-5. **Observables** from the GSD frames (`memplug.observables`): S^{αβ}(k) on the 100-point
-   grid, k_peak, F_s^{αα}(k_peak, t), F_s^{αα}(kq, t), MSD, τ_α.
+5. **Observables** from the GSD frames: every registered `memplug.interfaces.Observable`
+   (`memplug.plugins.md.analysis`): S^{αβ}(k) on the 100-point grid, k_peak,
+   F_s^{αα}(k_peak, t), F_s^{αα}(kq, t), MSD, τ_α, F^{αβ}(k_peak, t), α₂(t), and those of other
+   plugins; variables beyond the dataset schema's are written as optional variables.
 
 Everything lives in ``workdir``: ``progress.json`` (the stage and counters), engine restart files,
 ``trajectory.gsd.part`` while producing. A killed run started again with the same arguments
@@ -29,6 +31,7 @@ continues from its last checkpoint. Finished files appear only complete (``traje
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 import math
 import os
@@ -39,10 +42,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from memplug import observables as obs
+from memplug.constants import K_EDGES, K_GRID, KQ
 from memplug.errors import InputError, MemplugError
-from memplug.interfaces import Engine
+from memplug.interfaces import Engine, Trajectory
 from memplug.io import atomic_write_text, atomic_write_with
+from memplug.plugins.md import observables as obs
+from memplug.plugins.md.analysis import ANALYSIS_DEFAULTS
 
 #: Tunable protocol settings (keyword arguments of `run_state`) and their defaults.
 PROTOCOL_DEFAULTS: dict[str, Any] = {
@@ -63,17 +68,17 @@ PROTOCOL_DEFAULTS: dict[str, Any] = {
     "glass_lag_steps": 400_000,  # longest lag (steps) for a glass state
     "n_origins": 8,  # time origins of the production run
     "origin_spacing": 0.25,  # spacing of origins as a fraction of the longest lag
-    "n_sk_frames": 16,  # frames used for S(k)
-    "max_per_bin": 400,  # wave vectors per k shell for S(k)
+    **ANALYSIS_DEFAULTS,  # n_sk_frames, max_per_bin: frames and wave vectors per shell for S(k)
     "checkpoint_seconds": 60.0,  # wall time between checkpoints
     "min_lag_over_tau": 5.0,  # production lags must reach this many τ_α (the dataset's rule)
     "max_productions": 3,  # productions tried before a state that keeps slowing down is "glass"
 }
 
-#: Extra wave numbers of ``Fs_k`` (the dataset's ``kq``).
-KQ = (3.0, 5.0, 10.0, 15.0)
-
 Progress = Callable[[str, int, int], None]
+
+#: The variables of the dataset schema that the analysis stage's observables must provide; any
+#: other variable an observable computes is written as an optional variable of the state.
+SCHEMA_OBSERVABLES = ("S", "k_below_box", "k_peak", "Fs", "Fs_k", "msd", "tau_alpha")
 
 
 class EngineError(MemplugError):
@@ -157,14 +162,9 @@ class MDEngine(Engine):
     description: ClassVar[str] = ""
 
     @abc.abstractmethod
-    def session(self, system: Any, rho: float, T: float, *, threads: int = 2, seed: int = 0) -> EngineSession: ...
-
-    def run(self, system: Any, state: dict[str, Any], out: Any, **protocol: Any) -> Any:
-        """Run `run_state` for ``system`` at ``state`` (rho, T, seed) in directory ``out``."""
-        return run_state(
-            system.name, state["rho"], state["T"], engine=self.name, seed=int(state.get("seed", 0)),
-            workdir=Path(out), **protocol,
-        )
+    def session(
+        self, system: Any, rho: float, T: float, *, threads: int = 2, seed: int = 0
+    ) -> EngineSession: ...
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,12 +189,21 @@ def check_inputs(system: str, rho: float, T: float, engine: str) -> tuple[Any, A
 
     reg = get_registry()
     for name, value in (("rho", rho), ("T", T)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
             raise InputError(f"--{name}: expected a finite number > 0, got {value!r}")
     if system not in reg.names("systems"):
-        raise InputError(f"--system: unknown system {system!r}; available: {', '.join(reg.names('systems')) or '(none)'}")
+        raise InputError(
+            f"--system: unknown system {system!r}; available: {', '.join(reg.names('systems')) or '(none)'}"
+        )
     if engine not in reg.names("engines"):
-        raise InputError(f"--engine: unknown engine {engine!r}; available: {', '.join(reg.names('engines')) or '(none)'}")
+        raise InputError(
+            f"--engine: unknown engine {engine!r}; available: {', '.join(reg.names('engines')) or '(none)'}"
+        )
     eng_cls = reg.get("engines", engine)
     ok, why = eng_cls.available()
     if not ok:
@@ -247,7 +256,8 @@ def run_state(
         protocol: overrides of `PROTOCOL_DEFAULTS`.
 
     Returns:
-        An `xarray.Dataset` with a ``state`` dimension of length 1 (see `memplug.data`).
+        An `xarray.Dataset` with a ``state`` dimension of length 1 in the schema
+        ``memplug-dataset/1`` (`memplug.plugins.datasets.schema`).
     """
     unknown = sorted(set(protocol) - set(PROTOCOL_DEFAULTS))
     if unknown:
@@ -266,8 +276,13 @@ def run_state(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     params = {
-        "system": system, "rho": float(rho), "T": float(T), "engine": engine, "seed": int(seed),
-        "n_t": int(n_t), "protocol": {k: P[k] for k in sorted(P)},
+        "system": system,
+        "rho": float(rho),
+        "T": float(T),
+        "engine": engine,
+        "seed": int(seed),
+        "n_t": int(n_t),
+        "protocol": {k: P[k] for k in sorted(P)},
     }
     runner = _Runner(sysobj, eng_cls(), params, workdir, threads, progress)
     return runner.execute()
@@ -339,8 +354,12 @@ class _Runner:
             return data.load_dataset(self.path_state)
         self.clock = _Clock(prog.get("cpu_seconds", 0.0))
         try:
-            stages = {"start": self._start, "timestep": self._choose_timestep,
-                      "equilibrate": self._equilibrate, "produce": self._produce}
+            stages = {
+                "start": self._start,
+                "timestep": self._choose_timestep,
+                "equilibrate": self._equilibrate,
+                "produce": self._produce,
+            }
             while prog["stage"] in stages or prog["stage"] == "analyse":
                 if prog["stage"] == "analyse":  # also where a killed run stopped
                     ds = self._analyse(prog)
@@ -370,7 +389,9 @@ class _Runner:
         s = self._open()
         s.create_random()
         if s.type_counts() != (self.N_A, self.N_B):
-            raise EngineError(f"engine placed {s.type_counts()} particles, expected {(self.N_A, self.N_B)}")
+            raise EngineError(
+                f"engine placed {s.type_counts()} particles, expected {(self.N_A, self.N_B)}"
+            )
         s.minimize()
         prog["stage"] = "timestep"
         prog["minimized"] = "minimized.bin"
@@ -421,8 +442,15 @@ class _Runner:
         # start equilibration from the tested configuration (already thermalised for warmup_time)
         s.reset_step()
         s.set_integrator("nvt", self.T, P["tdamp_steps"] * dt)
-        prog.update(stage="equilibrate", dt=dt, equil_steps=0, segment=0, segment_steps=None,
-                    tau_segments=[], k_peak_equil=None)
+        prog.update(
+            stage="equilibrate",
+            dt=dt,
+            equil_steps=0,
+            segment=0,
+            segment_steps=None,
+            tau_segments=[],
+            k_peak_equil=None,
+        )
         self._commit(prog)
 
     # -- stage 3: NVT equilibration ------------------------------------------------------------
@@ -455,7 +483,11 @@ class _Runner:
             prog["tau_segments"].append({"steps": seg, "k_peak": kp, "tau_alpha": tau})
             prog["k_peak_equil"] = kp
             done_time = prog["equil_steps"] * dt
-            if math.isfinite(tau) and prog["equil_steps"] >= min_steps and done_time >= P["equil_factor"] * tau:
+            if (
+                math.isfinite(tau)
+                and prog["equil_steps"] >= min_steps
+                and done_time >= P["equil_factor"] * tau
+            ):
                 prog["status"] = "equilibrated"
                 prog["tau_equil"] = tau
                 break
@@ -484,9 +516,9 @@ class _Runner:
 
     def _k_peak(self, frames: np.ndarray, species: np.ndarray) -> float:
         L = self.system.box_length
-        vectors = obs.lattice_wave_vectors(L, obs.K_EDGES[:40], max_per_bin=100, seed=0)
+        vectors = obs.lattice_wave_vectors(L, K_EDGES[:40], max_per_bin=100, seed=0)
         S = obs.structure_factor(frames, species, L, vectors)
-        k = obs.K_GRID[:39]
+        k = K_GRID[:39]
         return obs.k_peak(k, S[0], k_min=max(2.0, 2 * math.pi / L))
 
     # -- stage 4: production ------------------------------------------------------------------
@@ -528,7 +560,10 @@ class _Runner:
             for i in range(done, frames.size):
                 s.run(int(frames[i]) - s.step)
                 traj.append(self._frame(s, types))
-                if time.monotonic() - last_ckpt > self.P["checkpoint_seconds"] and i + 1 < frames.size:
+                if (
+                    time.monotonic() - last_ckpt > self.P["checkpoint_seconds"]
+                    and i + 1 < frames.size
+                ):
                     traj.flush()
                     prog["frames_done"] = i + 1
                     prog["steps_production"] = s.step
@@ -575,7 +610,9 @@ class _Runner:
         tmp = self.path_part.with_name(".trajectory.truncate.gsd")
         with gsd.hoomd.open(self.path_part, mode="r") as src, gsd.hoomd.open(tmp, mode="w") as dst:
             if len(src) < n:
-                raise MemplugError(f"{self.path_part}: holds {len(src)} frames, checkpoint expects {n}")
+                raise MemplugError(
+                    f"{self.path_part}: holds {len(src)} frames, checkpoint expects {n}"
+                )
             for i in range(n):
                 dst.append(src[i])
         os.replace(tmp, self.path_part)
@@ -583,25 +620,31 @@ class _Runner:
     # -- stage 5: observables -----------------------------------------------------------------
     def _analyse(self, prog: dict):
         from memplug import data
+        from memplug.plugins.datasets.schema import state_dataset
+        from memplug.plugins.md import analysis
 
         self.progress("analyse", 0, 1)
         traj = read_trajectory(self.path_gsd)
         dt = prog["dt"]
-        L = self.system.box_length
-        species = traj["typeid"]
-        lags = np.array(prog["lags"])
-        origins = np.array(prog["origins"])
         steps = traj["step"]
-        x = traj["unwrapped"]
-        pick = np.unique(np.searchsorted(steps, np.linspace(0, steps[-1], int(self.P["n_sk_frames"]))))
-        pick = pick[pick < steps.size]
-        grid = obs.structure_factor_on_grid(
-            x[pick], species, L, max_per_bin=int(self.P["max_per_bin"]), seed=self.seed
+        trajectory = Trajectory(
+            positions=traj["unwrapped"],
+            species=traj["typeid"],
+            L=self.system.box_length,
+            steps=steps,
+            dt=dt,
+            origins=np.array(prog["origins"]),
+            lags=np.array(prog["lags"]),
+            k_peak=math.nan,
+            kq=KQ,
+            T=self.T,
+            seed=self.seed,
+            settings=dict(self.P),
         )
-        kp = obs.k_peak(grid.k, grid.S[0], k_min=max(2.0, 2 * math.pi / L))
-        Fs, msd, _ = obs.self_dynamics(x, species, steps, origins, lags, np.array([kp, *KQ]))
-        time_ = lags * dt
-        tau = obs.tau_alpha(time_, Fs[0, 0])
+        _, kp = analysis.structure(trajectory)  # k_peak of this run: the k of the dynamics
+        trajectory = dataclasses.replace(trajectory, k_peak=kp)  # shares the cache
+        time_ = trajectory.time
+        tau = analysis.tau_alpha(trajectory)  # decides whether this production is kept
         status = prog["status"]
         window_ok = math.isfinite(tau) and time_[-1] >= self.P["min_lag_over_tau"] * tau
         prog.setdefault("production_steps", int(prog["frame_steps"][-1]))  # older run directories
@@ -611,14 +654,24 @@ class _Runner:
             # Continue NVT equilibration from the end of this production (which counts as
             # equilibration time) and produce again, up to max_productions; then "glass".
             prog.setdefault("rejected_productions", []).append(
-                {"tau_alpha": tau, "lag_max": float(time_[-1]), "steps": int(prog["production_steps"])}
+                {
+                    "tau_alpha": tau,
+                    "lag_max": float(time_[-1]),
+                    "steps": int(prog["production_steps"]),
+                }
             )
             can_extend = prog["equil_steps"] < int(self.P["max_equil_steps"])
             if prog["productions"] < int(self.P["max_productions"]) and can_extend:
                 prog["equil_steps"] += int(prog["production_steps"])
                 guess = tau if math.isfinite(tau) else 2 * time_[-1]
-                prog["tau_segments"].append({"steps": int(prog["production_steps"]), "production": True,
-                                             "k_peak": kp, "tau_alpha": tau})
+                prog["tau_segments"].append(
+                    {
+                        "steps": int(prog["production_steps"]),
+                        "production": True,
+                        "k_peak": kp,
+                        "tau_alpha": tau,
+                    }
+                )
                 prog["segment_steps"] = max(round(3 * guess / dt), 200)
                 prog["stage"] = "equilibrate"
                 prog["status"] = None
@@ -628,6 +681,14 @@ class _Runner:
             status = "glass"
         if not math.isfinite(tau):
             status = "glass"
+        # every registered observable, on the production that is kept (S, F_s, τ_α: cached above)
+        results = analysis.measure(trajectory)
+        values = {name: value for name, (_, value) in results.items()}
+        missing = [n for n in SCHEMA_OBSERVABLES if n not in values]
+        if missing:
+            raise MemplugError(
+                f"no registered observable computes {', '.join(missing)} (the md plugin's do)"
+            )
         etot = traj["pe"] + traj["ke"]
         drift = float(np.max(np.abs(etot - etot[0])) / (self.N * self.T))
         summary = {
@@ -646,16 +707,34 @@ class _Runner:
         }
         prog["stage"] = "done"
         version = self.engine_version(prog)
-        ds = data.state_dataset(
-            potential=self.system.potential, rho=self.rho, T=self.T,
-            S=grid.S, time=time_, Fs=Fs[:, 0], Fs_k=Fs[:, 1:], msd=msd,
-            k_below_box=grid.below_box, tau_alpha=tau, N=self.N, k_peak=kp, dt=dt,
-            seed=self.seed, engine=self.engine.name, engine_version=version,
-            steps=int(prog["steps"]), status=status, cpu_seconds=self.clock.total,
+        ds = state_dataset(
+            potential=self.system.potential,
+            rho=self.rho,
+            T=self.T,
+            S=values["S"],
+            time=time_,
+            Fs=values["Fs"],
+            Fs_k=values["Fs_k"],
+            msd=values["msd"],
+            k_below_box=values["k_below_box"],
+            tau_alpha=float(values["tau_alpha"]),
+            N=self.N,
+            k_peak=float(values["k_peak"]),
+            dt=dt,
+            seed=self.seed,
+            engine=self.engine.name,
+            engine_version=version,
+            steps=int(prog["steps"]),
+            status=status,
+            cpu_seconds=self.clock.total,
             energy_drift=drift,
             attrs={
-                "simulation": json.dumps(summary), "protocol": json.dumps(self.P),
+                "simulation": json.dumps(summary),
+                "protocol": json.dumps(self.P),
                 "S_below_box": obs.BELOW_BOX_METHOD,
+            },
+            extra={
+                name: value for name, value in results.items() if name not in SCHEMA_OBSERVABLES
             },
         )
         data.save_dataset(ds, self.path_state)
@@ -697,5 +776,13 @@ def read_trajectory(path: Path) -> dict[str, np.ndarray]:
             ke[i] = f.log["md/kinetic_energy"][0]
         typeid = np.asarray(f0.particles.typeid, np.int64)
     unwrapped = pos.astype(np.float64) + img.astype(np.float64) * L
-    return {"step": step, "unwrapped": unwrapped, "position": pos, "image": img, "typeid": typeid,
-            "pe": pe, "ke": ke, "L": L}
+    return {
+        "step": step,
+        "unwrapped": unwrapped,
+        "position": pos,
+        "image": img,
+        "typeid": typeid,
+        "pe": pe,
+        "ke": ke,
+        "L": L,
+    }

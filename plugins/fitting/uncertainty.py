@@ -23,8 +23,8 @@ well, for any closure:
   and derived quantities (M(0), ∫M dt, the plateau M(t_last), a closure's ``channels``), each
   with its error;
 - `kernel_flags`: unphysical kernels (negative M^{αα}, a rise before the first decay);
-- `memplug.bootstrap.bootstrap`: a moving-block bootstrap of the residuals, each replica
-  re-fitted by a few Gauss-Newton steps: slower, a check of the Laplace bands;
+- `memplug.plugins.fitting.bootstrap.bootstrap`: a moving-block bootstrap of the residuals, each
+  replica re-fitted by a few Gauss-Newton steps: slower, a check of the Laplace bands;
 - `result_fields`: all of it as the optional fields of a `FitResult`.
 
 Limits: the Laplace approximation is linear in u around the fit, so intervals of parameters with
@@ -113,7 +113,9 @@ def _pinned_side(kind: str, v: float, lo: float, hi: float, tol: float) -> str |
     return None
 
 
-def pinned_parameters(space: ParameterSpace, x, tol: float = 0.01, *, physical: bool = False) -> dict[str, str]:
+def pinned_parameters(
+    space: ParameterSpace, x, tol: float = 0.01, *, physical: bool = False
+) -> dict[str, str]:
     """Parameters sitting at a bound: ``{label: "lower" | "upper"}`` in the space's order.
 
     A value is pinned when it lies within ``tol`` (1 %) of its range from a bound, or beyond it.
@@ -255,7 +257,11 @@ def _quantities_function(problem: FitProblem) -> Callable:
         F = jnp.diagonal(sol.interpolate(t), axis1=-2, axis2=-1) * scale  # (n_t, s), as predict
         M = sol.interpolate(t_M, which="M")  # (n_M, s, s), as the result's M_fit
         kernel = closure.kernel(theta, context)
-        fine = kernel(t_fine) if isinstance(kernel, ExplicitKernel) else sol.interpolate(t_fine, which="M")
+        fine = (
+            kernel(t_fine)
+            if isinstance(kernel, ExplicitKernel)
+            else sol.interpolate(t_fine, which="M")
+        )
         d = jnp.diagonal(fine, axis1=-2, axis2=-1)  # (n_fine, s)
         out = {
             "theta": space.from_unconstrained(u),
@@ -266,12 +272,17 @@ def _quantities_function(problem: FitProblem) -> Callable:
             "M_plateau": jnp.diagonal(M[-1]),
         }
         if callable(channels):
-            out["channels"] = {k: jnp.ravel(jnp.asarray(v, dtype=float)) for k, v in channels(theta, context).items()}
+            out["channels"] = {
+                k: jnp.ravel(jnp.asarray(v, dtype=float))
+                for k, v in channels(theta, context).items()
+            }
         return out, (out, d, sol.status)
 
     from memplug.fit import compiled_for
 
-    return compiled_for(key, lambda: jax.jit(jax.jacfwd(quantities, has_aux=True)), _COMPILED, _CACHE_SIZE)
+    return compiled_for(
+        key, lambda: jax.jit(jax.jacfwd(quantities, has_aux=True)), _COMPILED, _CACHE_SIZE
+    )
 
 
 def default_memory_grid(problem: FitProblem, n: int = 200) -> np.ndarray:
@@ -321,7 +332,9 @@ def _lag1(r: np.ndarray) -> float:
     return float(np.sum(r[1:] * r[:-1]) / den) if den > 0 else 0.0
 
 
-def _fitted_ar1(r: np.ndarray, H: np.ndarray, correlated: bool = True) -> tuple[float, float, float]:
+def _fitted_ar1(
+    r: np.ndarray, H: np.ndarray, correlated: bool = True
+) -> tuple[float, float, float]:
     """(ρ₁, dof, ν) of the AR(1) noise e behind the residuals r ≈ (I − H) e of one species.
 
     The residuals' own lag-one autocorrelation is biased low: the fit absorbs the smooth part of
@@ -339,7 +352,11 @@ def _fitted_ar1(r: np.ndarray, H: np.ndarray, correlated: bool = True) -> tuple[
 
     def result(rho: float) -> tuple[float, float, float]:
         W = Q @ rho**lag @ Q.T
-        return rho, float(np.sum(rho**lag * dof_of)), float(np.trace(W) ** 2 / max(np.sum(W * W), 1e-300))
+        return (
+            rho,
+            float(np.sum(rho**lag * dof_of)),
+            float(np.trace(W) ** 2 / max(np.sum(W * W), 1e-300)),
+        )
 
     if not correlated or n < 4:
         return result(0.0)
@@ -495,7 +512,9 @@ def laplace(
         InputError: a bad option; ValueError: the solve at ``x`` fails.
     """
     if correlation not in CORRELATIONS:
-        raise InputError(f"uncertainty: correlation={correlation!r}; expected one of {', '.join(CORRELATIONS)}")
+        raise InputError(
+            f"uncertainty: correlation={correlation!r}; expected one of {', '.join(CORRELATIONS)}"
+        )
     if not 0 < level < 1:
         raise InputError(f"uncertainty: level={level}; expected a coverage in (0, 1)")
     space, labels = problem.space, problem.space.labels()
@@ -562,7 +581,12 @@ def laplace(
     theta = np.asarray(values["theta"], float)
     lo_b, hi_b = space.bounds()
     kinds = [interval_scale(e) for e in elements]
-    slope = np.array([_scale_slope(k, theta[i : i + 1], lo_b[i : i + 1], hi_b[i : i + 1])[0] for i, k in enumerate(kinds)])
+    slope = np.array(
+        [
+            _scale_slope(k, theta[i : i + 1], lo_b[i : i + 1], hi_b[i : i + 1])[0]
+            for i, k in enumerate(kinds)
+        ]
+    )
     sig_g, det_g = propagate(slope[:, None] * jac["theta"], 0.0)
     theta_lo, theta_hi = np.full(p, np.nan), np.full(p, np.nan)
     undetermined = [lab for lab in labels if lab in pinned]
@@ -575,13 +599,21 @@ def laplace(
         g = _to_scale(k, theta[i : i + 1], lo_b[i : i + 1], hi_b[i : i + 1])[0]
         pair = _from_scale(k, np.array([g - z * sig_g[i], g + z * sig_g[i]]), lo_b[i], hi_b[i])
         theta_lo[i], theta_hi[i] = np.clip(np.sort(pair), lo_b[i], hi_b[i])
-        if _spans_range(position_scale(elements[i]), theta_lo[i], theta_hi[i], lo_b[i], hi_b[i], tol):
+        if _spans_range(
+            position_scale(elements[i]), theta_lo[i], theta_hi[i], lo_b[i], hi_b[i], tol
+        ):
             undetermined.append(lab)  # the data allow (almost) any value of its range
     directions = []
     for v in null_s.T:
         share = v**2 / max(float(np.sum(v**2)), 1e-300)
         top = np.argsort(share)[::-1]
-        directions.append({labels[free[j]]: round(float(v[j]), 4) for j in top if share[j] >= 0.25 * share[top[0]]})
+        directions.append(
+            {
+                labels[free[j]]: round(float(v[j]), 4)
+                for j in top
+                if share[j] >= 0.25 * share[top[0]]
+            }
+        )
 
     # bands of F (all target times) and M (memory grid)
     F_sig, F_det = propagate(jac["F"], 1e-9)
@@ -597,7 +629,11 @@ def laplace(
     M_lo, M_hi = band(values["M"], M_sig, M_det)
 
     derived: dict[str, dict[str, Any]] = {}
-    items = [(f"{key}_{sp}", values[key][a], jac[key][a]) for key in ("M0", "int_M", "M_plateau") for a, sp in enumerate(species)]
+    items = [
+        (f"{key}_{sp}", values[key][a], jac[key][a])
+        for key in ("M0", "int_M", "M_plateau")
+        for a, sp in enumerate(species)
+    ]
     for name, val in values.get("channels", {}).items():
         vals, grads = np.ravel(val), np.asarray(jac["channels"][name]).reshape(-1, p)
         for j in range(len(vals)):
@@ -662,7 +698,11 @@ def result_fields(problem: FitProblem, x, t_M, **options: Any) -> dict[str, Any]
     are absent. ``options`` go to `laplace`.
     """
     x = np.asarray(x, float)
-    pinned = pinned_parameters(problem.space, x, options.get("tol", 0.01)) if np.all(np.isfinite(x)) else {}
+    pinned = (
+        pinned_parameters(problem.space, x, options.get("tol", 0.01))
+        if np.all(np.isfinite(x))
+        else {}
+    )
     try:
         u = laplace(problem, x, t_M=t_M, **options)
     except Exception as exc:  # the measurement of trust never costs the fit

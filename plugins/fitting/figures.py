@@ -56,8 +56,8 @@ def compare_figure(
     the residual F_fit − F_target (an oscillating fit shows as a wave around 0; points outside the
     fit window are drawn faint). Bottom row: each fit's memory M^{αα}(t) on its ``t_M`` grid,
     log-log (symlog when some M < 0), with M_mct dashed where the result holds ``M_reference``.
-    ``rows`` (`memplug.cli.run.comparison`, in the order of ``results``) adds ΔAIC to the
-    legend.
+    ``rows`` (`memplug.plugins.fitting.cli.comparison`, in the order of ``results``) adds ΔAIC to
+    the legend.
     """
     plt = _plt()
     loaded = [load_result(r["files"]["netcdf"]) for r in results]

@@ -1,5 +1,5 @@
-"""A slower check of the Laplace bands of `memplug.uncertainty`: re-fit the kernel to
-replicas of the data made by a moving-block bootstrap of its residuals.
+"""A slower check of the Laplace bands of `memplug.plugins.fitting.uncertainty`: re-fit the
+kernel to replicas of the data made by a moving-block bootstrap of its residuals.
 
 - `refit`: a few Gauss-Newton (trust-region) steps of Eq. 7 with the Jacobian through the
   solver, the cheap local fit of each replica (and of any fit started near its optimum);
@@ -15,13 +15,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from memplug.errors import InputError
-from memplug.uncertainty import default_memory_grid, laplace, pinned_parameters, quantities_at
+from memplug.plugins.fitting.uncertainty import (
+    default_memory_grid,
+    laplace,
+    pinned_parameters,
+    quantities_at,
+)
 
 if TYPE_CHECKING:
     from memplug.fit import FitProblem
 
 
-def refit(problem: FitProblem, x0, F_target=None, *, free=None, max_nfev: int = 20, t_M=None) -> np.ndarray:
+def refit(
+    problem: FitProblem, x0, F_target=None, *, free=None, max_nfev: int = 20, t_M=None
+) -> np.ndarray:
     """A few Gauss-Newton (trust-region, ``scipy.optimize.least_squares``) steps of Eq. 7 from
     ``x0``, with the Jacobian through the solver: the cheap local fit of the bootstrap replicas.
 

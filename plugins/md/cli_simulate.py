@@ -1,6 +1,6 @@
 """``memplug simulate``: molecular dynamics of one state point → GSD trajectory + observables file.
 
-Runs the protocol of `memplug.simulation.run_state` (random start, minimisation, time step
+Runs the protocol of `memplug.plugins.md.protocol.run_state` (random start, minimisation, time step
 from the NVE drift, NVT equilibration ≥ 10 τ_α, NVE production) in a work directory next to
 ``--out`` (``<out>.work``); running the same command again after a kill continues from the last
 checkpoint. The trajectory (``--out``) and the observables (``--observables``, a one-state dataset in
@@ -20,12 +20,8 @@ from memplug.errors import InputError
 from memplug.io import atomic_path
 
 
-def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate_command)
-
-
 def _protocol(items: list[str]) -> dict:
-    from memplug.simulation import PROTOCOL_DEFAULTS
+    from memplug.plugins.md.protocol import PROTOCOL_DEFAULTS
 
     out = {}
     for item in items or []:
@@ -70,7 +66,9 @@ def simulate_command(
     threads: int = typer.Option(2, "--threads", help="OpenMP threads (1: bit-reproducible)."),
     n_t: int = typer.Option(150, "--n-t", help="Number of lag times."),
     settings: list[str] = typer.Option(
-        None, "--set", help="Protocol setting KEY=VALUE (repeatable), e.g. --set max_equil_steps=500000."
+        None,
+        "--set",
+        help="Protocol setting KEY=VALUE (repeatable), e.g. --set max_equil_steps=500000.",
     ),
 ) -> None:
     """Simulate one state point: equilibrate, produce a GSD trajectory, measure S(k), F_s, MSD, τ_α."""
@@ -78,7 +76,7 @@ def simulate_command(
 
     from memplug import data
     from memplug.cli.app import console, err_console
-    from memplug.simulation import EngineError, run_state
+    from memplug.plugins.md.protocol import EngineError, run_state
 
     if out.suffix != ".gsd":
         raise InputError(f"--out: expected a .gsd file name, got {str(out)!r}")
@@ -93,8 +91,12 @@ def simulate_command(
     workdir = workdir or out.with_name(out.name + ".work")
 
     with Progress(
-        TextColumn("{task.description:<12}"), BarColumn(), TextColumn("{task.completed:>10,.0f}/{task.total:,.0f} steps"),
-        TimeElapsedColumn(), console=err_console, transient=False,
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.completed:>10,.0f}/{task.total:,.0f} steps"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
     ) as bar:
         tasks: dict[str, int] = {}
 
@@ -105,19 +107,32 @@ def simulate_command(
 
         try:
             ds = run_state(
-                system, rho, T, engine=engine, seed=seed, workdir=workdir, threads=threads,
-                n_t=n_t, progress=progress, **protocol,
+                system,
+                rho,
+                T,
+                engine=engine,
+                seed=seed,
+                workdir=workdir,
+                threads=threads,
+                n_t=n_t,
+                progress=progress,
+                **protocol,
             )
         except EngineError as exc:
             err_console.print(f"[bold red]error:[/] MD run failed: {exc}", highlight=False)
             raise SystemExit(1) from None
         for stage, task in tasks.items():
             if stage == "equilibrate":
-                bar.update(task, completed=bar.tasks[task].completed, total=bar.tasks[task].completed)
+                bar.update(
+                    task, completed=bar.tasks[task].completed, total=bar.tasks[task].completed
+                )
 
     _publish(workdir / "trajectory.gsd", out)
     data.save_dataset(ds, observables)
-    v = {name: ds[name].values[0] for name in ("N", "k_peak", "tau_alpha", "dt", "energy_drift", "status", "cpu_seconds")}
+    v = {
+        name: ds[name].values[0]
+        for name in ("N", "k_peak", "tau_alpha", "dt", "energy_drift", "status", "cpu_seconds")
+    }
     console.print(
         f"{ds.state.values[0]}: N = {v['N']}, k_peak = {v['k_peak']:.3f}, τ_α = {v['tau_alpha']:.4g}, "
         f"dt = {v['dt']:g}, drift = {v['energy_drift']:.2e}, status = {v['status']}, "

@@ -1,26 +1,32 @@
 """``memplug run``, ``memplug compare`` and ``memplug experiment ...``: fit closures to dynamics.
 
-    memplug run --closure double-stretched --optimizer cmaes          # default dataset, a few states
-    memplug compare --closures exponential,double-stretched,stretched:n_exp=2
-    memplug experiment nexp-scan | mct-recovery | memory-vs-T
+memplug run --closure double-stretched --optimizer cmaes          # default dataset, a few states
+memplug compare --closures exponential,double-stretched,stretched:n_exp=2
+memplug experiment nexp-scan | mct-recovery | memory-vs-T
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
+import functools
+import inspect
 import math
 import os
 import tempfile
 import time
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
 
+from memplug.cli.tables import check_table, show, table_option, table_text, write_table
 from memplug.errors import InputError
+from memplug.interfaces import DEFAULT_DYNAMICS
+from memplug.registry import Spec
 
 experiment_app = typer.Typer(
     help="The paper's fitting experiments (N_exp scan, MCT recovery, memory vs T).",
@@ -86,7 +92,9 @@ def default_states(ds, n: int = 3) -> list[str]:
     return [str(s) for s in ds["state"].values[idx]]
 
 
-def select(dataset: str, state: list[str] | None, potential: str | None, rho: str | None, T: str | None):
+def select(
+    dataset: str, state: list[str] | None, potential: str | None, rho: str | None, T: str | None
+):
     from memplug.data import load_dataset, per_state_files, select_states
 
     state = list(dict.fromkeys(state)) if state else state
@@ -100,7 +108,9 @@ def select(dataset: str, state: list[str] | None, potential: str | None, rho: st
         missing = [s for s in state if s not in have]
         if missing:
             sample = ", ".join(sorted(have)[:6])
-            raise InputError(f"--state: {', '.join(missing)} not in dataset {dataset!r} ({len(have)} states, e.g. {sample})")
+            raise InputError(
+                f"--state: {', '.join(missing)} not in dataset {dataset!r} ({len(have)} states, e.g. {sample})"
+            )
     if not (state or potential or rho or T):
         return ds, default_states(ds)
     sel = select_states(
@@ -123,14 +133,18 @@ def check_out_dir(out: Path) -> None:
         raise InputError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
-def check_specs(closures: list[str], optimizers: list[str]) -> None:
-    from memplug.registry import get_registry
-
-    reg = get_registry()
-    for c in closures:
-        reg.create("closures", c)
-    for o in optimizers:
-        reg.create("optimizers", o)
+def parse_specs(kind: str, texts: list[str], option: str) -> list[Spec]:
+    """Each ``NAME[:key=value,...]`` parsed and checked once, before any fit (`Spec.parse`: the
+    name and option names; one instance: the plugin checks the option values). Two texts of the
+    same spec (which would write the same result files twice) are an `InputError` naming ``option``."""
+    specs = [Spec.parse(kind, t) for t in texts]
+    for spec in specs:
+        spec.create()
+    canonical = [str(s) for s in specs]
+    twice = sorted({c for c in canonical if canonical.count(c) > 1})
+    if twice:
+        raise InputError(f"{option}: {', '.join(twice)} given more than once")
+    return specs
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -139,12 +153,13 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_json(path, obj, default=str)
 
 
-def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[dict[str, Any]]:
-    """Run jobs with a rich progress display and print the final table."""
+def execute(jobs, opts: FitOptions, title: str, *, table: bool = True) -> list[dict[str, Any]]:
+    """Run jobs with a rich progress display, print the final table and (``table``) write its rows
+    to ``--table``."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from memplug.cli.app import console
-    from memplug.fit_jobs import run_jobs
+    from memplug.plugins.fitting.jobs import run_jobs
 
     t0 = time.perf_counter()
     columns = (
@@ -154,22 +169,49 @@ def execute(jobs, *, workers: int, scheduler: str | None, title: str) -> list[di
         TextColumn("loss {task.fields[loss]}"),
         TimeElapsedColumn(),
     )
+    dims = {c: _closure_dim(c) for c in dict.fromkeys(j.closure for j in jobs)}
     with Progress(*columns, console=console, transient=False) as progress:
         tasks = [
-            progress.add_task(f"{j.state} {j.closure} {j.optimizer}", total=_bar_total(j), gen=0, loss="-", start=True)
+            progress.add_task(f"{j.state} {j.closure} {j.optimizer}", total=_bar_total(j, dims[j.closure]), gen=0,
+                              loss="-", start=True)
             for j in jobs
-        ]
+        ]  # fmt: skip
 
         def on_progress(i, p):
-            progress.update(tasks[i], completed=p.evaluations, gen=p.generation, loss=f"{p.best_loss:.3e}")
+            progress.update(
+                tasks[i], completed=p.evaluations, gen=p.generation, loss=f"{p.best_loss:.3e}"
+            )
 
         def on_done(i, r):
             progress.update(tasks[i], completed=r["evaluations"], total=r["evaluations"], gen=r["generations"],
                             loss=f"{r['loss']:.3e}")  # fmt: skip
 
-        results = run_jobs(jobs, workers=workers, scheduler=scheduler, on_progress=on_progress, on_done=on_done)
-    console.print(results_table(results, title=f"{title} ({time.perf_counter() - t0:.1f} s)"))
+        results = run_jobs(
+            jobs,
+            workers=opts.workers,
+            scheduler=opts.scheduler,
+            on_progress=on_progress,
+            on_done=on_done,
+        )
+    show(results_table(results, title=f"{title} ({time.perf_counter() - t0:.1f} s)"))
+    if table:
+        write_table(opts.table, results_rows(results), RESULTS_COLUMNS)
     return results
+
+
+#: Columns of ``--table`` of ``memplug run`` and ``memplug experiment ...`` (`results_rows`).
+RESULTS_COLUMNS = (
+    "state", "closure", "optimizer", "T_over_Tmct", "loss", "r2", "evaluations", "generations",
+    "elapsed_s", "pinned", "flags", "stop_reason", "reused", "netcdf",
+)  # fmt: skip
+
+
+def results_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fits of `results_table` as plain rows (full precision; ``pinned``, ``flags``: lists)."""
+    return [
+        {c: r.get(c) for c in RESULTS_COLUMNS} | {"netcdf": r.get("files", {}).get("netcdf"), "reused": bool(r.get("reused"))}
+        for r in results
+    ]  # fmt: skip
 
 
 def results_table(results: list[dict[str, Any]], title: str):
@@ -184,7 +226,8 @@ def results_table(results: list[dict[str, Any]], title: str):
     varying = [c for c in ("closure", "optimizer") if len({r[c] for r in results}) > 1]
     first = " / ".join(["state", *varying])  # closures or optimizers that differ: under the state
     for col in (first, "T/T_mct", "loss", "R²", "evals", "s", "pinned", "flags"):
-        table.add_column(col, justify="left" if col == first else "right", no_wrap=True, min_width=len(col))
+        table.add_column(col, justify="left" if col == first else "right", no_wrap=True, min_width=len(col),
+                         overflow="fold")  # fmt: skip
     notes = []
     for r in results:
         tt = r.get("T_over_Tmct")
@@ -208,32 +251,40 @@ def results_table(results: list[dict[str, Any]], title: str):
 def check_stages(polish: str, normalisation: str) -> None:
     """--polish and --normalisation before any fit starts (a Dask fan-out would fail late)."""
     from memplug.fit import NORMALISATIONS
-    from memplug.fit_jobs import POLISH_METHODS
+    from memplug.plugins.fitting.jobs import POLISH_METHODS
 
     if polish not in POLISH_METHODS:
         raise InputError(f"--polish: expected {' or '.join(POLISH_METHODS)}, got {polish!r}")
     if normalisation not in NORMALISATIONS:
-        raise InputError(f"--normalisation: expected {' or '.join(NORMALISATIONS)}, got {normalisation!r}")
+        raise InputError(
+            f"--normalisation: expected {' or '.join(NORMALISATIONS)}, got {normalisation!r}"
+        )
 
 
-def _bar_total(job) -> int:
-    """The progress bar's length: the job's budget, or the default budget for the closure's number
-    of parameters in a binary mixture (the fit itself uses its statics' count), plus the polish."""
-    from memplug.fit_jobs import BUDGET_PER_PARAMETER, POLISH_BUDGET
+def _closure_dim(closure: str) -> int:
+    """The closure's number of parameters in a binary mixture at default statics."""
     from memplug.model import default_context
-    from memplug.registry import get_registry
 
-    dim = get_registry().create("closures", job.closure).space(default_context()).dim
+    return Spec.parse("closures", closure).create().space(default_context()).dim
+
+
+def _bar_total(job, dim: int) -> int:
+    """The progress bar's length: the job's budget, or the default budget for the closure's number
+    of parameters ``dim`` in a binary mixture (the fit itself uses its statics' count), plus the polish."""
+    from memplug.plugins.fitting.jobs import BUDGET_PER_PARAMETER, POLISH_BUDGET
+
     main = job.budget if job.budget is not None else BUDGET_PER_PARAMETER * max(dim, 1)
     return int(main + (POLISH_BUDGET[0] + POLISH_BUDGET[1] * dim if job.polish != "none" else 0))
 
 
-def make_jobs(states, closures, optimizers, **common) -> list:
-    """The fit jobs, after the target's name and options are checked (before any progress bar)."""
-    from memplug.fit import target_for
-    from memplug.fit_jobs import FitJob
+def make_jobs(states, closures, optimizers, opts: FitOptions, out: Path, **fields) -> list:
+    """The fit jobs of every (state, closure, optimizer), after the target's name and options are
+    checked (before any progress bar); ``fields`` replace those of ``opts``."""
+    from memplug.plugins.fitting.jobs import FitJob
+    from memplug.targets import target_for
 
-    target_for(common.get("target", "data"))
+    common = opts.job_fields() | {"out": str(out)} | fields
+    target_for(common["target"])
     return [
         FitJob(state=s, closure=c, optimizer=o, **common)
         for s in states
@@ -267,52 +318,149 @@ def _split(text: str, option: str = "--closures") -> list[str]:
     return out
 
 
-# Options shared by every fitting command (typer wants them in each signature).
-_STATE = typer.Option(None, "--state", help="State id(s), e.g. LJ-rho1.20-T0.800 (repeatable).")
-_POT = typer.Option(None, "--potential", help="LJ, WCA or LJ,WCA.")
-_RHO = typer.Option(None, "--rho", help="Density: value, LO:HI or a comma list.")
-_T = typer.Option(None, "--T", help="Temperature: value, LO:HI or a comma list.")
-_DATASET = typer.Option("default", "--dataset", help="Registered dataset name or netCDF file/directory.")
-_TARGET = typer.Option(
-    "data", "--target",
-    help="data, synthetic:closure=NAME,noise=SIGMA, mct, mlp:model=DIR (a `memplug mlp train` "
-    "model) or another plugin's target.",
-)  # fmt: skip
-_INIT = typer.Option("default", "--init", help="default, mct (fit the closure to M_mct first) or a previous result .nc.")
-_BUDGET = typer.Option(
-    None, "--budget",
-    help="Loss evaluations of the main optimizer per fit (a gradient evaluation counts as one). "
-    "Default: 400 × the closure's number of parameters.",
-)  # fmt: skip
-_POLISH = typer.Option(
-    "lbfgs", "--polish",
-    help="lbfgs: polish the optimizer's best point with L-BFGS through the solver (a separate stage); none.",
-)  # fmt: skip
-_NORM = typer.Option(
-    "unit", "--normalisation",
-    help="unit: F_s(0) = 1 (the dataset's); paper: F_s^aa(0) = S^aa(k_p) (paper Eq. 1), weighting Eq. 7 and R² by S².",
-)  # fmt: skip
-_TLOSS = typer.Option(1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this.")
-_SEED = typer.Option(0, "--seed", help="Seed of every stochastic step.")
-_SIGMA = typer.Option(
-    None, "--sigma0",
-    help="Initial step in the unconstrained parameter space (default: 5e-4 from --init mct or a result, 0.3 from the closure default).",
-)  # fmt: skip
-_LASSO = typer.Option(0.0, "--lasso", help="λ₁ of the L1 term of Eq. 7 (on physical parameters).")
-_TMIN = typer.Option(None, "--t-min", help="Fit only target times >= this.")
-_TMAX = typer.Option(None, "--t-max", help="Fit only target times <= this.")
-_N = typer.Option(16, "--solver-n", help="Solver blocks of 4N points (1 to 1024).")
-_DYN = typer.Option(
-    "newtonian", "--dynamics",
-    help="newtonian (F'' + Ω²F + M*F' = 0, ballistic like MD data) or overdamped (paper Eq. 5).",
-)  # fmt: skip
-_RESUME = typer.Option(False, "--resume", help="Continue from checkpoints; reuse finished results.")
-_WORKERS = typer.Option(0, "--workers", help="Fan out over N local Dask worker processes (0: serial).")
-_SCHED = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler.")
-_CACHE = typer.Option(
-    None, "--compile-cache",
-    help="Directory for compiled losses kept across runs (default: $MEMPLUG_COMPILATION_CACHE; unset: off).",
-)  # fmt: skip
+def _option(
+    default: Any, *names: str, help: str, running: bool = False, cli_type: Any = None
+) -> Any:
+    """A `FitOptions` field: its default and its ``typer.Option`` (the one place of both);
+    ``running`` options go at the end of ``--help``; ``cli_type`` if typer needs another type."""
+    option = typer.Option(default, *names, help=help)
+    return dataclasses.field(
+        default=default, metadata={"option": option, "running": running, "cli_type": cli_type}
+    )
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The options the fitting commands share, each with its ``typer.Option`` (`fit_options` adds
+    them to a command's signature; their order here is the order of ``--help``: the selection and
+    fit options, then the running options). A command without an option gets its default."""
+
+    dataset: str = _option(
+        "default", "--dataset", help="Registered dataset name or netCDF file/directory."
+    )
+    state: tuple[str, ...] | None = _option(
+        None, "--state", help="State id(s), e.g. LJ-rho1.20-T0.800 (repeatable).", cli_type=list[str]
+    )  # fmt: skip
+    potential: str | None = _option(None, "--potential", help="LJ, WCA or LJ,WCA.")
+    rho: str | None = _option(None, "--rho", help="Density: value, LO:HI or a comma list.")
+    T: str | None = _option(None, "--T", help="Temperature: value, LO:HI or a comma list.")
+    target: str = _option(
+        "data", "--target",
+        help="data, synthetic:closure=NAME,noise=SIGMA, mct, mlp:model=DIR (a `memplug mlp train` "
+        "model) or another plugin's target.",
+    )  # fmt: skip
+    init: str = _option(
+        "default",
+        "--init",
+        help="default, mct (fit the closure to M_mct first) or a previous result .nc.",
+    )
+    budget: int | None = _option(
+        None, "--budget",
+        help="Loss evaluations of the main optimizer per fit (a gradient evaluation counts as one). "
+        "Default: 400 × the closure's number of parameters.",
+    )  # fmt: skip
+    target_loss: float = _option(
+        1e-6, "--target-loss", help="Stop when the loss (Eq. 7) is at most this."
+    )
+    seed: int = _option(0, "--seed", help="Seed of every stochastic step.")
+    sigma0: float | None = _option(
+        None, "--sigma0",
+        help="Initial step in the unconstrained parameter space (default: 5e-4 from --init mct or a result, 0.3 from the closure default).",
+    )  # fmt: skip
+    lasso: float = _option(
+        0.0, "--lasso", help="λ₁ of the L1 term of Eq. 7 (on physical parameters)."
+    )
+    t_min: float | None = _option(None, "--t-min", help="Fit only target times >= this.")
+    t_max: float | None = _option(None, "--t-max", help="Fit only target times <= this.")
+    solver_n: int = _option(16, "--solver-n", help="Solver blocks of 4N points (1 to 1024).")
+    dynamics: str = _option(
+        DEFAULT_DYNAMICS, "--dynamics",
+        help="newtonian (F'' + Ω²F + M*F' = 0, ballistic like MD data) or overdamped (paper Eq. 5).",
+    )  # fmt: skip
+    polish: str = _option(
+        "lbfgs", "--polish",
+        help="lbfgs: polish the optimizer's best point with L-BFGS through the solver (a separate stage); none.",
+    )  # fmt: skip
+    normalisation: str = _option(
+        "unit", "--normalisation",
+        help="unit: F_s(0) = 1 (the dataset's); paper: F_s^aa(0) = S^aa(k_p) (paper Eq. 1), weighting Eq. 7 and R² by S².",
+    )  # fmt: skip
+    resume: bool = _option(
+        False, "--resume", help="Continue from checkpoints; reuse finished results.", running=True
+    )
+    workers: int = _option(
+        0, "--workers", help="Fan out over N local Dask worker processes (0: serial).", running=True
+    )
+    scheduler: str | None = _option(
+        None, "--scheduler", help="Address of an existing Dask scheduler.", running=True
+    )
+    compile_cache: Path | None = _option(
+        None, "--compile-cache", running=True,
+        help="Directory for compiled losses kept across runs (default: $MEMPLUG_COMPILATION_CACHE; unset: off).",
+    )  # fmt: skip
+    table: Path | None = dataclasses.field(
+        default=None, metadata={"option": table_option(), "running": True, "cli_type": None}
+    )
+
+    #: The fields a `memplug.plugins.fitting.jobs.FitJob` takes from these options.
+    JOB_FIELDS = (
+        "dataset", "target", "init", "budget", "target_loss", "seed", "sigma0", "lasso", "t_min",
+        "t_max", "solver_n", "dynamics", "polish", "normalisation", "resume",
+    )  # fmt: skip
+
+    def job_fields(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.JOB_FIELDS}
+
+
+def fit_options(*names: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the shared options ``names`` to a command: its ``--help`` lists them (selection and fit
+    options where the command has its ``opts`` parameter, running options at the end) and it is
+    called with them as one `FitOptions` ``opts``. ``options``: another ``typer.Option`` for a name
+    (e.g. another default)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(fn)
+        own = list(sig.parameters.values())
+        at = [p.name for p in own].index("opts")
+
+        hints = typing.get_type_hints(FitOptions)
+
+        def param(f: dataclasses.Field) -> inspect.Parameter:
+            kind, default = (
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                options.get(f.name, f.metadata["option"]),
+            )
+            return inspect.Parameter(
+                f.name, kind, default=default, annotation=f.metadata["cli_type"] or hints[f.name]
+            )
+
+        fields = [f for f in dataclasses.fields(FitOptions) if f.name in names]
+        shared = [param(f) for f in fields if not f.metadata["running"]]
+        running = [param(f) for f in fields if f.metadata["running"]]
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> Any:
+            given = {n: kwargs.pop(n) for n in names}
+            if given.get("state") is not None:
+                given["state"] = tuple(given["state"])
+            return fn(**kwargs, opts=FitOptions(**given))
+
+        command.__signature__ = sig.replace(
+            parameters=[*own[:at], *shared, *own[at + 1 :], *running]
+        )  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+#: Every shared option (``memplug run`` and ``compare`` take them all).
+ALL_OPTIONS = tuple(f.name for f in dataclasses.fields(FitOptions))
+#: What ``memplug experiment ...`` take: no Lasso, fit window, dynamics, polish or normalisation.
+_EXPERIMENT = tuple(
+    n
+    for n in ALL_OPTIONS
+    if n not in ("lasso", "t_min", "t_max", "dynamics", "polish", "normalisation")
+)
 
 
 #: Largest ``--solver-n``: the solver's block matrices grow as (4N)², ~130 MB of indices at 1024.
@@ -348,25 +496,29 @@ def check_numbers(solver_n: int, sigma0: float | None, target_loss: float) -> No
         raise InputError(f"--target-loss: expected a finite value >= 0, got {target_loss}")
 
 
-def _prepare(
-    out, budget, workers, closures, optimizers, dataset, state, potential, rho, T,
-    compile_cache=None, *, solver_n: int = 16, sigma0: float | None = None,
-    target_loss: float = 0.0, scheduler: str | None = None,
-):  # fmt: skip
-    """Check the options shared by every fitting command; the dataset and the selected states."""
+def _prepare(opts: FitOptions, out: Path, closures: list[str], optimizers: list[str]):
+    """Check the options shared by every fitting command, before any fit: the states selected,
+    the closures and optimizers as `Spec` (parsed and checked once)."""
     from memplug.fit import enable_compilation_cache
 
-    enable_compilation_cache(compile_cache)
-    if budget is not None and budget <= 0:
-        raise InputError(f"--budget: expected a positive number of evaluations, got {budget}")
-    if workers < 0:
-        raise InputError(f"--workers: expected >= 0, got {workers}")
-    check_numbers(solver_n, sigma0, target_loss)
-    check_scheduler(scheduler)
-    check_specs(closures, optimizers)
-    ds, states = select(dataset, state, potential, rho, T)
+    enable_compilation_cache(opts.compile_cache)
+    if opts.budget is not None and opts.budget <= 0:
+        raise InputError(f"--budget: expected a positive number of evaluations, got {opts.budget}")
+    if opts.workers < 0:
+        raise InputError(f"--workers: expected >= 0, got {opts.workers}")
+    check_numbers(opts.solver_n, opts.sigma0, opts.target_loss)
+    check_scheduler(opts.scheduler)
+    check_table(opts.table)
+    cl, op = (
+        parse_specs("closures", closures, "--closures"),
+        parse_specs("optimizers", optimizers, "--optimizers"),
+    )
+    _, states = select(
+        opts.dataset, list(opts.state) if opts.state else None, opts.potential, opts.rho, opts.T
+    )
     check_out_dir(out)
-    return ds, states
+    check_stages(opts.polish, opts.normalisation)
+    return states, cl, op
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,9 +585,9 @@ def comparison_table(rows: list[dict[str, Any]]):
            "aic": "{:.1f}", "bic": "{:.1f}", "delta_aic": "{:.1f}",
            "delta_bic": "{:.1f}"}  # fmt: skip
     for col in keys:
-        table.add_column(col, justify="left")
+        table.add_column(col, justify="left", overflow="fold")
     for col in heads.values():
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", overflow="fold")
     for row in rows:
         nan = [isinstance(row[c], float) and math.isnan(row[c]) for c in heads]
         cells = ["-" if bad else fmt[c].format(row[c]) for c, bad in zip(heads, nan, strict=True)]
@@ -446,13 +598,7 @@ def comparison_table(rows: list[dict[str, Any]]):
 def comparison_csv(rows: list[dict[str, Any]]) -> str:
     """`comparison` rows as CSV text: a header (`COMPARISON_COLUMNS`), then the rows
     at full precision."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COMPARISON_COLUMNS)
-    for row in rows:
-        values = map(row.get, COMPARISON_COLUMNS)
-        writer.writerow([repr(v) if isinstance(v, float) else v for v in values])
-    return buf.getvalue()
+    return table_text("compare.csv", rows, COMPARISON_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,73 +606,45 @@ def comparison_csv(rows: list[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+@fit_options(*ALL_OPTIONS)
 def run_command(
     closure: str = typer.Option("double-stretched", "--closure", "-c", help="Closure name[:options]."),
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o", help="cmaes[:popsize=N], nevergrad:NAME, gradient[:method=adam]."),
-    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
-    target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
-    seed: int = _SEED, sigma0: float | None = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
-    t_max: float = _TMAX, solver_n: int = _N, dynamics: str = _DYN,
-    polish: str = _POLISH, normalisation: str = _NORM,
+    opts: FitOptions = FitOptions(),
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
-    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
-    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit a closure to the dynamics of each selected state (paper Eq. 7) and write results."""
-    _, states = _prepare(
-        out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T,
-        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
-        scheduler=scheduler,
-    )  # fmt: skip
-    check_stages(polish, normalisation)
-    jobs = make_jobs(
-        states, [closure], [optimizer], dataset=dataset, target=target, init=init, budget=budget,
-        target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
-        solver_n=solver_n, dynamics=dynamics, polish=polish, normalisation=normalisation,
-        out=str(out), resume=resume,
-    )  # fmt: skip
-    results = execute(jobs, workers=workers, scheduler=scheduler, title=f"memplug run: {closure} with {optimizer}")
+    states, cl, op = _prepare(opts, out, [closure], [optimizer])
+    jobs = make_jobs(states, cl, op, opts, out)
+    results = execute(jobs, opts, title=f"memplug run: {closure} with {optimizer}")
     write_json(out / "summary.json", results)
 
 
+@fit_options(*ALL_OPTIONS)
 def compare_command(
     closures: str = typer.Option("exponential,double-stretched,stretched:n_exp=2", "--closures", help="Comma list of closures."),
     optimizers: str = typer.Option("cmaes", "--optimizers", help="Comma list of optimizers."),
-    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
-    target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
-    seed: int = _SEED, sigma0: float | None = _SIGMA, lasso: float = _LASSO, t_min: float = _TMIN,
-    t_max: float = _TMAX, solver_n: int = _N, dynamics: str = _DYN,
-    polish: str = _POLISH, normalisation: str = _NORM,
+    opts: FitOptions = FitOptions(),
     out: Path = typer.Option(Path("results/compare"), "--out", help="Results directory."),
-    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
-    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit several closures (and/or optimizers) to the same states: one table and one figure."""
-    cl, op = _split(closures, "--closures"), _split(optimizers, "--optimizers")
-    _, states = _prepare(
-        out, budget, workers, cl, op, dataset, state, potential, rho, T,
-        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
-        scheduler=scheduler,
-    )  # fmt: skip
-    check_stages(polish, normalisation)
-    jobs = make_jobs(
-        states, cl, op, dataset=dataset, target=target, init=init, budget=budget,
-        target_loss=target_loss, seed=seed, sigma0=sigma0, lasso=lasso, t_min=t_min, t_max=t_max,
-        solver_n=solver_n, dynamics=dynamics, polish=polish, normalisation=normalisation,
-        out=str(out), resume=resume,
-    )  # fmt: skip
-    results = execute(jobs, workers=workers, scheduler=scheduler, title="memplug compare")
+    states, cl, op = _prepare(
+        opts, out, _split(closures, "--closures"), _split(optimizers, "--optimizers")
+    )
+    jobs = make_jobs(states, cl, op, opts, out)
+    results = execute(jobs, opts, title="memplug compare", table=False)
     rows = comparison(results)
     from memplug.cli.app import console
-    from memplug.cli.fit_figures import compare_figures
     from memplug.io import atomic_write_text
+    from memplug.plugins.fitting.figures import compare_figures
 
-    console.print(comparison_table(rows))
+    show(comparison_table(rows))
+    write_table(opts.table, rows, COMPARISON_COLUMNS)
     write_json(out / "compare.json", [r | row for r, row in zip(results, rows, strict=True)])
     atomic_write_text(out / "compare.csv", comparison_csv(rows))
     figures = compare_figures(results, out, rows)
     written = [out / "compare.csv", out / "compare.json", *figures]
-    console.print(f"wrote {', '.join(map(str, written))}")
+    console.print(f"wrote {', '.join(map(str, written))}", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,15 +653,12 @@ def compare_command(
 
 
 @experiment_app.command("nexp-scan")
+@fit_options(*_EXPERIMENT)
 def nexp_scan_command(
     n_exp: str = typer.Option("1,2,3,4", "--n-exp", help="Values of N_exp of Eq. 6."),
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
-    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
-    target: str = _TARGET, init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS,
-    seed: int = _SEED, sigma0: float | None = _SIGMA, solver_n: int = _N,
+    opts: FitOptions = FitOptions(),
     out: Path = typer.Option(Path("results/nexp-scan"), "--out"),
-    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
-    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """R² vs N_exp of Eq. 6 per state (paper Fig. 7: N_exp = 2 is the minimum)."""
     values = _split(n_exp, "--n-exp")
@@ -551,78 +666,56 @@ def nexp_scan_command(
         ns = [int(v) for v in values]
     except ValueError:
         raise InputError(f"--n-exp {n_exp!r}: expected a comma list of integers") from None
-    closures = [f"stretched:n_exp={n}" for n in ns]
-    _, states = _prepare(
-        out, budget, workers, closures, [optimizer], dataset, state, potential, rho, T,
-        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
-        scheduler=scheduler,
-    )  # fmt: skip
-    jobs = make_jobs(
-        states, closures, [optimizer], dataset=dataset, target=target, init=init, budget=budget,
-        target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
-    )  # fmt: skip
-    results = execute(jobs, workers=workers, scheduler=scheduler, title="N_exp scan (Eq. 6)")
+    states, cl, op = _prepare(opts, out, [f"stretched:n_exp={n}" for n in ns], [optimizer])
+    jobs = make_jobs(states, cl, op, opts, out)
+    results = execute(jobs, opts, title="N_exp scan (Eq. 6)")
     write_json(out / "nexp-scan.json", results)
-    from memplug.cli.fit_figures import nexp_figure
+    from memplug.plugins.fitting.figures import nexp_figure
 
     nexp_figure(results, ns, out / "nexp-scan.png")
 
 
 @experiment_app.command("mct-recovery")
+@fit_options(*(n for n in _EXPERIMENT if n not in ("target", "init")))
 def mct_recovery_command(
     closure: str = typer.Option("stretched:n_exp=2", "--closure", "-c"),
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
-    dataset: str = _DATASET, state: list[str] = _STATE, potential: str = _POT, rho: str = _RHO, T: str = _T,
-    budget: int = _BUDGET, target_loss: float = _TLOSS, seed: int = _SEED, sigma0: float | None = _SIGMA,
-    solver_n: int = _N,
+    opts: FitOptions = FitOptions(),
     out: Path = typer.Option(Path("results/mct-recovery"), "--out"),
-    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
-    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fit F produced by M_mct through Eq. 5 and compare the fitted M with M_mct (paper SI Figs. S5-S6)."""
-    _, states = _prepare(
-        out, budget, workers, [closure], [optimizer], dataset, state, potential, rho, T,
-        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
-        scheduler=scheduler,
-    )  # fmt: skip
-    jobs = make_jobs(
-        states, [closure], [optimizer], dataset=dataset, target="mct", init="default", budget=budget,
-        target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
-    )  # fmt: skip
-    results = execute(jobs, workers=workers, scheduler=scheduler, title="ES targeting MCT dynamics")
-    from memplug.cli.fit_figures import memory_distance
+    states, cl, op = _prepare(opts, out, [closure], [optimizer])
+    jobs = make_jobs(states, cl, op, opts, out, target="mct", init="default")
+    results = execute(jobs, opts, title="ES targeting MCT dynamics", table=False)
+    from memplug.plugins.fitting.figures import memory_distance
 
     for r in results:
         r["memory_relative_error"] = memory_distance(r["files"]["netcdf"])
+    rows = [
+        row | {"memory_relative_error": r["memory_relative_error"]}
+        for r, row in zip(results, results_rows(results), strict=True)
+    ]
+    write_table(opts.table, rows)
     write_json(out / "mct-recovery.json", results)
 
 
 @experiment_app.command("memory-vs-T")
+@fit_options(
+    *(n for n in _EXPERIMENT if n not in ("state", "target")),
+    potential=typer.Option("LJ", "--potential"), rho=typer.Option("1.2", "--rho"),
+)  # fmt: skip
 def memory_vs_T_command(
     closure: str = typer.Option("stretched:n_exp=2", "--closure", "-c"),
     optimizer: str = typer.Option("cmaes", "--optimizer", "-o"),
-    dataset: str = _DATASET, potential: str = typer.Option("LJ", "--potential"),
-    rho: str = typer.Option("1.2", "--rho"), T: str = _T,
-    init: str = _INIT, budget: int = _BUDGET, target_loss: float = _TLOSS, seed: int = _SEED,
-    sigma0: float | None = _SIGMA, solver_n: int = _N,
+    opts: FitOptions = FitOptions(),
     mct_reference: bool = typer.Option(True, "--mct-reference/--no-mct-reference", help="Compare with M_mct (one MCT solve per state)."),
     out: Path = typer.Option(Path("results/memory-vs-T"), "--out"),
-    resume: bool = _RESUME, workers: int = _WORKERS, scheduler: str = _SCHED,
-    compile_cache: Path | None = _CACHE,
 ) -> None:  # fmt: skip
     """Fitted M(t) against M_mct across the temperatures of one (potential, ρ) (paper Fig. 6)."""
-    _, states = _prepare(
-        out, budget, workers, [closure], [optimizer], dataset, None, potential, rho, T,
-        compile_cache, solver_n=solver_n, sigma0=sigma0, target_loss=target_loss,
-        scheduler=scheduler,
-    )  # fmt: skip
-    jobs = make_jobs(
-        states, [closure], [optimizer], dataset=dataset, target="data", init=init, budget=budget,
-        target_loss=target_loss, seed=seed, sigma0=sigma0, solver_n=solver_n, out=str(out), resume=resume,
-    )  # fmt: skip
-    jobs = [dataclasses.replace(j, mct_reference=mct_reference) for j in jobs]
-    results = execute(jobs, workers=workers, scheduler=scheduler, title=f"memory vs T ({potential}, ρ = {rho})")
+    states, cl, op = _prepare(opts, out, [closure], [optimizer])
+    jobs = make_jobs(states, cl, op, opts, out, target="data", mct_reference=mct_reference)
+    results = execute(jobs, opts, title=f"memory vs T ({opts.potential}, ρ = {opts.rho})")
     write_json(out / "memory-vs-T.json", results)
-    from memplug.cli.fit_figures import memory_vs_T_figure
+    from memplug.plugins.fitting.figures import memory_vs_T_figure
 
     memory_vs_T_figure(results, out / "memory-vs-T.png")

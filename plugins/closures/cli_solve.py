@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import typer
 from rich.table import Table
 
+from memplug.cli.tables import check_table, rows_of, show, table_option, write_table
 from memplug.errors import InputError
 
 
@@ -26,7 +28,7 @@ def _theta(closure, ctx, params: str | None) -> dict:
     except json.JSONDecodeError as exc:
         raise InputError(f"--params: not valid JSON ({exc})") from None
     if not isinstance(given, dict):
-        raise InputError('--params: expected a JSON object such as \'{"w_AA": [50, 2]}\'')
+        raise InputError("--params: expected a JSON object such as '{\"w_AA\": [50, 2]}'")
     names = closure.space(ctx).names
     unknown = sorted(set(given) - set(names))
     if unknown:
@@ -45,7 +47,9 @@ def _theta(closure, ctx, params: str | None) -> dict:
     return theta
 
 
-def _context(T: float | None, k_peak: float | None, dataset: str, state: str | None, newtonian: bool):
+def _context(
+    T: float | None, k_peak: float | None, dataset: str, state: str | None, newtonian: bool
+):
     import dataclasses
 
     from memplug.model import default_context
@@ -53,7 +57,7 @@ def _context(T: float | None, k_peak: float | None, dataset: str, state: str | N
     if state is not None:
         from memplug.data import context_for, load_dataset
 
-        ctx = context_for(load_dataset(dataset), state)
+        ctx = context_for(load_dataset(dataset), state, dynamics="overdamped")
         if T is not None or k_peak is not None:
             raise InputError("--T/--k-peak: not allowed with --state (the state fixes them)")
     else:
@@ -64,23 +68,34 @@ def _context(T: float | None, k_peak: float | None, dataset: str, state: str | N
 
 
 def solve_command(
-    closure: str = typer.Option("exponential", "--closure", "-c", help="Closure NAME[:key=value,...]."),
+    closure: str = typer.Option(
+        "exponential", "--closure", "-c", help="Closure NAME[:key=value,...]."
+    ),
     params: str = typer.Option(
-        None, "--params", help='Parameters as JSON, e.g. \'{"amplitude": [2, 2]}\' (others: defaults).'
+        None,
+        "--params",
+        help="Parameters as JSON, e.g. '{\"amplitude\": [2, 2]}' (others: defaults).",
     ),
     T: float = typer.Option(None, "--T", help="Temperature (sets Omega^2 = k^2 T / m); default 1."),
-    k_peak: float = typer.Option(None, "--k-peak", help="Wave number of the correlator; default 7.25."),
-    state: str = typer.Option(None, "--state", help="Take the statics of this dataset state instead."),
+    k_peak: float = typer.Option(
+        None, "--k-peak", help="Wave number of the correlator; default 7.25."
+    ),
+    state: str = typer.Option(
+        None, "--state", help="Take the statics of this dataset state instead."
+    ),
     dataset: str = typer.Option("default", "--dataset", help="Dataset name or file for --state."),
     solver: str = typer.Option("time-doubling", "--solver", help="time-doubling or diffrax."),
     t_max: float = typer.Option(1e3, "--t-max", help="Last time."),
     block_n: int = typer.Option(32, "--block-n", help="Time-doubling: 4N points per block."),
     points: int = typer.Option(12, "--points", help="Rows of the printed table (log-spaced)."),
-    newtonian: bool = typer.Option(False, "--newtonian", help="Newtonian instead of overdamped dynamics."),
+    newtonian: bool = typer.Option(
+        False, "--newtonian", help="Newtonian instead of overdamped dynamics."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print t, F and the status as JSON."),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Solve Eq. 5 with a closure's default (or given) parameters and print F_s(t)."""
-    from memplug.cli.app import console
+    check_table(table_file)
     from memplug.model import get_closure, solve_closure
     from memplug.solvers import DiffraxSolver, TimeDoublingSolver
 
@@ -125,4 +140,5 @@ def solve_command(
         table.add_column(f"F_s^{a}{a}", justify="right")
     for i, t in enumerate(tq):
         table.add_row(f"{t:.4g}", *(f"{v:.6f}" for v in diag[i]))
-    console.print(table)
+    show(table)
+    write_table(table_file, rows_of(table))

@@ -1,4 +1,8 @@
-"""``memplug dataset``: build, validate and inspect datasets of simulated states."""
+"""``memplug dataset build`` and ``memplug dataset info``: campaigns of MD runs.
+
+Added to the ``memplug dataset`` group of the datasets plugin (`memplug.plugins.datasets.cli_dataset.dataset_app`) by the ``md``
+plugin's ``register_commands`` hook.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +15,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from memplug.cli.tables import table_option
 from memplug.errors import InputError
-
-dataset_app = typer.Typer(
-    name="dataset",
-    help="Build (simulate), validate and inspect datasets.",
-    no_args_is_help=True,
-)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(dataset_app, name="dataset")
+from memplug.plugins.datasets.cli_dataset import dataset_app
 
 
 def _default_spec() -> Path:
@@ -41,9 +37,11 @@ def _default_workdir(name: str) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue, budget: float | bool | None) -> dict:
+def _worker(
+    spec: str, sid: str, workdir: str, threads: int, output: str, queue, budget: float | bool | None
+) -> dict:
     """Run one state in a worker process; progress goes through ``queue`` (None: not reported)."""
-    from memplug.campaign import load_campaign, run_planned_state
+    from memplug.plugins.md.campaign import load_campaign, run_planned_state
 
     campaign = load_campaign(spec)
     campaign.output = Path(output)
@@ -62,7 +60,9 @@ def _worker(spec: str, sid: str, workdir: str, threads: int, output: str, queue,
         return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
 
 
-def _dask_task(spec: str, sid: str, workdir: str, threads: int, output: str, budget: float | bool | None) -> dict:
+def _dask_task(
+    spec: str, sid: str, workdir: str, threads: int, output: str, budget: float | bool | None
+) -> dict:
     """One state as a Dask task (``--workers``/``--scheduler``): as `_worker`, progress only
     on completion. A worker that dies mid-state has its task re-run elsewhere, which resumes the
     state from its checkpoint in ``workdir`` (shared by all workers)."""
@@ -108,18 +108,52 @@ def _sigterm_as_interrupt():
 @dataset_app.command("build")
 def build_command(
     spec: Path = typer.Argument(None, help="Campaign spec (TOML). Default: the default dataset's."),
-    workdir: Path = typer.Option(None, "--workdir", help="Trajectories and restart files (keep outside version control). Default: ~/.cache/memplug/campaign/<name>."),
-    output: Path = typer.Option(None, "--output", "-o", help="Directory of per-state files. Default: the spec's `output`."),
-    only: list[str] = typer.Option(None, "--only", help="Build only this state (repeatable); re-runs it even if its file exists."),
-    jobs: int = typer.Option(0, "--jobs", "-j", help="States run in parallel. Default: cores // threads."),
-    threads: int = typer.Option(0, "--threads", help="OpenMP threads per state. Default: the spec's."),
+    workdir: Path = typer.Option(
+        None,
+        "--workdir",
+        help="Trajectories and restart files (keep outside version control). Default: ~/.cache/memplug/campaign/<name>.",
+    ),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Directory of per-state files. Default: the spec's `output`."
+    ),
+    only: list[str] = typer.Option(
+        None,
+        "--only",
+        help="Build only this state (repeatable); re-runs it even if its file exists.",
+    ),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", help="States run in parallel. Default: cores // threads."
+    ),
+    threads: int = typer.Option(
+        0, "--threads", help="OpenMP threads per state. Default: the spec's."
+    ),
     limit: int = typer.Option(0, "--limit", help="Stop after this many states (0: all)."),
-    skip_failed: bool = typer.Option(False, "--skip-failed", help="Do not retry states that failed before."),
-    budget_hours: float = typer.Option(None, "--budget-hours", help="Per-state CPU budget (hours): states predicted to cost more are deferred. Default: the spec's max_state_cpu_hours (none: no limit)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would run, in order, and stop."),
-    fresh: bool = typer.Option(False, "--fresh", help="Delete each state's work directory first (regenerate from scratch instead of resuming)."),
-    workers: int = typer.Option(0, "--workers", help="Run the states on a local Dask cluster of N single-state worker processes (each with --threads OpenMP threads)."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Run the states on an existing Dask cluster (tcp://host:8786; the work directory must be shared)."),
+    skip_failed: bool = typer.Option(
+        False, "--skip-failed", help="Do not retry states that failed before."
+    ),
+    budget_hours: float = typer.Option(
+        None,
+        "--budget-hours",
+        help="Per-state CPU budget (hours): states predicted to cost more are deferred. Default: the spec's max_state_cpu_hours (none: no limit).",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print what would run, in order, and stop."
+    ),
+    fresh: bool = typer.Option(
+        False,
+        "--fresh",
+        help="Delete each state's work directory first (regenerate from scratch instead of resuming).",
+    ),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        help="Run the states on a local Dask cluster of N single-state worker processes (each with --threads OpenMP threads).",
+    ),
+    scheduler: str = typer.Option(
+        None,
+        "--scheduler",
+        help="Run the states on an existing Dask cluster (tcp://host:8786; the work directory must be shared).",
+    ),
 ) -> None:
     """Simulate the campaign's missing states, cheapest first; each finished state is written atomically.
 
@@ -131,8 +165,14 @@ def build_command(
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from memplug.campaign import load_campaign, read_log, run_planned_state, survey, write_log
     from memplug.cli.app import console
+    from memplug.plugins.md.campaign import (
+        load_campaign,
+        read_log,
+        run_planned_state,
+        survey,
+        write_log,
+    )
 
     campaign = load_campaign(spec or _default_spec())
     out_dir = Path(output) if output else campaign.output
@@ -144,7 +184,7 @@ def build_command(
     if workers < 0:
         raise InputError(f"--workers: expected a number of worker processes ≥ 0, got {workers}")
     if scheduler is not None:
-        from memplug.cli.run import check_scheduler
+        from memplug.plugins.fitting.cli import check_scheduler
 
         check_scheduler(scheduler)
     jobs = jobs or max(1, (os.cpu_count() or 1) // threads)
@@ -152,7 +192,9 @@ def build_command(
     log = read_log(campaign)
 
     if budget_hours is not None and budget_hours <= 0:
-        raise InputError(f"--budget-hours: expected a positive number of hours, got {budget_hours:g}")
+        raise InputError(
+            f"--budget-hours: expected a positive number of hours, got {budget_hours:g}"
+        )
     measured = campaign.measured()
     deferred: list[tuple[str, str]] = []
     if only:
@@ -180,7 +222,9 @@ def build_command(
     check = False if only else budget_hours  # --only runs what it is told
     if dry_run:
         for s in todo:
-            console.print(f"  {s.id:22s} {s.status:12s} est. {s.estimated_seconds(measured):10.0f} s  seed {s.seed}")
+            console.print(
+                f"  {s.id:22s} {s.status:12s} est. {s.estimated_seconds(measured):10.0f} s  seed {s.seed}"
+            )
         return
     if not todo:
         return
@@ -209,7 +253,12 @@ def build_command(
                 f"CPU {entry['cpu_seconds']:.0f} s, wall {entry['wall_seconds']:.0f} s"
             )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as bar:
         overall = bar.add_task("states", total=len(todo))
         tasks: dict[str, int] = {}
@@ -226,7 +275,7 @@ def build_command(
             bar.advance(overall)
 
         if workers or scheduler:
-            from memplug.fit_jobs import fan_out
+            from memplug.plugins.fitting.jobs import fan_out
 
             args = [(str(campaign.path), s.id, str(wd), threads, str(out_dir), check) for s in todo]
 
@@ -242,12 +291,20 @@ def build_command(
             for s in todo:
                 why = _deferred_now(campaign, s, check)
                 try:
-                    entry = {"deferred": why} if why else run_planned_state(
-                        campaign, s, wd, threads=threads, output=out_dir, progress=on_progress)
+                    entry = (
+                        {"deferred": why}
+                        if why
+                        else run_planned_state(
+                            campaign, s, wd, threads=threads, output=out_dir, progress=on_progress
+                        )
+                    )
                 except InputError:
                     raise
                 except Exception as exc:
-                    entry = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+                    entry = {
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "traceback": traceback.format_exc(),
+                    }
                 finish(s.id)
                 record(s.id, entry)
             return
@@ -257,7 +314,9 @@ def build_command(
             queue = manager.Queue()
             pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
             futures = {
-                pool.submit(_worker, str(campaign.path), s.id, str(wd), threads, str(out_dir), queue, check): s.id
+                pool.submit(
+                    _worker, str(campaign.path), s.id, str(wd), threads, str(out_dir), queue, check
+                ): s.id
                 for s in todo
             }
             pending = set(futures)
@@ -283,42 +342,8 @@ def build_command(
 
 
 # --------------------------------------------------------------------------------------------
-# validate, info, path
+# info
 # --------------------------------------------------------------------------------------------
-
-
-@dataset_app.command("validate")
-def validate_command(
-    file: str = typer.Argument(..., help="A dataset: netCDF file, directory of per-state files, or name."),
-) -> None:
-    """Check a dataset against the schema; exit 2 with file, variable and problem if it fails."""
-    from memplug.cli.app import console
-    from memplug.data import load_dataset
-
-    ds = load_dataset(file)
-    console.print(f"ok: {file}: {ds.sizes['state']} states, schema {ds.attrs.get('schema')}")
-
-
-@dataset_app.command("pack")
-def pack_command(
-    out: Path = typer.Argument(..., help="The combined netCDF file to write."),
-    dataset: str = typer.Option("default", "--dataset", "-d", help="Dataset name, file or directory of per-state files."),
-) -> None:
-    """Write a dataset (e.g. the per-state files of the default one) as one netCDF file, atomically."""
-    from memplug.cli.app import console
-    from memplug.data import load_dataset, save_dataset
-
-    ds = load_dataset(dataset)
-    save_dataset(ds, out)
-    console.print(f"wrote {out}: {ds.sizes['state']} states, {out.stat().st_size / 1e6:.2f} MB")
-
-
-@dataset_app.command("path")
-def path_command(name: str = typer.Argument("default", help="Registered dataset name.")) -> None:
-    """Print where a registered dataset lives."""
-    from memplug.data import dataset_path
-
-    typer.echo(str(dataset_path(name)))
 
 
 def _fmt(x: float, spec: str = ".4g") -> str:
@@ -328,13 +353,18 @@ def _fmt(x: float, spec: str = ".4g") -> str:
 @dataset_app.command("info")
 def info_command(
     spec: Path = typer.Argument(None, help="Campaign spec. Default: the default dataset's."),
-    output: Path = typer.Option(None, "--output", "-o", help="Directory of per-state files. Default: the spec's."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Directory of per-state files. Default: the spec's."
+    ),
     missing: bool = typer.Option(False, "--missing", help="Only states not done yet."),
+    table_file: Path | None = table_option(),
 ) -> None:
     """Table of a campaign's states: done (τ_α, status, CPU time) and planned-but-missing (why)."""
-    from memplug.campaign import load_campaign, survey
     from memplug.cli.app import console
+    from memplug.cli.tables import check_table, show, write_table
+    from memplug.plugins.md.campaign import load_campaign, survey
 
+    check_table(table_file)
     campaign = load_campaign(spec or _default_spec())
     if output:
         campaign.output = Path(output)
@@ -344,14 +374,40 @@ def info_command(
     for col in ("state", "T/T_mct", "status", "τ_α", "CPU s", "note"):
         table.add_column(col, justify="right" if col in ("T/T_mct", "τ_α", "CPU s") else "left")
     cpu = sum(r.cpu_seconds for r in rows if r.done and math.isfinite(r.cpu_seconds))
+    records = []
     for r in rows:
         if missing and r.done:
             continue
         ratio = r.planned.T_over_Tmct if r.planned else float("nan")
-        style = {"equilibrated": "green", "glass": "cyan", "failed": "red", "invalid": "red", "excluded": "yellow", "deferred": "yellow"}.get(r.status, "dim")
+        records.append(
+            {
+                "state": r.sid,
+                "T_over_Tmct": ratio,
+                "status": r.status,
+                "tau_alpha": r.tau_alpha,
+                "cpu_seconds": r.cpu_seconds,
+                "note": r.reason,
+            }
+        )
+        style = {
+            "equilibrated": "green",
+            "glass": "cyan",
+            "failed": "red",
+            "invalid": "red",
+            "excluded": "yellow",
+            "deferred": "yellow",
+        }.get(r.status, "dim")
         cpu_fmt = ".0f" if r.cpu_seconds >= 10 else ".2g"
-        table.add_row(r.sid, _fmt(ratio, ".2f"), f"[{style}]{r.status}[/]", _fmt(r.tau_alpha), _fmt(r.cpu_seconds, cpu_fmt), r.reason)
-    console.print(table)
+        table.add_row(
+            r.sid,
+            _fmt(ratio, ".2f"),
+            f"[{style}]{r.status}[/]",
+            _fmt(r.tau_alpha),
+            _fmt(r.cpu_seconds, cpu_fmt),
+            r.reason,
+        )
+    write_table(table_file, records)
+    show(table)
     done = sum(r.done for r in rows)
     n_deferred = sum(1 for r in rows if r.status == "deferred")
     n_missing = sum(1 for r in rows if not r.done and r.status not in ("excluded", "deferred"))
@@ -363,7 +419,7 @@ def info_command(
 
 def _num(sid: str) -> tuple[float, float]:
     try:
-        from memplug.data import parse_state_id
+        from memplug.plugins.datasets.schema import parse_state_id
 
         _, rho, T = parse_state_id(sid)
         return rho, T

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Default k grid: midpoints of 100 bins of width 0.4 on (0, 40] (as in the dataset schema).
-K_EDGES = 0.4 * np.arange(101)
-K_GRID = 0.5 * (K_EDGES[1:] + K_EDGES[:-1])
+from memplug.constants import K_EDGES, PAIRS, SPECIES
+from memplug.plugins.datasets.schema import tau_alpha_from
 
-PAIRS = ((0, 0), (0, 1), (1, 1))
+#: The species indices (α, β) of each pair of `memplug.constants.PAIRS` (AA, AB, BB).
+PAIR_INDICES = tuple((SPECIES.index(p[0]), SPECIES.index(p[1])) for p in PAIRS)
 
 
 def _frames(positions: np.ndarray) -> np.ndarray:
@@ -122,8 +122,12 @@ def lattice_wave_vectors(
 
 
 def density_modes(
-    positions: np.ndarray, species: np.ndarray, n_vectors: np.ndarray, L: float,
-    n_species: int = 2, chunk: int = 2048,
+    positions: np.ndarray,
+    species: np.ndarray,
+    n_vectors: np.ndarray,
+    L: float,
+    n_species: int = 2,
+    chunk: int = 2048,
 ) -> np.ndarray:
     """ρ_α(k) = Σ_{i∈α} exp(i k·r_i) for one frame, k = 2π n/L; shape ``(n_species, Q)``.
 
@@ -292,7 +296,9 @@ def structure_factor_on_grid(
     vectors = lattice_wave_vectors(L, k_edges, max_per_bin=max_per_bin, seed=seed)
     S = structure_factor(frames, species, L, vectors)
     below = k < 2.0 * math.pi / L
-    from_gr = (below | (vectors.count == 0)) if below_box == "gr" else (~below & (vectors.count == 0))
+    from_gr = (
+        (below | (vectors.count == 0)) if below_box == "gr" else (~below & (vectors.count == 0))
+    )
     if np.any(from_gr):
         n_species = int(species.max()) + 1
         N = species.size
@@ -305,7 +311,9 @@ def structure_factor_on_grid(
 
 
 #: How `continue_below_box` fills grid points below 2π/L (recorded in dataset files).
-BELOW_BOX_METHOD = "mean of S over the first 3 grid points above 2*pi/L (positive-definite continuation)"
+BELOW_BOX_METHOD = (
+    "mean of S over the first 3 grid points above 2*pi/L (positive-definite continuation)"
+)
 
 
 def continue_below_box(S: np.ndarray, below: np.ndarray, n: int = 3) -> np.ndarray:
@@ -322,7 +330,9 @@ def continue_below_box(S: np.ndarray, below: np.ndarray, n: int = 3) -> np.ndarr
     if not below.any():
         return S
     if inside.size < n:
-        raise ValueError(f"continue_below_box: need {n} grid points above 2π/L, found {inside.size}")
+        raise ValueError(
+            f"continue_below_box: need {n} grid points above 2π/L, found {inside.size}"
+        )
     S[..., below] = S[..., inside[:n]].mean(axis=-1, keepdims=True)
     return S
 
@@ -471,7 +481,9 @@ def self_dynamics(
 def _shell_vectors(L: float, k: float, n_max: int) -> np.ndarray:
     """Up to ``n_max`` lattice vectors (one of each ±k pair) with |k'| closest to ``k``."""
     dk = 2.0 * math.pi / L
-    vectors = lattice_wave_vectors(L, np.array([max(k - 0.5 * dk, 0.0), k + 0.5 * dk]), max_per_bin=None)
+    vectors = lattice_wave_vectors(
+        L, np.array([max(k - 0.5 * dk, 0.0), k + 0.5 * dk]), max_per_bin=None
+    )
     kv = vectors.k
     if kv.shape[0] == 0:
         raise ValueError(f"no lattice vector with |k| near {k} for L = {L}")
@@ -479,17 +491,78 @@ def _shell_vectors(L: float, k: float, n_max: int) -> np.ndarray:
     return kv[order[:n_max]]
 
 
+def non_gaussian(
+    unwrapped: np.ndarray,
+    species: np.ndarray,
+    frame_steps: np.ndarray,
+    origins: np.ndarray,
+    lags: np.ndarray,
+    *,
+    n_species: int = 2,
+) -> np.ndarray:
+    """Non-Gaussian parameter α₂(t) = 3⟨Δr⁴⟩ / (5⟨Δr²⟩²) − 1 per species.
+
+    ⟨·⟩ averages over the particles of a species and the time origins of each lag (as the MSD of
+    `self_dynamics`); α₂ = 0 for Gaussian displacements. Returns shape ``(n_species, n_lags)``;
+    lags without any origin give NaN.
+    """
+    frames = _frames(unwrapped)
+    species = np.asarray(species)
+    pairs = origin_lag_pairs(frame_steps, origins, lags)
+    out = np.full((n_species, len(pairs)), np.nan)
+    for j, p in enumerate(pairs):
+        if p.shape[0] == 0:
+            continue
+        d2 = np.sum((frames[p[:, 1]] - frames[p[:, 0]]) ** 2, axis=-1)  # (n_o, N)
+        r2 = _species_means(d2, species, n_species).mean(axis=0)
+        r4 = _species_means(d2 * d2, species, n_species).mean(axis=0)
+        out[:, j] = 3.0 * r4 / (5.0 * r2 * r2) - 1.0
+    return out
+
+
+def collective_dynamics(
+    positions: np.ndarray,
+    species: np.ndarray,
+    L: float,
+    frame_steps: np.ndarray,
+    origins: np.ndarray,
+    lags: np.ndarray,
+    vectors: WaveVectors,
+    *,
+    n_species: int = 2,
+) -> np.ndarray:
+    """Collective intermediate scattering functions F^{αβ}(k, t) = N⁻¹ ⟨ρ_α(k, t₀+t) ρ_β(−k, t₀)⟩.
+
+    N is the total number of particles (the normalisation of `structure_factor`, so
+    F^{αβ}(k, 0) = S^{αβ}(k) on the same vectors); ⟨·⟩ averages over the time origins of each lag
+    and over ``vectors`` (one of each ±k pair: the real part is the ±k average) shell by shell.
+    Static positions may be wrapped or unwrapped. Returns shape ``(n_pairs, n_bins, n_lags)`` for
+    pairs AA, AB, BB; bins without vectors or lags without origins are NaN.
+    """
+    frames = _frames(positions)
+    N = frames.shape[1]
+    pairs = origin_lag_pairs(frame_steps, origins, lags)
+    used = np.unique(np.concatenate([p.ravel() for p in pairs])) if pairs else np.zeros(0, int)
+    rho = {int(i): density_modes(frames[i], species, vectors.n, L, n_species) for i in used}
+    pair_idx = [(a, b) for a in range(n_species) for b in range(a, n_species)]
+    n_bins = vectors.count.size
+    out = np.full((len(pair_idx), n_bins, len(pairs)), np.nan)
+    for j, p in enumerate(pairs):
+        if p.shape[0] == 0:
+            continue
+        for q, (a, b) in enumerate(pair_idx):
+            acc = sum(np.real(rho[int(i1)][a] * np.conj(rho[int(i0)][b])) for i0, i1 in p) / (
+                N * p.shape[0]
+            )
+            total = np.bincount(vectors.bin, weights=acc, minlength=n_bins)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[q, :, j] = np.where(
+                    vectors.count > 0, total / np.maximum(vectors.count, 1), np.nan
+                )
+    return out
+
+
 def tau_alpha(t: np.ndarray, fs: np.ndarray, level: float = math.exp(-1.0)) -> float:
     """First time at which ``fs`` falls to ``level`` (1/e), interpolated linearly in log t; NaN if
-    it never does."""
-    t = np.asarray(t, float)
-    fs = np.asarray(fs, float)
-    below = np.nonzero(fs <= level)[0]
-    if below.size == 0:
-        return float("nan")
-    i = int(below[0])
-    if i == 0:
-        return float(t[0])
-    f0, f1 = fs[i - 1], fs[i]
-    w = (f0 - level) / (f0 - f1) if f0 != f1 else 0.0
-    return float(np.exp(np.log(t[i - 1]) + w * (np.log(t[i]) - np.log(t[i - 1]))))
+    it never does (`memplug.plugins.datasets.schema.tau_alpha_from`)."""
+    return tau_alpha_from(t, fs, level)
