@@ -125,11 +125,6 @@ def reference_provider(name: str) -> Callable[[ReferenceProvider], ReferenceProv
     return target_provider(name)
 
 
-#: The reference memory fits are compared with (``--mct-reference``) and start from
-#: (``--init mct``): the one registered under this name, when a plugin registers it.
-DEFAULT_REFERENCE = "mct"
-
-
 def reference_names() -> list[str]:
     """Names of the registered reference memories."""
     from memplug.registry import get_registry
@@ -138,7 +133,7 @@ def reference_names() -> list[str]:
 
 
 def reference_solution(
-    context: Context, t: np.ndarray, name: str = DEFAULT_REFERENCE
+    context: Context, t: np.ndarray, name: str
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(M(t), F(t)) of the reference memory ``name``, each ``(n_t, s, s)``; None if no plugin
     registers it."""
@@ -151,9 +146,7 @@ def reference_solution(
     return np.asarray(M, float).reshape(len(t), s, s), np.asarray(F, float).reshape(len(t), s, s)
 
 
-def reference_memory(
-    context: Context, t: np.ndarray, name: str = DEFAULT_REFERENCE
-) -> np.ndarray | None:
+def reference_memory(context: Context, t: np.ndarray, name: str) -> np.ndarray | None:
     """M(t) of the reference memory ``name``, shape ``(n_t, s, s)``, or None (`reference_solution`)."""
     out = reference_solution(context, t, name)
     return None if out is None else out[0]

@@ -25,8 +25,11 @@ from memplug.fit_results import FitResult, load_result, result_summary
 from memplug.interfaces import DEFAULT_DYNAMICS
 from memplug.plugins.fitting.plotting import save_result
 from memplug.registry import Spec
-from memplug.targets import DEFAULT_REFERENCE, make_target, reference_memory, reference_names
+from memplug.targets import make_target, reference_memory, reference_names
 
+#: The reference memory fits are compared with (``--mct-reference``, ``--target mct``) and start
+#: from (``--init mct``): the one the MCT plugin registers.
+DEFAULT_REFERENCE = "mct"
 #: σ0 of the paper (start from M_mct) and of a start from a closure's generic default.
 PAPER_SIGMA0 = 5e-4
 DEFAULT_START_SIGMA0 = 0.3
@@ -195,7 +198,7 @@ def build_result(problem: FitProblem, outcome, job: FitJob, init_note: str, M_re
     t_M = memory_grid(problem)
     F_fit, M_fit, _ = problem.outputs(outcome.x, t_all, t_M)
     if M_ref is None and (job.mct_reference or job.target == "mct"):
-        M_ref = reference_memory(problem.context, t_M)
+        M_ref = reference_memory(problem.context, t_M, DEFAULT_REFERENCE)
     w = problem.window
     theta = np.asarray(problem.space.from_unconstrained(x), float)
     try:  # error bars, pinned bounds, bands, flags (uncertainty.py); never costs the fit
