@@ -8,9 +8,6 @@ on ``sys.path``), as in ``test_plugins.py``.
 
 from __future__ import annotations
 
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -60,27 +57,6 @@ class PointsSchema(DatasetSchema):
 def register_schemas(register):
     register(PointsSchema)
 """
-
-
-@pytest.fixture
-def install(tmp_path, monkeypatch):
-    """``install(dist, module, source)``: an installed distribution with one ``memplug`` entry point."""
-    modules: list[str] = []
-
-    def _install(dist: str, module: str, source: str):
-        info = tmp_path / f"{dist.replace('-', '_')}-0.0.1.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.1\n")
-        (info / "entry_points.txt").write_text(f"[memplug]\ndemo = {module}\n")
-        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-        modules.append(module)
-
-    monkeypatch.syspath_prepend(str(tmp_path))
-    get_registry.cache_clear()
-    yield _install
-    for m in modules:
-        sys.modules.pop(m, None)
-    get_registry.cache_clear()
 
 
 def _points(T=(1.0, 2.0), top=1.0):

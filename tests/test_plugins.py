@@ -8,9 +8,6 @@ entry_points.txt) plus a module, in a temporary directory put on ``sys.path`` â€
 
 from __future__ import annotations
 
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 
@@ -26,29 +23,6 @@ BUILTIN = {
     "schematic-f12",
     "neural",
 }
-
-
-@pytest.fixture
-def install(tmp_path, monkeypatch):
-    """``install(dist, module_name, source, entry="module")`` makes a distribution visible."""
-    modules: list[str] = []
-
-    def _install(
-        dist: str, module: str, source: str, entry: str | None = None, ep_name: str = "demo"
-    ):
-        info = tmp_path / f"{dist.replace('-', '_')}-0.0.1.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.0.1\n")
-        (info / "entry_points.txt").write_text(f"[memplug]\n{ep_name} = {entry or module}\n")
-        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-        modules.append(module)
-
-    monkeypatch.syspath_prepend(str(tmp_path))
-    get_registry.cache_clear()
-    yield _install
-    for m in modules:
-        sys.modules.pop(m, None)
-    get_registry.cache_clear()
 
 
 def run_cli(args, capsys):
