@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,6 +51,44 @@ def load_hoomd() -> Any:
     except Exception as exc:
         raise EngineError(f"HOOMD-blue was built without its MD component ({exc})") from None
     return hoomd
+
+
+#: Neighbour-list buffer (σ_AA). HOOMD searches one periodic image only: L/2 ≥ r_cut + buffer.
+NLIST_BUFFER = 0.3
+
+_THREAD_NOTE_GIVEN = False
+
+
+def _thread_note(threads: int) -> None:
+    """One note per process when a thread count cannot be honoured (HOOMD built without TBB)."""
+    global _THREAD_NOTE_GIVEN
+    if not _THREAD_NOTE_GIVEN:
+        _THREAD_NOTE_GIVEN = True
+        print(
+            f"note: this HOOMD-blue was built without thread support (TBB): "
+            f"--threads {threads} is ignored, HOOMD runs on one thread",
+            file=sys.stderr,
+        )
+
+
+def cpu_device(hoomd: Any, threads: int) -> Any:
+    """A CPU device with ``threads`` threads where HOOMD has TBB, one thread (and one note) otherwise."""
+    if getattr(hoomd.version, "tbb_enabled", False):
+        return hoomd.device.CPU(num_cpu_threads=int(threads))
+    if int(threads) > 1:
+        _thread_note(int(threads))
+    return hoomd.device.CPU()
+
+
+def check_box(system: Any, buffer: float = NLIST_BUFFER) -> None:
+    """InputError when the box is too small for HOOMD's single-image neighbour search."""
+    need = 2.0 * (system.max_cutoff + buffer)
+    if system.box_length < need:
+        raise InputError(
+            f"--engine hoomd: box L = {system.box_length:g} is too small for {system.name}: HOOMD "
+            f"needs L ≥ 2 (r_cut + buffer) = 2 ({system.max_cutoff:g} + {buffer:g}) = {need:g} "
+            "(use a larger L, or the lammps engine)"
+        )
 
 
 def random_positions(
@@ -89,10 +128,8 @@ class HoomdSession(EngineSession):
         self.N_A, self.N_B = system.composition(rho)
         self.N = self.N_A + self.N_B
         self.L = system.box_length
-        try:
-            self.device = self.hoomd.device.CPU(num_cpu_threads=int(threads))
-        except Exception:  # built without TBB: the thread count cannot be set
-            self.device = self.hoomd.device.CPU()
+        check_box(system)
+        self.device = cpu_device(self.hoomd, threads)
         self.version = f"HOOMD-blue {self.hoomd.version.version}"
         self.dt = 0.005
         self.sim = None
@@ -114,7 +151,7 @@ class HoomdSession(EngineSession):
 
     def _pair(self):
         md = self.hoomd.md
-        lj = md.pair.LJ(nlist=md.nlist.Cell(buffer=0.3), mode="shift")
+        lj = md.pair.LJ(nlist=md.nlist.Cell(buffer=NLIST_BUFFER), mode="shift")
         for (a, b), c in self.system.pair_coefficients().items():
             lj.params[(a, b)] = dict(epsilon=c.epsilon, sigma=c.sigma)
             lj.r_cut[(a, b)] = c.r_cut
