@@ -101,13 +101,15 @@ def errors(inv, M_true):
 def test_recovers_exponential_kernel(exp_case, exp_inverted):
     """Noise-free exponential memory M = 300 exp(−30 t): measured max |ΔM| = 3.0 % of M(0) over
     the reliable window (t = 0.005 … 0.21, where M falls to 2e-3 M(0)), median relative error
-    0.37 %; F reproduced to 4e-9."""
+    0.37 %; F reproduced to 4e-9. On another CPU (AMD EPYC, the same package versions, checked
+    with numpy 2.4.5/2.4.6, scipy 1.17.0/1.17.1, lineax 0.1.0/0.1.1) the worst node is 3.7 %:
+    the regularisation weight chosen from the data moves with round-off, so the bound is 4.5 %."""
     t, F, M_true = exp_case
     inv = exp_inverted
     worst, median, _ = errors(inv, M_true)
     lo, hi = inv.window(0)
     assert inv.t_M[lo] < 0.01 and inv.t_M[hi] > 0.15  # the whole decay of M is resolved
-    assert worst < 0.035 and median < 0.01
+    assert worst < 0.045 and median < 0.01
     # F reproduced by the estimate: the whitened residual is the F misfit
     assert np.max(np.abs(inv.F_fit[:, 0] - F)) < 1e-6
 
