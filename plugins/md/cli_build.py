@@ -80,9 +80,10 @@ def _deferred_now(campaign, s, budget: float | bool | None) -> str:
 
 def _stop_pool(pool) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list(getattr(pool, "_processes", {}).values()):  # no public API for running workers
+    # no public API for running workers; _processes is None once the pool has shut down
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
         proc.terminate()
-    for proc in list(getattr(pool, "_processes", {}).values()):
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
         proc.join(timeout=10)
 
 
