@@ -90,7 +90,6 @@ def observables_of(ds: Any) -> dict[str, Any]:
         "MSD_A(t=2)": float(np.exp(np.interp(math.log(2.0), np.log(t), np.log(msd_A)))),
         "_t": t,
         "_Fs_A": ds.Fs.sel(species="A").values[0],
-        "_k_peak": float(ds.k_peak.values[0]),
     }
 
 
@@ -180,7 +179,7 @@ def _row(state, name, ma, sa, na, mb, sb, nb, z) -> dict[str, Any]:
         "n_2": nb,
         "delta": mb - ma,
         "z": z,
-        "agree": bool(math.isfinite(z) and z <= Z_AGREE) if math.isfinite(z) else None,
+        "agree": bool(z <= Z_AGREE) if math.isfinite(z) else None,
     }
 
 
