@@ -30,7 +30,10 @@ The vertex products reduce to Hadamard (element-wise) products of s×s matrices,
     Σ V F F V = a² X(q)∘F(p) + b² F(q)∘X(p) + a b [Y(q)∘Z(p) + Z(q)∘Y(p)],
     X = cFc, Y = cF, Z = Fc, a = k̂·q, b = k̂·p,
 
-so one kernel evaluation costs O(n_k² s²) (plus O(n_k s³) for X, Y, Z), after the bipolar trick.
+and each class is a sum of outer products g(q) h(p): its bipolar triangle sums are correlations and
+convolutions of vectors (`memplug.plugins.mct.grid.bipolar_sums`), so one kernel evaluation costs
+O(n_k log n_k s²) (plus O(n_k s³) for X, Y, Z) instead of the O(n_k² s²) of the triangle sums of
+the full (q, p) arrays.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from jaxtyping import Array, Float
 
 from memplug.errors import InputError
 from memplug.kernels import ExplicitKernel, FunctionalKernel
-from memplug.plugins.mct.grid import grid_spacing, probe_weights, triangle_sums_last
+from memplug.plugins.mct.grid import bipolar_sums, grid_spacing, probe_weights
 from memplug.solution import interpolate
 
 # --------------------------------------------------------------------------------------------
@@ -153,23 +156,18 @@ def _species_first(F):
     return jnp.transpose(F, (1, 2, 0))  # (n, s, s) -> (s, s, n)
 
 
-def _collective_arrays(Ft, ct, w):
-    """The three weighted (q, p) arrays of the collective vertex, shape (3, s, s, n, n).
+# The collective array Σ V F F V is, per species entry, a sum of three outer products: in the three
+# bipolar classes (weights w_0, w_1, w_2) 2P + R, 2P − R and 2P with P = X(q)∘F(p),
+# R = Y(q)∘Z(p) + Z(q)∘Y(p): pairs (X, F), (Y, Z), (Z, Y) with these coefficients.
+_COLLECTIVE_COEF = np.array([[2.0, 1.0, 1.0], [2.0, -1.0, -1.0], [2.0, 0.0, 0.0]])
 
-    Layout: species first, grid axes last (contiguous for the triangle sums).
-    """
+
+def _vertex_factors(Ft, ct):
+    """X = cFc, Y = cF, Z = Fc (species first, grid last) and the factors (g, h) of the outer products."""
     X = jnp.einsum("amk,mnk,nbk->abk", ct, Ft, ct)
     Y = jnp.einsum("amk,mbk->abk", ct, Ft)
     Z = jnp.einsum("amk,mbk->abk", Ft, ct)
-    P = X[..., :, None] * Ft[..., None, :]  # X(q) ∘ F(p)
-    R = Y[..., :, None] * Z[..., None, :] + Z[..., :, None] * Y[..., None, :]
-    return jnp.stack([w[0] * (2.0 * P + R), w[1] * (2.0 * P - R), 2.0 * w[2] * P]), X
-
-
-def _tagged_arrays(Xd, Fs, w):
-    """(3, s, n, n) weighted arrays of the tagged vertex; Xd (s, n) = diag(cFc), Fs (s, n)."""
-    P = Xd[:, :, None] * Fs[:, None, :]
-    return jnp.stack([w[0] * P, w[1] * P, w[2] * P])
+    return X, jnp.stack([X, Y, Z]), jnp.stack([Ft, Z, Y])
 
 
 def _combine(T, k):
@@ -177,32 +175,30 @@ def _combine(T, k):
     return k * T[0] + T[1] / k**3 + 2.0 * T[2] / k
 
 
-def collective_integral(F, c, k, w):
+def collective_integral(F, c, k):
     """I_αβ(k_i) = k T1 + 2 T3 / k + T2 / k³ for the collective vertex (see module docstring).
 
     With it, ∫ d³q Σ V F F V = (2π Δ² / 4) I, so K = diag(D) ρΔ²/(32π²) I diag(1/x).
     ``F``, ``c``: (n, s, s); returns (n, s, s).
     """
-    A, _ = _collective_arrays(_species_first(F), _species_first(c), w)
-    T = triangle_sums_last(A)  # (3, s, s, n)
+    _, g, h = _vertex_factors(_species_first(F), _species_first(c))
+    T = bipolar_sums(g, h, _COLLECTIVE_COEF, k)  # (3, s, s, n)
     return jnp.transpose(_combine(T, k), (2, 0, 1))
 
 
-def tagged_integral(Xd, Fs, k, w):
+def tagged_integral(Xd, Fs, k):
     """I_s^σ(k_i) = k T1 + 2 T3 / k + T2 / k³ for the tagged vertex, Xd = diag(cFc) (n, s), Fs (n, s).
 
     With it, K_s^σ = D_σ ρ Δ² / (16π²) I_s^σ.
     """
-    T = triangle_sums_last(_tagged_arrays(Xd.T, Fs.T, w))  # (3, s, n)
+    T = bipolar_sums(Xd.T[None], Fs.T[None], np.ones((3, 1)), k)  # (3, s, n)
     return _combine(T, k).T
 
 
 def collective_memory(F, statics: MCTStatics):
     """Götze-normalised m_αβ(k) of paper Eq. 12 for a correlator F (n_k, s, s) (NumPy or JAX)."""
     k = jnp.asarray(statics.k)
-    I = collective_integral(
-        jnp.asarray(F), jnp.asarray(statics.c), k, jnp.asarray(bipolar_weights(statics.k))
-    )
+    I = collective_integral(jnp.asarray(F), jnp.asarray(statics.c), k)
     x = statics.x
     pref = statics.rho * statics.dk**2 / (32 * np.pi**2) / np.outer(x, x)
     return jnp.asarray(pref)[None] * I / k[:, None, None] ** 2
@@ -234,7 +230,6 @@ class MCTKernel(FunctionalKernel):
 
     c: Float[Array, "n_k s s"]
     k: Float[Array, " n_k"]
-    w: Float[Array, "3 n_k n_k"]
     pref: Float[Array, "s s"]  # K = pref ∘ I
     pref_s: Float[Array, " s"]  # K_s = pref_s I_s
     probe_w: Float[Array, "n_probe n_k n_k"]
@@ -247,7 +242,6 @@ class MCTKernel(FunctionalKernel):
         rho, dk, x = statics.rho, statics.dk, statics.x
         self.c = jnp.asarray(statics.c)
         self.k = jnp.asarray(statics.k)
-        self.w = jnp.asarray(bipolar_weights(statics.k))
         self.pref = jnp.asarray(D[:, None] * rho * dk**2 / (32 * np.pi**2) / x[None, :])
         self.pref_s = jnp.asarray(D * rho * dk**2 / (16 * np.pi**2))
         k_probe = np.atleast_1d(np.asarray(k_probe, float))
@@ -267,19 +261,20 @@ class MCTKernel(FunctionalKernel):
 
     def __call__(self, F):
         n, s = self.k.shape[0], F.shape[-1]
-        Ft = _species_first(F[:n])
-        A, X = _collective_arrays(
-            Ft, _species_first(self.c), self.w
-        )  # (3, s, s, n, n), X (s, s, n)
+        X, g, h = _vertex_factors(_species_first(F[:n]), _species_first(self.c))  # (3, s, s, n)
         if not self.tagged:
-            I = _combine(triangle_sums_last(A), self.k)
+            I = _combine(bipolar_sums(g, h, _COLLECTIVE_COEF, self.k), self.k)
             return jnp.transpose(self.pref[:, :, None] * I, (2, 0, 1))
         Xd = jnp.diagonal(X, axis1=0, axis2=1).T  # (s, n): Σ_αβ c_σα F_αβ c_βσ
         Fs = jnp.diagonal(F[n : 2 * n], axis1=1, axis2=2).T  # (s, n)
-        At = _tagged_arrays(Xd, Fs, self.w)  # (3, s, n, n)
-        # one triangle-sum pass over the collective and tagged arrays together
-        T = triangle_sums_last(jnp.concatenate([A.reshape(3, s * s, n, n), At], axis=1))
-        I = _combine(T, self.k)  # (s*s + s, n)
+        # one pass over the collective and tagged products together: the tagged pair Xd(q) Fs(p)
+        # takes the slot of (X, F), whose coefficient is 2 in every class, hence the ½
+        zero = jnp.zeros((2, s, n))
+        g_all = jnp.concatenate(
+            [g.reshape(3, s * s, n), jnp.concatenate([0.5 * Xd[None], zero])], 1
+        )
+        h_all = jnp.concatenate([h.reshape(3, s * s, n), jnp.concatenate([Fs[None], zero])], 1)
+        I = _combine(bipolar_sums(g_all, h_all, _COLLECTIVE_COEF, self.k), self.k)  # (s*s + s, n)
         K = jnp.transpose(self.pref[:, :, None] * I[: s * s].reshape(s, s, n), (2, 0, 1))
         Ks = (self.pref_s[:, None] * I[s * s :]).T  # (n, s)
         parts = [K, _diag_embed(Ks)]

@@ -32,17 +32,16 @@ from memplug.errors import InputError
 from memplug.plugins.mct.grid import triangle_sums  # noqa: F401  (re-export for users)
 from memplug.plugins.mct.kernels import (
     MCTStatics,
-    bipolar_weights,
     collective_integral,
     tagged_integral,
 )
 
 
-def _memory_fn(k, c, w, pref):
+def _memory_fn(k, c, pref):
     """m[F] (Götze-normalised collective memory) as a closure over the statics arrays."""
 
     def m(F):
-        return pref * collective_integral(F, c, k, w)
+        return pref * collective_integral(F, c, k)
 
     return m
 
@@ -50,7 +49,6 @@ def _memory_fn(k, c, w, pref):
 def _arrays(statics: MCTStatics):
     k = jnp.asarray(statics.k)
     c = jnp.asarray(statics.c)
-    w = jnp.asarray(bipolar_weights(statics.k))
     x = statics.x
     pref = jnp.asarray(
         statics.rho
@@ -60,13 +58,13 @@ def _arrays(statics: MCTStatics):
         / statics.k[:, None, None] ** 2
     )
     pref_s = jnp.asarray(statics.rho * statics.dk**2 / (16 * np.pi**2) / statics.k[:, None] ** 2)
-    return k, c, w, pref, pref_s
+    return k, c, pref, pref_s
 
 
 @jax.jit
-def _iterate(S, k, c, w, pref, tol, max_iter):
+def _iterate(S, k, c, pref, tol, max_iter):
     Sinv = jnp.linalg.inv(S)
-    m = _memory_fn(k, c, w, pref)
+    m = _memory_fn(k, c, pref)
 
     def cond(state):
         _, it, err = state
@@ -83,7 +81,7 @@ def _iterate(S, k, c, w, pref, tol, max_iter):
 
 
 @jax.jit
-def _iterate_tagged(f, k, c, w, pref_s, tol, max_iter):
+def _iterate_tagged(f, k, c, pref_s, tol, max_iter):
     X = jnp.einsum("kab,kbc,kcd->kad", c, f, c)
     Xd = jnp.diagonal(X, axis1=1, axis2=2)
 
@@ -93,7 +91,7 @@ def _iterate_tagged(f, k, c, w, pref_s, tol, max_iter):
 
     def body(state):
         fs, it, _ = state
-        ms = pref_s * tagged_integral(Xd, fs, k, w)
+        ms = pref_s * tagged_integral(Xd, fs, k)
         fn = ms / (1.0 + ms)
         err = jnp.max(jnp.abs(fn - fs))
         return fn, it + 1, jnp.where(jnp.isfinite(err), err, 0.0)
@@ -129,14 +127,14 @@ def nonergodicity(
     tagged: bool = True,
 ) -> Nonergodicity:
     """Nonergodicity parameters by the monotone iteration from f = S (and f_s = 1)."""
-    k, c, w, pref, pref_s = _arrays(statics)
+    k, c, pref, pref_s = _arrays(statics)
     S = jnp.asarray(statics.S)
-    f, it, err = _iterate(S, k, c, w, pref, tol, max_iter)
+    f, it, err = _iterate(S, k, c, pref, tol, max_iter)
     f = np.asarray(f)
     ratio = np.diagonal(f, axis1=1, axis2=2) / np.diagonal(statics.S, axis1=1, axis2=2)
     glass = bool(np.max(ratio) > threshold)
     if tagged:
-        fs, _, _ = _iterate_tagged(jnp.asarray(f), k, c, w, pref_s, tol, max_iter)
+        fs, _, _ = _iterate_tagged(jnp.asarray(f), k, c, pref_s, tol, max_iter)
         fs = np.asarray(fs)
     else:
         fs = np.full(ratio.shape, np.nan)
@@ -179,8 +177,8 @@ def _stability_matrix(memory, f, G):
 
 
 @jax.jit
-def _mct_stability_matrix(f, G, k, c, w, pref):
-    return _stability_matrix(_memory_fn(k, c, w, pref), f, G)
+def _mct_stability_matrix(f, G, k, c, pref):
+    return _stability_matrix(_memory_fn(k, c, pref), f, G)
 
 
 def exponent_parameter(memory: Callable, S, f, C=None) -> tuple[float, float, np.ndarray]:
@@ -217,10 +215,10 @@ def exponent_parameter(memory: Callable, S, f, C=None) -> tuple[float, float, np
 
 def mct_exponent_parameter(statics: MCTStatics, f) -> tuple[float, float, np.ndarray]:
     """λ of the multi-component MCT functional at the (near-)critical f."""
-    k, c, w, pref, _ = _arrays(statics)
+    k, c, pref, _ = _arrays(statics)
     f = jnp.asarray(f, float)
-    C = _mct_stability_matrix(f, jnp.asarray(statics.S) - f, k, c, w, pref)
-    return exponent_parameter(jax.jit(_memory_fn(k, c, w, pref)), statics.S, f, C=C)
+    C = _mct_stability_matrix(f, jnp.asarray(statics.S) - f, k, c, pref)
+    return exponent_parameter(jax.jit(_memory_fn(k, c, pref)), statics.S, f, C=C)
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,8 +314,8 @@ def critical_point(
         else:
             liquid_p = mid
     st = statics_at(glass_p)
-    k, c, w, _, pref_s = _arrays(st)
-    fs, _, _ = _iterate_tagged(jnp.asarray(glass_ne.f), k, c, w, pref_s, tol, max_iter)
+    k, c, _, pref_s = _arrays(st)
+    fs, _, _ = _iterate_tagged(jnp.asarray(glass_ne.f), k, c, pref_s, tol, max_iter)
     out = CriticalPoint(
         value=0.5 * (glass_p + liquid_p),
         liquid=liquid_p,
