@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -91,3 +92,18 @@ def test_statics_validation():
         kernels.make_statics(k, np.ones((10, 2, 2)) * np.eye(2), 1.0, [0.5, 0.6])
     st = kernels.make_statics(k, np.ones(10), 0.5)
     np.testing.assert_allclose(st.c, 0.0, atol=1e-15)  # S = 1: no correlations
+
+
+@pytest.mark.parametrize("n", [23, 100])
+def test_bipolar_sums_by_convolution_equal_the_direct_triangle_sums(n):
+    """`bipolar_sums` (spectra of q^a g, p^b h) against the triangle sums of the explicit weighted
+    (q, p) arrays: the same numbers to round-off, for every class and any coefficients."""
+    k = grid.midpoint_grid(n, 40.0)
+    rng = np.random.default_rng(n)
+    g, h = rng.normal(size=(3, 2, n)), rng.normal(size=(3, 2, n))
+    coef = rng.normal(size=(3, 3))
+    A = np.einsum("cr,rxj,rxl->cxjl", coef, g, h) * kernels.bipolar_weights(k)[:, None]
+    direct = np.asarray(jax.jit(grid.triangle_sums_last)(jnp.asarray(A)))
+    fast = np.asarray(jax.jit(lambda g, h: grid.bipolar_sums(g, h, coef, k))(g, h))
+    scale = np.abs(direct).max(axis=-1, keepdims=True)
+    assert np.max(np.abs(fast - direct) / scale) < 1e-13
