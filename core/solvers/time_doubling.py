@@ -116,6 +116,49 @@ def _row(i, n0, L, eq_coeffs, dt, F, dF, M, dM, d1, d2):
     return coef, const
 
 
+def _history_row(i, n0, eq_coeffs, dt, F, dF, M, dM, d1, d2):
+    """Row i ≥ n0 ≥ 4 of a later block with M_i, F_i unknown: the known part ``rest`` of
+    ``coef_i F_i + rest + M_i (dF_1 − F_0) = 0`` and the inverse of ``coef_i``.
+
+    The same terms as `_row` with M_i = 0 and dM_i = M_{i−1}/2 (the part of M_i is the last term),
+    summed directly: every memory sum is Σ_c (lagged M or dM) × (a column vector of F), three
+    products in all, instead of assembling the (L, K, s, s) row coefficients first. F_i and M_i
+    (not yet solved) are zero in ``F`` and ``M``.
+    """
+    alpha, beta, gamma = eq_coeffs
+    L = F.shape[0]
+    ib = i // 2
+    cols = jnp.arange(L)[:, None, None, None]
+    lag = i - jnp.arange(L)
+    ok = (lag >= 0)[:, None, None, None]
+    a = jnp.where(ok, M[jnp.clip(lag, 0, L - 1)], 0.0)  # M_{i−c}
+    b = jnp.where(ok, M[jnp.clip(lag + 1, 0, L - 1)], 0.0)  # M_{i−c+1} (M_i = 0: not yet set)
+    e = jnp.where(ok, dM[jnp.clip(lag + 1, 0, L - 1)], 0.0)  # dM_{i−c+1}
+    e = jnp.where((lag + 1 == i)[:, None, None, None], 0.5 * M[i - 1], e)  # dM_i = M_{i−1}/2
+    F_prev = jnp.concatenate([F[:1], F[:-1]], axis=0)
+    dFc = F - F_prev
+    known = cols < n0
+    eps = jnp.where(known, 0.5 * (F_prev + F) - dF, 0.0)
+    phi = jnp.where(known, dF, 0.5 * (F + F_prev))
+    m1 = ((cols >= 1) & (cols <= ib)).astype(F.dtype)
+    m3 = ((cols >= ib + 1) & (cols <= i)).astype(F.dtype)
+    # Σ_{c=1}^{ī} [dM_{i−c+1} ΔF_c + (M_{i−c} − M_{i−c+1}) ε_c]
+    #   + Σ_{c=ī+1}^{i} [(M_{i−c+1} − M_{i−c}) Φ_c + δ_c ΔF_c], δ_c = dM_{i−c+1} − (M_{i−c+1} + M_{i−c})/2
+    P = (m1 + m3) * dFc
+    Qa = m1 * eps - m3 * (phi + 0.5 * dFc)
+    Rb = -m1 * eps + m3 * (phi - 0.5 * dFc)
+    rest = jnp.sum(_matmul(e, P) + _matmul(a, Qa) + _matmul(b, Rb), axis=0)
+    # time derivatives (rows of a later block share one stencil) and −M_{i−ī} F_ī
+    Fw = jax.lax.dynamic_slice_in_dim(F, i - 4, 5)  # F_{i−4} … F_i
+    d1r, d2r = d1[n0], d2[n0]
+    back1 = sum(d1r[s] * Fw[4 - s] for s in range(1, 5))
+    back2 = sum(d2r[s] * Fw[4 - s] for s in range(1, 5))
+    rest = rest + _matmul(alpha, back2) / dt**2 + _matmul(beta, back1) / dt
+    rest = rest - _matmul(M[i - ib], F[ib])
+    diag = alpha * d2r[0] / dt**2 + beta * d1r[0] / dt + gamma + dM[1]
+    return rest, _small_inv(diag)
+
+
 class _BlockIndex:
     """Static (NumPy) index tables of all rows n0..L−1 of a block: the vectorised form of `_row`."""
 
@@ -403,16 +446,21 @@ class TimeDoublingSolver(eqx.Module):
                 _, _, _, it, err = c
                 return (err > self.tol) & (it < self.max_iter)
 
-            if n0 > 1:
-                # Rows i ≥ 2: M_i enters the row only through dM_i (F_1 − F_0) and −M_i ε_1, i.e.
-                # linearly as M_i (dF_1 − F_0) on top of the rest. Assemble the row once, then each
-                # iteration costs one kernel evaluation.
+            if n0 >= 4:
+                # Rows of a later block: M_i enters the row only through dM_i (F_1 − F_0) and
+                # −M_i ε_1, i.e. linearly as M_i (dF_1 − F_0) on top of the rest. The rest is
+                # summed once per point (history sums as lagged products), then each iteration
+                # costs one kernel evaluation.
+                rest0, Dinv = _history_row(i, n0, coeffs, dt, F, dF, M, dM, d1, d2)
+                c1 = dF[1] - F[0]
+            elif n0 > 1:
                 M0 = M.at[i].set(0.0)
                 dM0 = dM.at[i].set(0.5 * M[i - 1])
                 coef, const = _row(i, n0, L, coeffs, dt, F, dF, M0, dM0, d1, d2)
                 rest0 = const + jnp.einsum("jkab,jkbc->kac", coef.at[i].set(0.0), F)
                 Dinv = _small_inv(coef[i])
                 c1 = dF[1] - F[0]
+            if n0 > 1:
 
                 def fast(Fi, M, dM):
                     Mi = eq.to_canonical(kernel(eq.from_canonical(Fi)))
