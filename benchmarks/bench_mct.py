@@ -66,6 +66,7 @@ def main() -> None:
         "t_max": args.t_max,
         "N": args.N,
         "cpus": os.cpu_count(),
+        "device": str(jax.devices()[0]),
         "load_average": os.getloadavg()[0],
     }
 

@@ -7,9 +7,9 @@ k_BT = 1), time doubling with blocks of 4N = 32 points, first step 1e-5, t_max =
 fixed-point tolerance 1e-8. Solvers compared in the same run (the first is the baseline of every
 ratio):
 
-- ``previous``: the solver as it was before the convolution sums and Anderson acceleration: bipolar
-  triangle sums of the full (q, p) arrays (`memplug.plugins.mct.grid.triangle_sums_last`) and the
-  plain iteration F ← g(F) at each time point;
+- ``previous``: the kernel as it was before the convolution sums, bipolar triangle sums of the
+  full (q, p) arrays (`memplug.plugins.mct.grid.triangle_sums_last`), with the plain iteration
+  F ← g(F) at each time point (on the current row summation);
 - ``plain``: convolution sums (`bipolar_sums`), plain iteration;
 - ``anderson-3`` (the default) and ``anderson-5``.
 
@@ -109,6 +109,7 @@ def main() -> None:
         "n_k": 100,
         "time_points": 1024,
         "XLA_FLAGS": os.environ["XLA_FLAGS"],
+        "device": str(jax.devices()[0]),  # JAX_PLATFORMS=cuda runs the same code on a GPU
         "cpus": os.cpu_count(),
         "load_average_start": os.getloadavg()[0],
         "sum_f_nonergodicity": float(np.sum(steady.nonergodicity(st).f[:, 0, 0] / S)),
