@@ -251,3 +251,17 @@ def test_kill_during_analysis_resumes(engine, tmp_path):
     assert not (tmp_path / "state.nc").exists()
     ds = run_state("ka-lj", 1.2, 2.0, **kw)
     data.validate(ds)
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path):
+    """Two processes on one run directory would write the same checkpoints and trajectory: the
+    second gets one clear error (the lock is the one a running ``run_state`` holds)."""
+    require_engine("lammps")
+    from memplug.plugins.md.protocol import _exclusive
+
+    with _exclusive(tmp_path):
+        with pytest.raises(InputError, match="in use by another process"):
+            run_state(
+                "ka-lj", 1.2, 2.0, engine="lammps", seed=0, workdir=tmp_path, **small("lammps")
+            )
+    assert not (tmp_path / "progress.json").exists()  # refused before doing anything

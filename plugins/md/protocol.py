@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import fcntl
 import json
 import math
 import os
@@ -285,7 +286,34 @@ def run_state(
         "protocol": {k: P[k] for k in sorted(P)},
     }
     runner = _Runner(sysobj, eng_cls(), params, workdir, threads, progress)
-    return runner.execute()
+    with _exclusive(workdir):
+        return runner.execute()
+
+
+class _exclusive:
+    """Hold an exclusive lock on a run directory: a second process (a second ``simulate``, build or
+    ``compare-engines`` on the same directory) gets a clear error instead of writing the same
+    checkpoints and trajectory at the same time."""
+
+    def __init__(self, workdir: Path):
+        self.path = Path(workdir) / ".lock"
+
+    def __enter__(self):
+        self.fh = open(self.path, "a+")  # noqa: SIM115 - held until __exit__
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.close()
+            raise InputError(
+                f"run directory {self.path.parent} is in use by another process "
+                "(a second run on the same directory); wait for it or use another --workdir"
+            ) from None
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+        return False
 
 
 class _Runner:
