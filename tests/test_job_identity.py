@@ -105,3 +105,23 @@ def test_fit_options_defaults_are_the_jobs():
     job = FitJob(state="s")
     assert opts.job_fields() == {k: getattr(job, k) for k in FitOptions.JOB_FIELDS}
     assert pickle.loads(pickle.dumps(opts)) == opts
+
+
+def _half(x):
+    if x == 2:
+        raise ValueError("no fit for 2")
+    return x / 2
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["serial", "dask"])
+def test_a_failing_unit_is_reported_and_the_others_go_on(workers):
+    """A scan of many fits must not stop at the first one that raises: with ``on_error`` the
+    failure is reported (unit index and exception) and every other unit still runs."""
+    errors = []
+    out = fit_jobs.fan_out(
+        _half, [(1,), (2,), (4,)], workers=workers, on_error=lambda i, e: errors.append((i, str(e)))
+    )
+    assert out == [0.5, None, 2.0]
+    assert errors == [(1, "no fit for 2")]
+    with pytest.raises(ValueError, match="no fit for 2"):  # without on_error: the first failure
+        fit_jobs.fan_out(_half, [(2,)], workers=0)

@@ -375,8 +375,12 @@ def run_jobs(
     scheduler: str | None = None,
     on_progress: Callable[[int, Progress], None] | None = None,
     on_done: Callable[[int, dict[str, Any]], None] | None = None,
+    on_error: Callable[[int, BaseException], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``jobs`` serially (``workers == 0`` and no scheduler) or through Dask; results in job order.
+
+    With ``on_error``, a job that raises is reported there (its result stays None) and the others
+    go on; without it the first failure propagates.
 
     ``workers > 0`` starts a LocalCluster of that many single-threaded worker processes;
     ``scheduler`` connects to an existing Dask scheduler (``tcp://host:8786``). Per-generation
@@ -395,14 +399,20 @@ def run_jobs(
     if workers <= 0 and scheduler is None:
         for i, job in enumerate(jobs):
             cb = (lambda p, i=i: on_progress(i, p)) if on_progress else None
-            results[i] = run_job(job, callback=cb, ds=datasets[job.dataset])
+            try:
+                results[i] = run_job(job, callback=cb, ds=datasets[job.dataset])
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(i, exc)
+                continue
             if on_done:
                 on_done(i, results[i])
         return results  # type: ignore[return-value]
 
     return fan_out(
         _run_job_in, [(j,) for j in jobs], workers=workers, scheduler=scheduler, on_done=on_done,
-        shared={"datasets": datasets},
+        shared={"datasets": datasets}, on_error=on_error,
     )  # fmt: skip
 
 
@@ -419,18 +429,26 @@ def fan_out(
     scheduler: str | None = None,
     on_done: Callable[[int, Any], None] | None = None,
     shared: dict[str, Any] | None = None,
+    on_error: Callable[[int, BaseException], None] | None = None,
 ) -> list[Any]:
     """``[fn(*a, **shared) for a in args]`` on Dask, results in order: a LocalCluster of ``workers``
     single-threaded processes, or the existing scheduler at ``scheduler`` (``tcp://host:8786``);
     serially in this process when neither is given. ``shared`` keyword arguments (e.g. a loaded
     dataset) are sent to each worker once, not once per unit. ``on_done(i, result)`` as each
     finishes. Every unit of work should checkpoint itself, so a killed worker or scheduler costs
-    only its unit."""
+    only its unit. With ``on_error(i, exception)``, a unit that raises is reported there (its
+    result stays None) and the others go on; without it the first failure propagates."""
     results: list[Any] = [None] * len(args)
     shared = dict(shared or {})
     if workers <= 0 and scheduler is None:
         for i, a in enumerate(args):
-            results[i] = fn(*a, **shared)
+            try:
+                results[i] = fn(*a, **shared)
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(i, exc)
+                continue
             if on_done:
                 on_done(i, results[i])
         return results
@@ -456,6 +474,9 @@ def fan_out(
             index = {f.key: i for i, f in enumerate(futures)}
             for fut in as_completed(futures):
                 i = index[fut.key]
+                if on_error is not None and fut.status == "error":
+                    on_error(i, fut.exception())
+                    continue
                 results[i] = fut.result()
                 if on_done:
                     on_done(i, results[i])

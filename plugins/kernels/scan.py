@@ -325,9 +325,25 @@ def run_scan(
         )
     elif todo:
         (out / "fits").mkdir(parents=True, exist_ok=True)
+        failed: list[str] = []
+
+        def fail(k: int, exc: BaseException) -> None:
+            # one fit that raises (a bug, a state the closure cannot take) never stops the scan:
+            # it is reported, has no result file, and the next run of the command retries it
+            state, exp, _ = planned[todo[k]]
+            failed.append(f"{state} {exp.label()}")
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            log(
+                f"[{k + 1}/{len(todo)}] {state} {exp.label()}: FAILED ({type(exc).__name__}: {first}); retried on the next run"
+            )
+
         run_jobs([planned[i][2] for i in todo], workers=cfg.workers, scheduler=cfg.scheduler,
                  on_progress=(lambda k, p: on_progress(todo[k], p)) if on_progress else None,
-                 on_done=done)  # fmt: skip
+                 on_done=done, on_error=fail)  # fmt: skip
+        if failed:
+            log(
+                f"{len(failed)} fits failed and are not in the kernels dataset: {', '.join(failed)}"
+            )
 
     # 3. the kernels dataset
     from memplug.plugins.kernels.assemble import assemble
