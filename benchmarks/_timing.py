@@ -78,3 +78,15 @@ def repeat(fn: Callable[[], Any], n: int, *, warmup: bool = False) -> Repeats:
         r.wall.append(wall)
         r.cpu.append(cpu)
     return r
+
+
+def report(out: dict[str, Any], json_path: str | None = None) -> None:
+    """Print ``key  value`` lines (floats to 4 significant digits) and write them as JSON if asked."""
+    import json
+
+    width = max(map(len, out))
+    for key, val in out.items():
+        print(f"{key:<{width}}  {val:.4g}" if isinstance(val, float) else f"{key:<{width}}  {val}")
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump(out, fh, indent=2)

@@ -16,12 +16,11 @@ kernel evaluations and the solver's own work.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
-from _timing import repeat, timed
+from _timing import repeat, report, timed
 
 
 def timed_with_load(fn):
@@ -146,12 +145,7 @@ def main() -> None:
         )
     jax.clear_caches()
 
-    width = max(map(len, out))
-    for key, val in out.items():
-        print(f"{key:<{width}}  {val:.4g}" if isinstance(val, float) else f"{key:<{width}}  {val}")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+    report(out, args.json)
 
 
 if __name__ == "__main__":

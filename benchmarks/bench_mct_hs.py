@@ -26,7 +26,6 @@ XLA_FLAGS is set); pin the process to one core with ``taskset -c 0``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 os.environ.setdefault(
@@ -34,7 +33,7 @@ os.environ.setdefault(
 )
 
 import numpy as np  # noqa: E402
-from _timing import repeat, timed  # noqa: E402
+from _timing import repeat, report, timed  # noqa: E402
 
 
 def main() -> None:
@@ -142,12 +141,7 @@ def main() -> None:
         out[f"{name}_speedup_vs_{base}"] = out[f"{base}_warm_wall_s"] / out[f"{name}_warm_wall_s"]
     out["load_average_end"] = os.getloadavg()[0]
 
-    width = max(map(len, out))
-    for key, val in out.items():
-        print(f"{key:<{width}}  {val:.4g}" if isinstance(val, float) else f"{key:<{width}}  {val}")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+    report(out, args.json)
 
 
 if __name__ == "__main__":
