@@ -32,6 +32,7 @@ kernels M[F] are solved point by point with a fixed-point iteration (tolerance `
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import equinox as eqx
@@ -117,44 +118,33 @@ def _row(i, n0, L, eq_coeffs, dt, F, dF, M, dM, d1, d2):
 
 
 def _history_row(i, n0, eq_coeffs, dt, F, dF, M, dM, d1, d2):
-    """Row i ≥ n0 ≥ 4 of a later block with M_i, F_i unknown: the known part ``rest`` of
-    ``coef_i F_i + rest + M_i (dF_1 − F_0) = 0`` and the inverse of ``coef_i``.
-
-    The same terms as `_row` with M_i = 0 and dM_i = M_{i−1}/2 (the part of M_i is the last term),
-    summed directly: every memory sum is Σ_c (lagged M or dM) × (a column vector of F), three
-    products in all, instead of assembling the (L, K, s, s) row coefficients first. F_i and M_i
-    (not yet solved) are zero in ``F`` and ``M``.
-    """
-    alpha, beta, gamma = eq_coeffs
-    L = F.shape[0]
-    ib = i // 2
+    """``rest`` and coef_i⁻¹ of row i ≥ n0 ≥ 4 of a later block, coef_i F_i + rest + M_i (dF_1 − F_0)
+    = 0: the terms of `_row` (M_i = 0, dM_i = M_{i−1}/2) as three lagged products Σ_c (M or dM at
+    lag i − c) × (F terms of column c), not assembled rows. F_i, M_i are still zero in F, M."""
+    (alpha, beta, gamma), L, ib = eq_coeffs, F.shape[0], i // 2
     cols = jnp.arange(L)[:, None, None, None]
-    lag = i - jnp.arange(L)
-    ok = (lag >= 0)[:, None, None, None]
+    lag, ok = i - jnp.arange(L), cols <= i
     a = jnp.where(ok, M[jnp.clip(lag, 0, L - 1)], 0.0)  # M_{i−c}
     b = jnp.where(ok, M[jnp.clip(lag + 1, 0, L - 1)], 0.0)  # M_{i−c+1} (M_i = 0: not yet set)
     e = jnp.where(ok, dM[jnp.clip(lag + 1, 0, L - 1)], 0.0)  # dM_{i−c+1}
     e = jnp.where((lag + 1 == i)[:, None, None, None], 0.5 * M[i - 1], e)  # dM_i = M_{i−1}/2
     F_prev = jnp.concatenate([F[:1], F[:-1]], axis=0)
-    dFc = F - F_prev
-    known = cols < n0
+    dFc, known = F - F_prev, cols < n0
     eps = jnp.where(known, 0.5 * (F_prev + F) - dF, 0.0)
     phi = jnp.where(known, dF, 0.5 * (F + F_prev))
     m1 = ((cols >= 1) & (cols <= ib)).astype(F.dtype)
     m3 = ((cols >= ib + 1) & (cols <= i)).astype(F.dtype)
-    # Σ_{c=1}^{ī} [dM_{i−c+1} ΔF_c + (M_{i−c} − M_{i−c+1}) ε_c]
-    #   + Σ_{c=ī+1}^{i} [(M_{i−c+1} − M_{i−c}) Φ_c + δ_c ΔF_c], δ_c = dM_{i−c+1} − (M_{i−c+1} + M_{i−c})/2
+    # Σ_{c≤ī} [dM_{i−c+1} ΔF_c + (M_{i−c} − M_{i−c+1}) ε_c] + Σ_{ī<c≤i} [(M_{i−c+1} − M_{i−c}) Φ_c + δ_c ΔF_c]
     P = (m1 + m3) * dFc
     Qa = m1 * eps - m3 * (phi + 0.5 * dFc)
     Rb = -m1 * eps + m3 * (phi - 0.5 * dFc)
     rest = jnp.sum(_matmul(e, P) + _matmul(a, Qa) + _matmul(b, Rb), axis=0)
     # time derivatives (rows of a later block share one stencil) and −M_{i−ī} F_ī
-    Fw = jax.lax.dynamic_slice_in_dim(F, i - 4, 5)  # F_{i−4} … F_i
-    d1r, d2r = d1[n0], d2[n0]
-    back1 = sum(d1r[s] * Fw[4 - s] for s in range(1, 5))
-    back2 = sum(d2r[s] * Fw[4 - s] for s in range(1, 5))
-    rest = rest + _matmul(alpha, back2) / dt**2 + _matmul(beta, back1) / dt
-    rest = rest - _matmul(M[i - ib], F[ib])
+    Fw, d1r, d2r = jax.lax.dynamic_slice_in_dim(F, i - 4, 5), d1[n0], d2[n0]  # F_{i−4} … F_i
+    back1, back2 = (sum(d[s] * Fw[4 - s] for s in range(1, 5)) for d in (d1r, d2r))
+    rest = (
+        rest + _matmul(alpha, back2) / dt**2 + _matmul(beta, back1) / dt - _matmul(M[i - ib], F[ib])
+    )
     diag = alpha * d2r[0] / dt**2 + beta * d1r[0] / dt + gamma + dM[1]
     return rest, _small_inv(diag)
 
@@ -162,14 +152,10 @@ def _history_row(i, n0, eq_coeffs, dt, F, dF, M, dM, d1, d2):
 class _BlockIndex:
     """Static (NumPy) index tables of all rows n0..L−1 of a block: the vectorised form of `_row`."""
 
-    _cache: dict = {}
-
-    @classmethod
-    def get(cls, L: int, n0: int, first: bool) -> _BlockIndex:
-        key = (L, n0, first)
-        if key not in cls._cache:
-            cls._cache[key] = cls(L, n0, first)
-        return cls._cache[key]
+    @staticmethod
+    @functools.cache
+    def get(L: int, n0: int, first: bool) -> _BlockIndex:
+        return _BlockIndex(L, n0, first)
 
     def __init__(self, L: int, n0: int, first: bool):
         d1, d2 = _stencils(L, first)
@@ -256,10 +242,8 @@ class TimeDoublingSolver(eqx.Module):
         blowup: |F| > blowup · max|F0| is flagged as a blow-up.
         n_quad: Gauss-Legendre nodes per interval for interval averages of explicit kernels.
         pointwise: solve explicit kernels point by point (a cross-check of the block solve).
-        anderson: depth of the Anderson acceleration of the fixed-point iteration of functional
-            kernels (0: the plain iteration F ← g(F)). Near a glass transition the plain
-            iteration contracts slowly (hundreds of iterations per point at tolerances the
-            solution needs); depth 3 needs ≤ 10 (see docs/performance.md).
+        anderson: Anderson depth of the fixed-point iteration of functional kernels (0: plain
+            F ← g(F), which near a glass transition needs hundreds of iterations per point).
         richardson: also solve with twice the points per block and half the first step (the grids
             nest), and return the Richardson extrapolation (4 F_fine − F_coarse)/3 on the coarse
             grid. The scheme is second order, so this removes the leading error at 3× the cost.
@@ -447,20 +431,10 @@ class TimeDoublingSolver(eqx.Module):
                 return (err > self.tol) & (it < self.max_iter)
 
             if n0 >= 4:
-                # Rows of a later block: M_i enters the row only through dM_i (F_1 − F_0) and
-                # −M_i ε_1, i.e. linearly as M_i (dF_1 − F_0) on top of the rest. The rest is
-                # summed once per point (history sums as lagged products), then each iteration
-                # costs one kernel evaluation.
+                # later blocks: M_i enters linearly, as M_i (dF_1 − F_0); the rest is summed once
+                # per point, then each iteration costs one kernel evaluation
                 rest0, Dinv = _history_row(i, n0, coeffs, dt, F, dF, M, dM, d1, d2)
                 c1 = dF[1] - F[0]
-            elif n0 > 1:
-                M0 = M.at[i].set(0.0)
-                dM0 = dM.at[i].set(0.5 * M[i - 1])
-                coef, const = _row(i, n0, L, coeffs, dt, F, dF, M0, dM0, d1, d2)
-                rest0 = const + jnp.einsum("jkab,jkbc->kac", coef.at[i].set(0.0), F)
-                Dinv = _small_inv(coef[i])
-                c1 = dF[1] - F[0]
-            if n0 > 1:
 
                 def fast(Fi, M, dM):
                     Mi = eq.to_canonical(kernel(eq.from_canonical(Fi)))
@@ -470,18 +444,7 @@ class TimeDoublingSolver(eqx.Module):
             else:
                 step_fn = update
 
-            if self.anderson:
-                Fi, M, dM, it = _anderson(step_fn, guess, M, dM, self.anderson, cond)
-            else:
-
-                def loop(c):
-                    Fi, M, dM, it, _ = c
-                    Fn, M, dM = step_fn(Fi, M, dM)
-                    err = jnp.max(jnp.abs(Fn - Fi))
-                    err = jnp.where(jnp.isfinite(err), err, 0.0)  # NaN: stop, flagged later
-                    return Fn, M, dM, it + 1, err
-
-                Fi, M, dM, it, _ = jax.lax.while_loop(cond, loop, (guess, M, dM, 0, jnp.inf))
+            Fi, M, dM, it = _anderson(step_fn, guess, M, dM, self.anderson, cond)
             # make M consistent with the final F_i
             Mi = eq.to_canonical(kernel(eq.from_canonical(Fi)))
             M = M.at[i].set(Mi)
@@ -537,50 +500,36 @@ class TimeDoublingSolver(eqx.Module):
 
 
 def _anderson(step_fn, x0, M, dM, m: int, cond):
-    """Fixed point x = g(x) of one time point by Anderson acceleration (type II, depth ``m``).
-
-    Each iteration evaluates g once (one kernel evaluation) and mixes the last ``m`` + 1 iterates:
-    x_{k+1} = g_k − ΔG γ with γ = argmin ‖f_k − ΔF γ‖, f = g(x) − x, ΔF, ΔG the differences of
-    successive f and g (Walker & Ni 2011). The stopping rule is the plain iteration's, max|g(x) − x|
-    ≤ tol, and the returned point is g(x) at the last x, so the converged F_i is the same fixed
-    point to within the tolerance. A least-squares step that is not finite falls back to g_k.
-    """
-    shape = x0.shape
-    n = x0.size
+    """Fixed point x = g(x) of one time point by Anderson acceleration (Walker & Ni 2011, type II,
+    depth m; 0 is the plain iteration): x_{k+1} = g_k − ΔG γ, γ = argmin ‖f_k − ΔF γ‖, f = g(x) − x, one g per iteration. The
+    plain iteration's stopping rule (max|f| ≤ tol) and result (g at the last x); a non-finite step
+    falls back to g_k."""
+    shape, n = x0.shape, x0.size
     g0, M, dM = step_fn(x0, M, dM)
     f0 = (g0 - x0).reshape(n)
     err0 = jnp.max(jnp.abs(f0))
     err0 = jnp.where(jnp.isfinite(err0), err0, 0.0)
-    dF = jnp.zeros((m, n))
-    dG = jnp.zeros((m, n))
-    x1 = g0
 
     def body(c):
         x, M, dM, it, _, g_prev, f_prev, dF, dG = c
         g, M, dM = step_fn(x, M, dM)
         f = (g - x).reshape(n)
-        gv = g.reshape(n)
-        slot = (it - 1) % m
-        dF = dF.at[slot].set(f - f_prev)
-        dG = dG.at[slot].set(gv - g_prev)
-        used = (jnp.arange(m) < jnp.minimum(it, m)).astype(x.dtype)
-        A = dF * used[:, None]
-        gram = A @ A.T
-        scale = jnp.max(jnp.diag(gram))
-        gram = gram + jnp.diag(1e-12 * scale + (1.0 - used))  # unused slots: γ = 0
-        gamma = jnp.linalg.solve(gram, A @ f)
-        x_new = gv - gamma @ (dG * used[:, None])
-        x_new = jnp.where(jnp.all(jnp.isfinite(x_new)), x_new, gv)
+        gv = x_new = g.reshape(n)
+        if m:  # m = 0: the plain iteration x ← g(x)
+            dF, dG = dF.at[(it - 1) % m].set(f - f_prev), dG.at[(it - 1) % m].set(gv - g_prev)
+            used = (jnp.arange(m) < jnp.minimum(it, m)).astype(x.dtype)
+            A = dF * used[:, None]
+            gram = A @ A.T
+            gram = gram + jnp.diag(1e-12 * jnp.max(jnp.diag(gram)) + (1.0 - used))  # unused: γ = 0
+            x_new = gv - jnp.linalg.solve(gram, A @ f) @ (dG * used[:, None])
+            x_new = jnp.where(jnp.all(jnp.isfinite(x_new)), x_new, gv)
         err = jnp.max(jnp.abs(f))
         err = jnp.where(jnp.isfinite(err), err, 0.0)  # NaN: stop, flagged later
         return x_new.reshape(shape), M, dM, it + 1, err, gv, f, dF, dG, g
 
-    def cond_full(c):
-        return cond((c[0], c[1], c[2], c[3], c[4]))
-
-    init = (x1, M, dM, jnp.asarray(1), err0, g0.reshape(n), f0, dF, dG, g0)
-    x, M, dM, it, err, gv, f, dF, dG, g_last = jax.lax.while_loop(
-        cond_full, lambda c: body(c[:-1]), init
+    init = (g0, M, dM, jnp.asarray(1), err0, g0.reshape(n), f0, *jnp.zeros((2, m, n)), g0)
+    _, M, dM, it, *_, g_last = jax.lax.while_loop(
+        lambda c: cond(c[:5]), lambda c: body(c[:-1]), init
     )
     return g_last, M, dM, it
 
