@@ -398,9 +398,11 @@ def run_jobs(
             datasets[job.dataset] = load_dataset(job.dataset, states=wanted)
     if workers <= 0 and scheduler is None:
         for i, job in enumerate(jobs):
-            cb = (lambda p, i=i: on_progress(i, p)) if on_progress else None
+            cb = (lambda p, i=i: _from_callback(on_progress, i, p)) if on_progress else None
             try:
                 results[i] = run_job(job, callback=cb, ds=datasets[job.dataset])
+            except _CallbackRaised as stop:  # the caller's own interruption: not a failed fit
+                raise stop.exc from None
             except Exception as exc:
                 if on_error is None:
                     raise
@@ -414,6 +416,21 @@ def run_jobs(
         _run_job_in, [(j,) for j in jobs], workers=workers, scheduler=scheduler, on_done=on_done,
         shared={"datasets": datasets}, on_error=on_error,
     )  # fmt: skip
+
+
+class _CallbackRaised(Exception):
+    """An exception of the caller's progress callback, carried through `run_job` unchanged."""
+
+    def __init__(self, exc: Exception):
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+def _from_callback(on_progress, i: int, progress) -> None:
+    try:
+        on_progress(i, progress)
+    except Exception as exc:
+        raise _CallbackRaised(exc) from exc
 
 
 def _run_job_in(job: FitJob, datasets: dict[str, Any]) -> dict[str, Any]:
