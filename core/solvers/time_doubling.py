@@ -501,9 +501,9 @@ class TimeDoublingSolver(eqx.Module):
 
 def _anderson(step_fn, x0, M, dM, m: int, cond):
     """Fixed point x = g(x) of one time point by Anderson acceleration (Walker & Ni 2011, type II,
-    depth m; 0 is the plain iteration): x_{k+1} = g_k − ΔG γ, γ = argmin ‖f_k − ΔF γ‖, f = g(x) − x, one g per iteration. The
-    plain iteration's stopping rule (max|f| ≤ tol) and result (g at the last x); a non-finite step
-    falls back to g_k."""
+    depth m; 0 is the plain iteration): x_{k+1} = g_k − ΔG γ, γ = argmin ‖f_k − ΔF γ‖, f = g(x) − x,
+    one g per iteration. The plain iteration's stopping rule (max|f| ≤ tol) and result (g at the
+    last x); a non-finite step falls back to g_k."""
     shape, n = x0.shape, x0.size
     g0, M, dM = step_fn(x0, M, dM)
     f0 = (g0 - x0).reshape(n)

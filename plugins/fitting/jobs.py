@@ -386,7 +386,6 @@ def run_jobs(
     ``scheduler`` connects to an existing Dask scheduler (``tcp://host:8786``). Per-generation
     progress (``on_progress``) is only reported for serial runs; ``on_done`` for every finished job.
     """
-    results: list[dict[str, Any] | None] = [None] * len(jobs)
     # each dataset is read once (only the jobs' states where its files allow) and, on Dask, sent
     # once to every worker: a directory of a few hundred state files costs ~0.15 s per file
     from memplug.data import load_dataset
@@ -397,20 +396,15 @@ def run_jobs(
             wanted = list(dict.fromkeys(j.state for j in jobs if j.dataset == job.dataset))
             datasets[job.dataset] = load_dataset(job.dataset, states=wanted)
     if workers <= 0 and scheduler is None:
-        for i, job in enumerate(jobs):
-            cb = (lambda p, i=i: _from_callback(on_progress, i, p)) if on_progress else None
-            try:
-                results[i] = run_job(job, callback=cb, ds=datasets[job.dataset])
-            except _CallbackRaised as stop:  # the caller's own interruption: not a failed fit
-                raise stop.exc from None
-            except Exception as exc:
-                if on_error is None:
-                    raise
-                on_error(i, exc)
-                continue
-            if on_done:
-                on_done(i, results[i])
-        return results  # type: ignore[return-value]
+
+        def one(i: int, job: FitJob) -> dict[str, Any]:
+            cb = (lambda p: _from_callback(on_progress, i, p)) if on_progress else None
+            return run_job(job, callback=cb, ds=datasets[job.dataset])
+
+        try:
+            return fan_out(one, list(enumerate(jobs)), on_done=on_done, on_error=on_error)
+        except _CallbackRaised as stop:  # the caller's own interruption: not a failed fit
+            raise stop.exc from None
 
     return fan_out(
         _run_job_in, [(j,) for j in jobs], workers=workers, scheduler=scheduler, on_done=on_done,
@@ -418,8 +412,9 @@ def run_jobs(
     )  # fmt: skip
 
 
-class _CallbackRaised(Exception):
-    """An exception of the caller's progress callback, carried through `run_job` unchanged."""
+class _CallbackRaised(BaseException):
+    """An exception of the caller's progress callback, carried through `run_job` unchanged (a
+    BaseException, so that `fan_out`'s ``on_error`` does not take it for a failed fit)."""
 
     def __init__(self, exc: Exception):
         super().__init__(str(exc))
